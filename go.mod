@@ -1,0 +1,3 @@
+module github.com/mailsync/mailsync
+
+go 1.26.8

@@ -1,0 +1,98 @@
+package model
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"strconv"
+)
+
+// Line endings: IMAP carries messages with CRLF line endings, a Maildir
+// stores them with LF. ToCRLF and FromCRLF convert between the two; a
+// lone CR (one not followed by LF) is kept as it is both ways.
+
+// FromCRLF returns b with every CRLF turned into LF.
+func FromCRLF(b []byte) []byte {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+}
+
+// ToCRLF returns b with every LF that is not already preceded by CR
+// turned into CRLF.
+func ToCRLF(b []byte) []byte {
+	n := CRLFSize(b)
+	if n == int64(len(b)) {
+		return b
+	}
+	out := make([]byte, 0, n)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// CRLFSize is len(ToCRLF(b)) without the copy: the size the server will
+// report as RFC822.SIZE for a message stored locally as b.
+func CRLFSize(b []byte) int64 {
+	n := int64(len(b))
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			n++
+		}
+	}
+	return n
+}
+
+// HeaderBlock returns the header of message b: everything up to and
+// including the first empty line, or all of b when it has none.
+func HeaderBlock(b []byte) []byte {
+	if bytes.HasPrefix(b, []byte("\n")) {
+		return b[:1]
+	}
+	if bytes.HasPrefix(b, []byte("\r\n")) {
+		return b[:2]
+	}
+	for i := 0; i < len(b)-1; i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		if b[i+1] == '\n' {
+			return b[:i+2]
+		}
+		if b[i+1] == '\r' && i+2 < len(b) && b[i+2] == '\n' {
+			return b[:i+3]
+		}
+	}
+	return b
+}
+
+// Fingerprint identifies a message's content across the two sides without
+// its body: the size with CRLF line endings and a hash of its header
+// block in CRLF form. Two messages with the same fingerprint are taken to
+// be the same message (the header holds Message-ID, Date and Received).
+// header may use either line ending.
+func Fingerprint(crlfSize int64, header []byte) string {
+	h := sha256.New()
+	io.WriteString(h, strconv.FormatInt(crlfSize, 10))
+	h.Write([]byte{0})
+	h.Write(ToCRLF(header))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// LocalFingerprint is Fingerprint for a whole message as stored in a
+// Maildir file.
+func LocalFingerprint(msg []byte) string {
+	return Fingerprint(CRLFSize(msg), HeaderBlock(msg))
+}
+
+// ContentHash is the SHA-256 of a message in CRLF form, for verify.
+func ContentHash(msg []byte) string {
+	s := sha256.Sum256(ToCRLF(msg))
+	return hex.EncodeToString(s[:])
+}

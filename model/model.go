@@ -1,0 +1,143 @@
+// Package model holds the value types shared by every part of mailsync:
+// folder names, UIDs, the six standard flags and the message listings the
+// sync engine compares. It does no I/O; the helpers that convert line
+// endings and compute fingerprints work on byte slices and streams handed
+// to them.
+package model
+
+import (
+	"strings"
+)
+
+// UID is an IMAP message UID (RFC 3501 2.3.1.1). Zero is never a valid UID.
+type UID uint32
+
+// Flags is the set of the six flags that both IMAP and Maildir know.
+// Keywords other than $Forwarded are not synced.
+type Flags uint8
+
+// The flags, in the ASCII order of their Maildir letters (D F P R S T).
+const (
+	FlagDraft   Flags = 1 << iota // D  \Draft
+	FlagFlagged                   // F  \Flagged
+	FlagPassed                    // P  $Forwarded
+	FlagReplied                   // R  \Answered
+	FlagSeen                      // S  \Seen
+	FlagTrashed                   // T  \Deleted
+)
+
+// AllFlags is every flag mailsync syncs.
+const AllFlags = FlagDraft | FlagFlagged | FlagPassed | FlagReplied | FlagSeen | FlagTrashed
+
+var flagTable = [...]struct {
+	flag   Flags
+	letter byte
+	imap   string
+}{
+	{FlagDraft, 'D', `\Draft`},
+	{FlagFlagged, 'F', `\Flagged`},
+	{FlagPassed, 'P', `$Forwarded`},
+	{FlagReplied, 'R', `\Answered`},
+	{FlagSeen, 'S', `\Seen`},
+	{FlagTrashed, 'T', `\Deleted`},
+}
+
+// Letters returns the Maildir info letters of f in ASCII order, e.g. "FS".
+func (f Flags) Letters() string {
+	var b strings.Builder
+	for _, e := range flagTable {
+		if f&e.flag != 0 {
+			b.WriteByte(e.letter)
+		}
+	}
+	return b.String()
+}
+
+// String is Letters, with "-" for the empty set (for logs and reports).
+func (f Flags) String() string {
+	if s := f.Letters(); s != "" {
+		return s
+	}
+	return "-"
+}
+
+// FlagsFromLetters parses Maildir info letters. Letters it does not know
+// (lowercase keywords, other uppercase letters) are ignored here; the
+// maildir package keeps them in the file name.
+func FlagsFromLetters(s string) Flags {
+	var f Flags
+	for i := 0; i < len(s); i++ {
+		for _, e := range flagTable {
+			if s[i] == e.letter {
+				f |= e.flag
+			}
+		}
+	}
+	return f
+}
+
+// IMAP returns the IMAP flag names of f.
+func (f Flags) IMAP() []string {
+	var out []string
+	for _, e := range flagTable {
+		if f&e.flag != 0 {
+			out = append(out, e.imap)
+		}
+	}
+	return out
+}
+
+// FlagsFromIMAP maps IMAP flag names (case-insensitively) to Flags; other
+// flags and keywords are ignored.
+func FlagsFromIMAP(names []string) Flags {
+	var f Flags
+	for _, n := range names {
+		for _, e := range flagTable {
+			if strings.EqualFold(n, e.imap) {
+				f |= e.flag
+			}
+		}
+	}
+	return f
+}
+
+// MergeFlags is the three-way, per-flag merge of the two sides' flags
+// against the flags both agreed on at the last sync: a flag takes the
+// value of the side that changed it. When both changed it they agree
+// (a flag has two values), so there is never a conflict.
+func MergeFlags(base, remote, local Flags) Flags {
+	changedRemote := base ^ remote
+	return (remote & changedRemote) | (local &^ changedRemote)
+}
+
+// RemoteMsg is one message of a remote folder listing.
+type RemoteMsg struct {
+	UID   UID
+	Flags Flags
+	// Size is RFC822.SIZE: the size with CRLF line endings.
+	Size int64
+	// Fingerprint identifies the content (see Fingerprint); empty when
+	// it was not fetched.
+	Fingerprint string
+}
+
+// LocalMsg is one message of a Maildir folder listing.
+type LocalMsg struct {
+	// Key is the unique base name of the file (before ":2,"): it stays
+	// the same when the flags change.
+	Key   string
+	Flags Flags
+	// Fingerprint identifies the content (see Fingerprint); empty when
+	// it was not computed.
+	Fingerprint string
+}
+
+// FolderStatus is what selecting a remote folder tells.
+type FolderStatus struct {
+	UIDValidity uint32
+	UIDNext     UID
+	Messages    uint32
+	// HighestModSeq is zero when the server has no CONDSTORE or the
+	// folder has NOMODSEQ.
+	HighestModSeq uint64
+}
