@@ -1,0 +1,316 @@
+// Package statedb is mailsync's memory of the last sync, one bbolt file
+// per account: for every folder the server's UIDVALIDITY, UIDNEXT and
+// HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
+// the flags both sides agreed on. It also keeps upload intents: a local
+// message about to be APPENDed is recorded before the APPEND is sent, so a
+// run after a crash knows to look for it on the server.
+//
+// A DB is opened by one process at a time: a second Open of the same file
+// fails at once with ErrLocked. Every Update is one bbolt transaction and
+// is durable when Update returns.
+package statedb
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/mailsync/mailsync/internal/crashpoint"
+	"github.com/mailsync/mailsync/model"
+)
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("in use by another mailsync (is a sync of this account already running?)")
+
+const schemaVersion = 1
+
+var (
+	bucketFolders = []byte("folders")
+	bucketMeta    = []byte("meta")
+	bucketPairs   = []byte("pairs")
+	bucketIntents = []byte("intents")
+	keyVersion    = []byte("version")
+	keyValidity   = []byte("uidvalidity")
+	keyUIDNext    = []byte("uidnext")
+	keyModSeq     = []byte("highestmodseq")
+)
+
+// DB is an open state database.
+type DB struct {
+	db   *bolt.DB
+	path string
+}
+
+// Pair is a message known to both sides.
+type Pair struct {
+	UID   model.UID
+	Key   string      // Maildir key (base name)
+	Flags model.Flags // the flags both sides had after the last sync
+}
+
+// Intent is a local message whose upload was started.
+type Intent struct {
+	Key         string
+	Fingerprint string
+	Created     time.Time
+}
+
+// Folder is everything stored about one folder.
+type Folder struct {
+	Name          string
+	UIDValidity   uint32 // 0: never synced
+	UIDNext       model.UID
+	HighestModSeq uint64
+	Pairs         []Pair // sorted by UID
+	Intents       []Intent
+}
+
+// Open opens or creates the database at path, creating its directory.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 200 * time.Millisecond})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("state %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	d := &DB{db: db, path: path}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(keyVersion); v != nil && binary.BigEndian.Uint32(v) > schemaVersion {
+			return fmt.Errorf("written by a newer mailsync (schema %d): upgrade mailsync", binary.BigEndian.Uint32(v))
+		}
+		if err := b.Put(keyVersion, u32(schemaVersion)); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucketIfNotExists(bucketFolders)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Path is the file the database lives in.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Folders lists the folders that have state, sorted.
+func (d *DB) Folders() ([]string, error) {
+	var out []string
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFolders).ForEachBucket(func(k []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// Load reads the state of one folder; a folder never synced comes back
+// empty (UIDValidity 0), not as an error.
+func (d *DB) Load(name string) (*Folder, error) {
+	f := &Folder{Name: name}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if fb == nil {
+			return nil
+		}
+		if v := fb.Get(keyValidity); len(v) == 4 {
+			f.UIDValidity = binary.BigEndian.Uint32(v)
+		}
+		if v := fb.Get(keyUIDNext); len(v) == 4 {
+			f.UIDNext = model.UID(binary.BigEndian.Uint32(v))
+		}
+		if v := fb.Get(keyModSeq); len(v) == 8 {
+			f.HighestModSeq = binary.BigEndian.Uint64(v)
+		}
+		if pb := fb.Bucket(bucketPairs); pb != nil {
+			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
+			err := pb.ForEach(func(k, v []byte) error {
+				if len(k) != 4 || len(v) < 1 {
+					return fmt.Errorf("folder %q: corrupt pair entry", name)
+				}
+				f.Pairs = append(f.Pairs, Pair{
+					UID:   model.UID(binary.BigEndian.Uint32(k)),
+					Flags: model.Flags(v[0]),
+					Key:   string(v[1:]),
+				})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if ib := fb.Bucket(bucketIntents); ib != nil {
+			return ib.ForEach(func(k, v []byte) error {
+				var in Intent
+				if err := json.Unmarshal(v, &in); err != nil {
+					return fmt.Errorf("folder %q: corrupt intent %q: %w", name, k, err)
+				}
+				in.Key = string(k)
+				f.Intents = append(f.Intents, in)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return f, nil
+}
+
+// Update runs fn in one write transaction and commits it durably. If fn
+// returns an error nothing is written.
+func (d *DB) Update(fn func(tx *Tx) error) error {
+	err := d.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	if err != nil {
+		return fmt.Errorf("state %s: %w", d.path, err)
+	}
+	crashpoint.Step("state-commit")
+	return nil
+}
+
+// Check verifies the database's internal consistency (for tests and
+// `mailsync verify`).
+func (d *DB) Check() error {
+	return d.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// Tx is a write transaction, valid only inside the function given to
+// Update.
+type Tx struct{ tx *bolt.Tx }
+
+func (t *Tx) folder(name string) (*bolt.Bucket, error) {
+	if name == "" {
+		return nil, errors.New("empty folder name")
+	}
+	return t.tx.Bucket(bucketFolders).CreateBucketIfNotExists([]byte(name))
+}
+
+func (t *Tx) sub(name string, sub []byte) (*bolt.Bucket, error) {
+	fb, err := t.folder(name)
+	if err != nil {
+		return nil, err
+	}
+	return fb.CreateBucketIfNotExists(sub)
+}
+
+// SetMeta records the folder's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ.
+func (t *Tx) SetMeta(name string, uidValidity uint32, uidNext model.UID, highestModSeq uint64) error {
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	if err := fb.Put(keyValidity, u32(uidValidity)); err != nil {
+		return err
+	}
+	if err := fb.Put(keyUIDNext, u32(uint32(uidNext))); err != nil {
+		return err
+	}
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, highestModSeq)
+	return fb.Put(keyModSeq, b)
+}
+
+// PutPair adds or replaces the pair of p.UID.
+func (t *Tx) PutPair(name string, p Pair) error {
+	if p.UID == 0 || p.Key == "" {
+		return fmt.Errorf("folder %q: invalid pair (uid %d, key %q)", name, p.UID, p.Key)
+	}
+	pb, err := t.sub(name, bucketPairs)
+	if err != nil {
+		return err
+	}
+	v := make([]byte, 1+len(p.Key))
+	v[0] = byte(p.Flags)
+	copy(v[1:], p.Key)
+	return pb.Put(u32(uint32(p.UID)), v)
+}
+
+// DeletePair forgets the pair of uid.
+func (t *Tx) DeletePair(name string, uid model.UID) error {
+	pb, err := t.sub(name, bucketPairs)
+	if err != nil {
+		return err
+	}
+	return pb.Delete(u32(uint32(uid)))
+}
+
+// ResetPairs forgets every pair of the folder (after a UIDVALIDITY change).
+func (t *Tx) ResetPairs(name string) error {
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	if fb.Bucket(bucketPairs) != nil {
+		if err := fb.DeleteBucket(bucketPairs); err != nil {
+			return err
+		}
+	}
+	_, err = fb.CreateBucket(bucketPairs)
+	return err
+}
+
+// PutIntent records that the upload of in.Key is about to start.
+func (t *Tx) PutIntent(name string, in Intent) error {
+	ib, err := t.sub(name, bucketIntents)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(Intent{Fingerprint: in.Fingerprint, Created: in.Created})
+	if err != nil {
+		return err
+	}
+	return ib.Put([]byte(in.Key), v)
+}
+
+// DeleteIntent forgets the intent of key.
+func (t *Tx) DeleteIntent(name, key string) error {
+	ib, err := t.sub(name, bucketIntents)
+	if err != nil {
+		return err
+	}
+	return ib.Delete([]byte(key))
+}
+
+// DeleteFolder forgets everything about a folder.
+func (t *Tx) DeleteFolder(name string) error {
+	err := t.tx.Bucket(bucketFolders).DeleteBucket([]byte(name))
+	if errors.Is(err, berrors.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
+func u32(v uint32) []byte {
+	b := make([]byte, 4)
+	binary.BigEndian.PutUint32(b, v)
+	return b
+}

@@ -1,0 +1,115 @@
+package statedb
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// openTest opens a database in a temporary directory and checks its
+// consistency when the test ends.
+func openTest(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sub", "acct.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			t.Errorf("consistency: %v", err)
+		}
+		db.Close()
+	})
+	return db, path
+}
+
+func TestRoundTrip(t *testing.T) {
+	db, path := openTest(t)
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	err := db.Update(func(tx *Tx) error {
+		if err := tx.SetMeta("A/B", 42, 7, 99); err != nil {
+			return err
+		}
+		for _, p := range []Pair{{UID: 3, Key: "k3", Flags: model.FlagSeen}, {UID: 1, Key: "k1"}, {UID: 300, Key: "k300", Flags: model.AllFlags}} {
+			if err := tx.PutPair("A/B", p); err != nil {
+				return err
+			}
+		}
+		return tx.PutIntent("A/B", Intent{Key: "up1", Fingerprint: "fp", Created: created})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := db.Load("A/B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Folder{Name: "A/B", UIDValidity: 42, UIDNext: 7, HighestModSeq: 99,
+		Pairs:   []Pair{{UID: 1, Key: "k1"}, {UID: 3, Key: "k3", Flags: model.FlagSeen}, {UID: 300, Key: "k300", Flags: model.AllFlags}},
+		Intents: []Intent{{Key: "up1", Fingerprint: "fp", Created: created}}}
+	if !reflect.DeepEqual(f, want) {
+		t.Fatalf("got %+v\nwant %+v", f, want)
+	}
+	names, _ := db.Folders()
+	if !reflect.DeepEqual(names, []string{"A/B"}) {
+		t.Fatalf("folders %v", names)
+	}
+
+	// A second opener is refused at once with a clear error.
+	if _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+
+	err = db.Update(func(tx *Tx) error {
+		if err := tx.DeletePair("A/B", 3); err != nil {
+			return err
+		}
+		return tx.DeleteIntent("A/B", "up1")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ = db.Load("A/B")
+	if len(f.Pairs) != 2 || len(f.Intents) != 0 {
+		t.Fatalf("after delete: %+v", f)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.ResetPairs("A/B") }); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = db.Load("A/B")
+	if len(f.Pairs) != 0 || f.UIDValidity != 42 {
+		t.Fatalf("after reset: %+v", f)
+	}
+}
+
+func TestFailedUpdateWritesNothing(t *testing.T) {
+	db, _ := openTest(t)
+	boom := errors.New("boom")
+	err := db.Update(func(tx *Tx) error {
+		tx.PutPair("INBOX", Pair{UID: 1, Key: "k"})
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err %v", err)
+	}
+	f, _ := db.Load("INBOX")
+	if len(f.Pairs) != 0 {
+		t.Fatalf("rolled back update left %+v", f.Pairs)
+	}
+}
+
+func TestEmptyFolder(t *testing.T) {
+	db, _ := openTest(t)
+	f, err := db.Load("never")
+	if err != nil || f.UIDValidity != 0 || len(f.Pairs) != 0 {
+		t.Fatalf("%+v %v", f, err)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.PutPair("x", Pair{UID: 0, Key: "k"}) }); err == nil {
+		t.Fatal("uid 0 accepted")
+	}
+}
