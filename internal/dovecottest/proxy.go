@@ -1,0 +1,153 @@
+package dovecottest
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy is a TCP proxy on a loopback port for fault injection: clients
+// connect to Addr and are forwarded to the target.
+type Proxy struct {
+	Addr string // "127.0.0.1:NNNN"
+	Host string
+	Port int
+
+	target string
+	l      net.Listener
+
+	mu    sync.Mutex
+	cut   []byte // armed pattern, nil when not armed
+	conns map[net.Conn]struct{}
+	cuts  int
+}
+
+// NewProxy starts a proxy to target ("host:port") and closes it when the
+// test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("dovecottest: proxy listen: %v", err)
+	}
+	a := l.Addr().(*net.TCPAddr)
+	p := &Proxy{Addr: a.String(), Host: "127.0.0.1", Port: a.Port, target: target, l: l, conns: map[net.Conn]struct{}{}}
+	go p.accept()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// CutAfter arms the proxy: the next time the server-to-client stream of
+// any connection contains pattern (which may span reads), both sides of
+// that connection are closed before the chunk holding the end of the
+// pattern is forwarded. The server has then done the work it answers, but
+// the client never sees the answer. It fires once; call again to re-arm.
+func (p *Proxy) CutAfter(pattern []byte) {
+	p.mu.Lock()
+	p.cut = append([]byte(nil), pattern...)
+	p.mu.Unlock()
+}
+
+// Cuts reports how many times a CutAfter pattern fired.
+func (p *Proxy) Cuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts
+}
+
+// CloseConns closes every proxied connection (both sides) now.
+func (p *Proxy) CloseConns() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Close stops accepting and closes every proxied connection.
+func (p *Proxy) Close() {
+	p.l.Close()
+	p.CloseConns()
+}
+
+func (p *Proxy) track(c net.Conn, add bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if add {
+		p.conns[c] = struct{}{}
+	} else {
+		delete(p.conns, c)
+	}
+}
+
+func (p *Proxy) accept() {
+	for {
+		client, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		p.track(client, true)
+		p.track(server, true)
+		closeBoth := func() {
+			client.Close()
+			server.Close()
+			p.track(client, false)
+			p.track(server, false)
+		}
+		go func() {
+			defer closeBoth()
+			buf := make([]byte, 32*1024)
+			for {
+				n, err := client.Read(buf)
+				if n > 0 {
+					if _, werr := server.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer closeBoth()
+			buf := make([]byte, 32*1024)
+			var tail []byte // end of what was forwarded, to match across reads
+			for {
+				n, err := server.Read(buf)
+				if n > 0 {
+					chunk := buf[:n]
+					p.mu.Lock()
+					pat := p.cut
+					if pat != nil {
+						hay := append(append([]byte(nil), tail...), chunk...)
+						if bytes.Contains(hay, pat) {
+							p.cut = nil
+							p.cuts++
+							p.mu.Unlock()
+							return
+						}
+						if keep := len(pat) - 1; len(hay) > keep {
+							tail = hay[len(hay)-keep:]
+						} else {
+							tail = hay
+						}
+					}
+					p.mu.Unlock()
+					if _, werr := client.Write(chunk); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
