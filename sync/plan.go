@@ -1,0 +1,294 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/statedb"
+)
+
+// MassDeleteMin is the smallest number of deletions the mass-deletion
+// guard considers: a run that would delete at least this many messages
+// and more than half of a folder's messages on one side is refused unless
+// the user allows it.
+const MassDeleteMin = 5
+
+// ErrValidityConflict means the server's UIDVALIDITY changed while the
+// local folder changed too: re-pairing by content could not tell a local
+// deletion from a message the server lost, so nothing is touched.
+var ErrValidityConflict = errors.New("UIDVALIDITY changed on the server while the local folder also changed")
+
+// Input is everything the planner looks at for one folder. Fingerprints
+// in Remote and Local may be empty; NeedFingerprints says which the plan
+// needs.
+type Input struct {
+	Folder      string
+	State       *statedb.Folder
+	UIDValidity uint32            // the server's, from SELECT
+	Remote      []model.RemoteMsg // every message on the server
+	Local       []model.LocalMsg  // every message in the Maildir folder
+	// AllowMassDelete turns the mass-deletion guard off.
+	AllowMassDelete bool
+}
+
+// FlagSync brings one pair's flags to Target on both sides.
+type FlagSync struct {
+	UID                         model.UID
+	Key                         string
+	Base, Remote, Local, Target model.Flags
+}
+
+// Ref names a paired message.
+type Ref struct {
+	UID model.UID
+	Key string
+}
+
+// NewPair is a pair found by content (fingerprint).
+type NewPair struct {
+	UID  model.UID
+	Key  string
+	Base model.Flags // the flags to record as agreed before FlagSync runs
+}
+
+// Download is a server message to fetch into the Maildir.
+type Download struct {
+	UID   model.UID
+	Flags model.Flags
+	Size  int64
+}
+
+// Upload is a Maildir message to APPEND to the server.
+type Upload struct {
+	Key   string
+	Flags model.Flags
+}
+
+// Plan is what one folder needs. The executor applies it in the order of
+// the fields.
+type Plan struct {
+	Folder string
+	// ResetPairs: the server's UIDVALIDITY changed; the old pairs are
+	// forgotten in the same commit that records the new ones.
+	ResetPairs    bool
+	Pair          []NewPair
+	Flags         []FlagSync
+	DeleteLocal   []Ref // gone from the server
+	ExpungeRemote []Ref // gone from the Maildir
+	DropPairs     []model.UID
+	DropIntents   []string
+	Download      []Download
+	Upload        []Upload
+	// Blocked says which deletions the guard held back, for the user.
+	Blocked []string
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool {
+	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 &&
+		len(p.ExpungeRemote) == 0 && len(p.DropPairs) == 0 && len(p.DropIntents) == 0 &&
+		len(p.Download) == 0 && len(p.Upload) == 0
+}
+
+// validityChanged reports whether the stored pairs belong to another
+// UIDVALIDITY than the server's.
+func (in *Input) validityChanged() bool {
+	return in.State.UIDValidity != 0 && in.State.UIDValidity != in.UIDValidity
+}
+
+// NeedFingerprints returns the server UIDs and Maildir keys whose
+// fingerprints the plan needs: the unpaired messages of both sides, when
+// both sides have some (so that a message already on both sides is paired
+// instead of copied again).
+func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
+	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
+	if !in.validityChanged() {
+		for _, p := range in.State.Pairs {
+			pairedUID[p.UID] = true
+			pairedKey[p.Key] = true
+		}
+	}
+	localKeys := map[string]bool{}
+	for _, l := range in.Local {
+		localKeys[l.Key] = true
+		if !pairedKey[l.Key] && l.Fingerprint == "" {
+			local = append(local, l.Key)
+		}
+	}
+	lostIntent := false
+	for _, it := range in.State.Intents {
+		if !localKeys[it.Key] {
+			lostIntent = true
+		}
+	}
+	for _, r := range in.Remote {
+		if !pairedUID[r.UID] && r.Fingerprint == "" {
+			remote = append(remote, r.UID)
+		}
+	}
+	unpairedLocal := 0
+	for _, l := range in.Local {
+		if !pairedKey[l.Key] {
+			unpairedLocal++
+		}
+	}
+	unpairedRemote := 0
+	for _, r := range in.Remote {
+		if !pairedUID[r.UID] {
+			unpairedRemote++
+		}
+	}
+	if unpairedRemote == 0 {
+		return nil, nil
+	}
+	if unpairedLocal == 0 {
+		local = nil
+		if !lostIntent {
+			remote = nil
+		}
+	}
+	return remote, local
+}
+
+// BuildPlan is the planner: a pure function of the stored state and the
+// two listings. It returns ErrValidityConflict (wrapped, naming the
+// folder) when it cannot plan safely.
+func BuildPlan(in *Input) (*Plan, error) {
+	p := &Plan{Folder: in.Folder}
+	st := in.State
+	pairs := st.Pairs
+	oldBase := map[string]model.Flags{}
+	if in.validityChanged() {
+		local := map[string]bool{}
+		for _, l := range in.Local {
+			local[l.Key] = true
+		}
+		for _, pr := range st.Pairs {
+			oldBase[pr.Key] = pr.Flags
+			if !local[pr.Key] {
+				return nil, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
+			}
+		}
+		for _, l := range in.Local {
+			if _, ok := oldBase[l.Key]; !ok {
+				return nil, fmt.Errorf("folder %q: %w (message %s is new locally)", in.Folder, ErrValidityConflict, l.Key)
+			}
+		}
+		p.ResetPairs = true
+		pairs = nil
+	}
+
+	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
+	for _, r := range in.Remote {
+		remote[r.UID] = r
+	}
+	local := make(map[string]model.LocalMsg, len(in.Local))
+	for _, l := range in.Local {
+		local[l.Key] = l
+	}
+	pairedUID := make(map[model.UID]bool, len(pairs))
+	pairedKey := make(map[string]bool, len(pairs))
+
+	flagSync := func(uid model.UID, key string, base, r, l model.Flags) {
+		target := model.MergeFlags(base, r, l)
+		if target != base || target != r || target != l {
+			p.Flags = append(p.Flags, FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target})
+		}
+	}
+
+	for _, pr := range pairs {
+		pairedUID[pr.UID] = true
+		pairedKey[pr.Key] = true
+		r, rok := remote[pr.UID]
+		l, lok := local[pr.Key]
+		switch {
+		case rok && lok:
+			flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags)
+		case rok:
+			p.ExpungeRemote = append(p.ExpungeRemote, Ref{pr.UID, pr.Key})
+		case lok:
+			p.DeleteLocal = append(p.DeleteLocal, Ref{pr.UID, pr.Key})
+		default:
+			p.DropPairs = append(p.DropPairs, pr.UID)
+		}
+	}
+
+	// Unpaired messages with the same fingerprint on both sides are one
+	// message: pair them (first sync over existing mail, lost state, a
+	// crash between a transfer and its commit, an APPEND without
+	// APPENDUID, a changed UIDVALIDITY).
+	byPrint := map[string][]string{}
+	var unpairedLocal []model.LocalMsg
+	for _, l := range in.Local {
+		if pairedKey[l.Key] {
+			continue
+		}
+		unpairedLocal = append(unpairedLocal, l)
+		if l.Fingerprint != "" {
+			byPrint[l.Fingerprint] = append(byPrint[l.Fingerprint], l.Key)
+		}
+	}
+	sort.Slice(unpairedLocal, func(i, j int) bool { return unpairedLocal[i].Key < unpairedLocal[j].Key })
+	for _, keys := range byPrint {
+		sort.Strings(keys)
+	}
+	intentPrint := map[string][]string{}
+	for _, it := range st.Intents {
+		p.DropIntents = append(p.DropIntents, it.Key)
+		if _, ok := local[it.Key]; !ok && it.Fingerprint != "" {
+			intentPrint[it.Fingerprint] = append(intentPrint[it.Fingerprint], it.Key)
+		}
+	}
+	sort.Strings(p.DropIntents)
+	remoteSorted := append([]model.RemoteMsg(nil), in.Remote...)
+	sort.Slice(remoteSorted, func(i, j int) bool { return remoteSorted[i].UID < remoteSorted[j].UID })
+	for _, r := range remoteSorted {
+		if pairedUID[r.UID] {
+			continue
+		}
+		if r.Fingerprint != "" {
+			if keys := byPrint[r.Fingerprint]; len(keys) > 0 {
+				key := keys[0]
+				byPrint[r.Fingerprint] = keys[1:]
+				l := local[key]
+				base, ok := oldBase[key]
+				if !ok {
+					base = r.Flags & l.Flags
+				}
+				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base})
+				flagSync(r.UID, key, base, r.Flags, l.Flags)
+				pairedUID[r.UID] = true
+				pairedKey[key] = true
+				continue
+			}
+			if keys := intentPrint[r.Fingerprint]; len(keys) > 0 {
+				// Uploaded by an interrupted run, deleted locally since.
+				intentPrint[r.Fingerprint] = keys[1:]
+				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
+				pairedUID[r.UID] = true
+				continue
+			}
+		}
+		p.Download = append(p.Download, Download{UID: r.UID, Flags: r.Flags, Size: r.Size})
+	}
+	for _, l := range unpairedLocal {
+		if !pairedKey[l.Key] {
+			p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
+		}
+	}
+
+	if !in.AllowMassDelete {
+		total := len(pairs)
+		if n := len(p.ExpungeRemote); n >= MassDeleteMin && 2*n > total {
+			p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", in.Folder, n, total))
+			p.ExpungeRemote = nil
+		}
+		if n := len(p.DeleteLocal); n >= MassDeleteMin && 2*n > total {
+			p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", in.Folder, n, total))
+			p.DeleteLocal = nil
+		}
+	}
+	return p, nil
+}
