@@ -1,0 +1,24 @@
+//go:build !linux
+
+package maildir
+
+import (
+	"os"
+	"time"
+)
+
+// listDir returns the names in dir. The listing is never known to be a
+// snapshot here: Scan compares directory mtimes to catch changes made
+// while it read.
+func listDir(dir string) (names []string, atomic bool, err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer d.Close()
+	names, err = d.Readdirnames(-1)
+	return names, false, err
+}
+
+// changeTime is the best portable approximation of the inode change time.
+func changeTime(fi os.FileInfo) time.Time { return fi.ModTime() }
