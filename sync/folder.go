@@ -1,0 +1,542 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/crashpoint"
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/statedb"
+)
+
+// Batch sizes: one state commit per batch of transfers.
+const (
+	downloadBatchMsgs  = 200
+	downloadBatchBytes = 32 << 20
+	uploadBatchMsgs    = 50
+	uploadBatchBytes   = 16 << 20
+	maxPasses          = 3
+)
+
+// folderRun is the sync of one folder on one connection.
+type folderRun struct {
+	e      *engine
+	c      conn
+	name   string
+	f      *maildir.Folder
+	status model.FolderStatus
+	sum    *Summary
+}
+
+// syncFolder syncs one folder. It may run up to maxPasses times over:
+// a pass that uploaded messages without learning their UIDs (no
+// UIDPLUS) is followed by one that pairs them by content.
+func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summary) error {
+	f, err := e.md.Folder(name)
+	if err != nil {
+		return err
+	}
+	if !f.Exists() {
+		return fmt.Errorf("Maildir folder %s is missing", f.Path())
+	}
+	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum}
+	for pass := 0; pass < maxPasses; pass++ {
+		again, err := r.pass(ctx)
+		if err != nil {
+			return err
+		}
+		if !again {
+			return nil
+		}
+	}
+	return nil
+}
+
+// pass lists both sides, plans and applies the plan. It reports whether
+// another pass is needed.
+func (r *folderRun) pass(ctx context.Context) (bool, error) {
+	st, err := r.e.db.Load(r.name)
+	if err != nil {
+		return false, err
+	}
+	r.status, err = r.c.Select(ctx, r.name, false)
+	if err != nil {
+		return false, fmt.Errorf("select: %w", err)
+	}
+	remote, err := r.listRemote(ctx, st)
+	if err != nil {
+		return false, fmt.Errorf("list messages on the server: %w", err)
+	}
+	entries, err := r.f.Scan()
+	if err != nil {
+		return false, err
+	}
+	local := make([]model.LocalMsg, len(entries))
+	for i, en := range entries {
+		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
+	}
+	in := &Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
+		AllowMassDelete: r.e.opts.AllowMassDelete}
+	if err := r.fingerprint(ctx, in); err != nil {
+		return false, err
+	}
+	plan, err := BuildPlan(in)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range plan.Blocked {
+		r.sum.Errors = append(r.sum.Errors, b)
+		r.e.logf("error: %s", b)
+	}
+	again, err := r.apply(ctx, st, plan)
+	if err != nil {
+		return false, err
+	}
+	if !again && len(plan.Blocked) == 0 {
+		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
+		// is applied: remember them for the next run's shortcut.
+		if st.UIDValidity != r.status.UIDValidity || st.UIDNext != r.status.UIDNext || st.HighestModSeq != r.status.HighestModSeq {
+			err := r.e.db.Update(func(tx *statedb.Tx) error {
+				return tx.SetMeta(r.name, r.status.UIDValidity, r.status.UIDNext, r.status.HighestModSeq)
+			})
+			if err != nil {
+				return false, err
+			}
+		}
+	}
+	return again, nil
+}
+
+// listRemote lists the server's messages with their flags. With
+// CONDSTORE it asks only for what changed since the last run, or nothing
+// at all when the folder is untouched.
+func (r *folderRun) listRemote(ctx context.Context, st *statedb.Folder) ([]model.RemoteMsg, error) {
+	s := r.status
+	if !r.c.Caps().CondStore || st.HighestModSeq == 0 || s.HighestModSeq == 0 || st.UIDValidity != s.UIDValidity {
+		return r.c.ListMessages(ctx, 0)
+	}
+	fromState := func() map[model.UID]model.RemoteMsg {
+		m := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
+		for _, p := range st.Pairs {
+			m[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags}
+		}
+		return m
+	}
+	if s.HighestModSeq == st.HighestModSeq && s.UIDNext == st.UIDNext && int(s.Messages) == len(st.Pairs) {
+		return sortedRemote(fromState()), nil
+	}
+	changed, err := r.c.ListMessages(ctx, st.HighestModSeq)
+	if err != nil {
+		return nil, err
+	}
+	uids, err := r.c.UIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := fromState()
+	for _, m := range changed {
+		known[m.UID] = m
+	}
+	out := make(map[model.UID]model.RemoteMsg, len(uids))
+	for _, uid := range uids {
+		m, ok := known[uid]
+		if !ok {
+			// Neither paired nor reported as changed (an unpaired
+			// message from an earlier interrupted run): list in full.
+			return r.c.ListMessages(ctx, 0)
+		}
+		out[uid] = m
+	}
+	return sortedRemote(out), nil
+}
+
+func sortedRemote(m map[model.UID]model.RemoteMsg) []model.RemoteMsg {
+	out := make([]model.RemoteMsg, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out
+}
+
+// fingerprint fills in the fingerprints the planner needs.
+func (r *folderRun) fingerprint(ctx context.Context, in *Input) error {
+	ruids, lkeys := NeedFingerprints(in)
+	if len(ruids) > 0 {
+		fps, err := r.c.Fingerprints(ctx, ruids)
+		if err != nil {
+			return fmt.Errorf("fetch headers: %w", err)
+		}
+		for i := range in.Remote {
+			if fp, ok := fps[in.Remote[i].UID]; ok {
+				in.Remote[i].Fingerprint = fp
+			}
+		}
+	}
+	if len(lkeys) > 0 {
+		want := make(map[string]bool, len(lkeys))
+		for _, k := range lkeys {
+			want[k] = true
+		}
+		for i := range in.Local {
+			if !want[in.Local[i].Key] {
+				continue
+			}
+			data, _, err := r.f.ReadFile(in.Local[i].Key)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // gone since the scan: it will not be paired
+			}
+			if err != nil {
+				return err
+			}
+			in.Local[i].Fingerprint = model.LocalFingerprint(data)
+		}
+	}
+	return nil
+}
+
+// apply carries out a plan in crash-safe order. It reports whether an
+// upload's UID is unknown, so that another pass must pair it.
+func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (bool, error) {
+	db := r.e.db
+	// 1. Pairs found by content, pairs gone on both sides, old intents.
+	expunging := map[string]bool{}
+	for _, x := range p.ExpungeRemote {
+		expunging[x.Key] = true
+	}
+	var dropIntents []string
+	for _, k := range p.DropIntents {
+		if !expunging[k] {
+			dropIntents = append(dropIntents, k)
+		}
+	}
+	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 {
+		err := db.Update(func(tx *statedb.Tx) error {
+			if p.ResetPairs {
+				if err := tx.ResetPairs(r.name); err != nil {
+					return err
+				}
+				// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
+				// HIGHESTMODSEQ are recorded when the pass completes.
+				if err := tx.SetMeta(r.name, r.status.UIDValidity, 0, 0); err != nil {
+					return err
+				}
+			}
+			for _, np := range p.Pair {
+				if err := tx.PutPair(r.name, statedb.Pair{UID: np.UID, Key: np.Key, Flags: np.Base}); err != nil {
+					return err
+				}
+			}
+			for _, uid := range p.DropPairs {
+				if err := tx.DeletePair(r.name, uid); err != nil {
+					return err
+				}
+			}
+			for _, k := range dropIntents {
+				if err := tx.DeleteIntent(r.name, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		r.sum.Paired += len(p.Pair)
+	}
+	if err := r.applyFlags(ctx, p.Flags); err != nil {
+		return false, err
+	}
+	if err := r.deleteLocal(p.DeleteLocal); err != nil {
+		return false, err
+	}
+	if err := r.expungeRemote(ctx, p.ExpungeRemote); err != nil {
+		return false, err
+	}
+	if err := r.download(ctx, p.Download); err != nil {
+		return false, err
+	}
+	return r.upload(ctx, p.Upload)
+}
+
+// applyFlags sets the target flags on the server (grouped into as few
+// UID STOREs as there are distinct changes), then in the Maildir, then
+// records them as agreed.
+func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
+	if len(syncs) == 0 {
+		return nil
+	}
+	type change struct {
+		add   bool
+		flags model.Flags
+	}
+	groups := map[change][]model.UID{}
+	for _, s := range syncs {
+		if add := s.Target &^ s.Remote; add != 0 {
+			groups[change{true, add}] = append(groups[change{true, add}], s.UID)
+		}
+		if rem := s.Remote &^ s.Target; rem != 0 {
+			groups[change{false, rem}] = append(groups[change{false, rem}], s.UID)
+		}
+		if s.Remote != s.Target {
+			r.sum.FlagsToServer++
+		}
+	}
+	changes := make([]change, 0, len(groups))
+	for ch := range groups {
+		changes = append(changes, ch)
+	}
+	sort.Slice(changes, func(i, j int) bool {
+		if changes[i].add != changes[j].add {
+			return changes[i].add
+		}
+		return changes[i].flags < changes[j].flags
+	})
+	for _, ch := range changes {
+		if err := r.c.StoreFlags(ctx, groups[ch], ch.add, ch.flags); err != nil {
+			return fmt.Errorf("store flags: %w", err)
+		}
+		crashpoint.Step("imap-store")
+	}
+	agreed := make([]FlagSync, 0, len(syncs))
+	for _, s := range syncs {
+		if s.Local != s.Target {
+			_, err := r.f.SetFlags(s.Key, s.Target)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted meanwhile: the next run sees it
+			}
+			if err != nil {
+				return err
+			}
+			crashpoint.Step("maildir-rename")
+			r.sum.FlagsToLocal++
+		}
+		agreed = append(agreed, s)
+	}
+	return r.commitPairs(len(agreed), func(i int) statedb.Pair {
+		return statedb.Pair{UID: agreed[i].UID, Key: agreed[i].Key, Flags: agreed[i].Target}
+	}, nil)
+}
+
+// commitPairs records n pairs, in transactions of a few thousand.
+func (r *folderRun) commitPairs(n int, pair func(i int) statedb.Pair, extra func(tx *statedb.Tx, i int) error) error {
+	const chunk = 5000
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		err := r.e.db.Update(func(tx *statedb.Tx) error {
+			for i := lo; i < hi; i++ {
+				if err := tx.PutPair(r.name, pair(i)); err != nil {
+					return err
+				}
+				if extra != nil {
+					if err := extra(tx, i); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteLocal removes the files of messages expunged on the server.
+func (r *folderRun) deleteLocal(refs []Ref) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	for _, x := range refs {
+		err := r.f.Remove(x.Key)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		crashpoint.Step("maildir-unlink")
+		r.sum.DeletedLocal++
+	}
+	return r.e.db.Update(func(tx *statedb.Tx) error {
+		for _, x := range refs {
+			if err := tx.DeletePair(r.name, x.UID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// expungeRemote expunges, with UID EXPUNGE, exactly the messages whose
+// files were removed. A file that turns up again (renamed by another
+// program during the scan) is not taken for deleted.
+func (r *folderRun) expungeRemote(ctx context.Context, refs []Ref) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	var gone []Ref
+	for _, x := range refs {
+		if _, err := r.f.Lookup(x.Key); err == nil {
+			continue
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		gone = append(gone, x)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	uids := make([]model.UID, len(gone))
+	for i, x := range gone {
+		uids[i] = x.UID
+	}
+	if err := r.c.Expunge(ctx, uids); err != nil {
+		if errors.Is(err, imapconn.ErrExpungeDeferred) {
+			r.e.warn("folder %q: %v", r.name, err)
+			return nil
+		}
+		return fmt.Errorf("expunge: %w", err)
+	}
+	crashpoint.Step("imap-expunge")
+	r.sum.ExpungedRemote += len(gone)
+	return r.e.db.Update(func(tx *statedb.Tx) error {
+		for _, x := range gone {
+			if err := tx.DeletePair(r.name, x.UID); err != nil {
+				return err
+			}
+			if err := tx.DeleteIntent(r.name, x.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// download fetches new server messages into the Maildir. Each file is
+// durable (fsynced, renamed, directory fsynced) before the batch's state
+// commit names it; a crash in between leaves an unpaired file that the
+// next run pairs by content.
+func (r *folderRun) download(ctx context.Context, dls []Download) error {
+	if len(dls) == 0 {
+		return nil
+	}
+	var total int64
+	uids := make([]model.UID, len(dls))
+	for i, d := range dls {
+		uids[i] = d.UID
+		total += d.Size
+	}
+	r.e.opts.Progress.Plan(len(dls), total)
+	var pending []statedb.Pair
+	var pendingBytes int64
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := r.f.SyncDirs(); err != nil {
+			return err
+		}
+		batch := pending
+		if err := r.commitPairs(len(batch), func(i int) statedb.Pair { return batch[i] }, nil); err != nil {
+			return err
+		}
+		pending, pendingBytes = nil, 0
+		return nil
+	}
+	err := r.c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
+		body := model.FromCRLF(m.Body)
+		en, err := r.f.Deliver(body, m.Flags, m.InternalDate)
+		if err != nil {
+			return err
+		}
+		crashpoint.Step("maildir-deliver")
+		pending = append(pending, statedb.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pendingBytes += int64(len(m.Body))
+		r.sum.Downloaded++
+		r.sum.BytesDown += int64(len(m.Body))
+		r.e.opts.Progress.Done(1, int64(len(m.Body)))
+		if len(pending) >= downloadBatchMsgs || pendingBytes >= downloadBatchBytes {
+			return flush()
+		}
+		return nil
+	})
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// upload APPENDs new Maildir messages in batches: the batch's intents are
+// committed before the first APPEND is sent, and each pair as soon as its
+// APPENDUID is known. It reports whether some UID stayed unknown.
+func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
+	if len(ups) == 0 {
+		return false, nil
+	}
+	r.e.opts.Progress.Plan(len(ups), 0)
+	unresolved := false
+	for lo := 0; lo < len(ups); {
+		var reqs []imapconn.AppendReq
+		var keys []string
+		var intents []statedb.Intent
+		var size int64
+		hi := lo
+		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
+			data, en, err := r.f.ReadFile(ups[hi].Key)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted since the scan
+			}
+			if err != nil {
+				return false, err
+			}
+			body := model.ToCRLF(data)
+			reqs = append(reqs, imapconn.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
+			keys = append(keys, en.Key)
+			intents = append(intents, statedb.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
+			size += int64(len(body))
+		}
+		lo = hi
+		if len(reqs) == 0 {
+			continue
+		}
+		err := r.e.db.Update(func(tx *statedb.Tx) error {
+			for _, in := range intents {
+				if err := tx.PutIntent(r.name, in); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		var done []statedb.Pair
+		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res imapconn.AppendResult) error {
+			crashpoint.Step("imap-append")
+			r.sum.Uploaded++
+			r.sum.BytesUp += int64(len(reqs[i].Body))
+			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
+			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
+				unresolved = true // paired by content in the next pass
+				return nil
+			}
+			done = append(done, statedb.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
+			return nil
+		})
+		if len(done) > 0 {
+			cerr := r.commitPairs(len(done), func(i int) statedb.Pair { return done[i] },
+				func(tx *statedb.Tx, i int) error { return tx.DeleteIntent(r.name, done[i].Key) })
+			if err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return false, fmt.Errorf("append: %w", err)
+		}
+	}
+	return unresolved, nil
+}
