@@ -1,0 +1,479 @@
+// Package imapconn is mailsync's IMAP client: one authenticated
+// connection to one account, with the few commands the sync engine needs,
+// on top of go-imap v2's imapclient.
+//
+// It owns the wire: dialing (implicit TLS, STARTTLS or plain), logging in
+// without ever printing the password, mapping folder names between
+// mailsync's canonical form ("/"-separated UTF-8, "INBOX") and the
+// server's delimiter, and choosing commands by the capabilities the server
+// advertises (UIDPLUS, CONDSTORE). It promises:
+//
+//   - Only UID commands address messages, and a folder's messages are only
+//     expunged when they are exactly the ones asked for (UID EXPUNGE, or a
+//     plain EXPUNGE only when no other message is \Deleted).
+//   - Message bodies come back byte for byte as the server sent them, and
+//     fetching never sets \Seen (BODY.PEEK).
+//   - Every call takes a context; when it ends, the connection is closed so
+//     that the call returns. The Conn is then unusable.
+//   - Errors say what was being done. ErrAuth marks refused credentials;
+//     IsRetryable tells a broken connection (reconnect and resume) from a
+//     refusal by the server (NO/BAD) or a fatal setup error. After a
+//     connection error every later call returns an error at once: dial a
+//     new Conn.
+//
+// A Conn serves one goroutine at a time (the engine uses one Conn per
+// folder worker); its methods lock it for the length of the call, so
+// callbacks (FetchBodies' fn, AppendBatch's done) must not call back into
+// the same Conn. Close may be called from any goroutine at any time.
+package imapconn
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+)
+
+// Options configure Dial.
+type Options struct {
+	Host string
+	// Port is 993 for TLS "implicit" and 143 otherwise when zero.
+	Port int
+	// TLS is "implicit" (TLS from the first byte, the default when
+	// empty), "starttls" (plain connection upgraded before login, refused
+	// if the server cannot) or "none" (everything in clear text,
+	// including the password).
+	TLS                string
+	User               string
+	Password           string
+	InsecureSkipVerify bool
+	// DebugWriter receives the protocol trace, one line per line sent
+	// ("C: ") or received ("S: "), with LOGIN and AUTHENTICATE exchanges
+	// redacted. Message bodies are included.
+	DebugWriter io.Writer
+	// DialTimeout bounds the TCP connection and TLS handshake; 30 s when
+	// zero. Responses are bounded by go-imap's own timeouts (30 s per
+	// response line, 5 min per literal).
+	DialTimeout time.Duration
+	// DisableUIDPlus and DisableCondStore make the Conn behave as if the
+	// server did not advertise UIDPLUS or CONDSTORE.
+	DisableUIDPlus, DisableCondStore bool
+}
+
+// ErrAuth is matched (errors.Is) by errors from Dial when the server
+// refused the credentials. Retrying with the same credentials is pointless.
+var ErrAuth = errors.New("imap: credentials refused")
+
+// ErrExpungeDeferred is matched by Expunge's error when, without UIDPLUS,
+// the messages could not be expunged without also expunging messages
+// another client marked \Deleted. The messages are left marked \Deleted.
+var ErrExpungeDeferred = errors.New("expunge deferred")
+
+type authError struct{ msg string }
+
+func (e *authError) Error() string        { return e.msg }
+func (e *authError) Is(target error) bool { return target == ErrAuth }
+
+// connError is a failure of the connection itself (network error, server
+// hung up, unparsable response, context ended): the Conn is unusable.
+type connError struct {
+	op        string
+	err       error
+	retryable bool
+}
+
+func (e *connError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+// IsRetryable reports whether err comes from a broken, closed or timed-out
+// connection, so that dialing again and resuming makes sense. Refused
+// credentials, refusals of a command by the server (NO, BAD), certificate
+// errors and a cancelled context are not retryable.
+func IsRetryable(err error) bool {
+	if err == nil || errors.Is(err, ErrAuth) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ce *connError
+	if errors.As(err, &ce) {
+		return ce.retryable
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// classifyNetErr tells whether a dial or I/O error is worth retrying.
+func classifyNetErr(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		certInv   x509.CertificateInvalidError
+		verifyErr *tls.CertificateVerificationError
+		recErr    tls.RecordHeaderError
+		setupErr  *fatalSetupError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &certInv) ||
+		errors.As(err, &verifyErr) || errors.As(err, &recErr) || errors.As(err, &setupErr) {
+		return false
+	}
+	return true
+}
+
+// Caps are the capabilities that change what the Conn sends.
+type Caps struct {
+	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus bool
+}
+
+// Conn is one logged-in IMAP connection. See the package comment for its
+// concurrency rules.
+type Conn struct {
+	opts   Options
+	addr   string
+	raw    net.Conn // the connection go-imap reads from; closing it unblocks everything
+	client *imapclient.Client
+	tr     *tracer
+	caps   Caps
+	rawCap imap.CapSet
+
+	mu       sync.Mutex
+	broken   error  // set once the connection failed
+	delim    string // server hierarchy delimiter, "" until known
+	delimOK  bool
+	selected string // server name of the selected folder, "" if none
+
+	closeOnce sync.Once
+}
+
+// Dial connects, reads the greeting, upgrades with STARTTLS when asked,
+// and logs in (AUTHENTICATE PLAIN when offered, LOGIN otherwise). Refused
+// credentials give an error matching ErrAuth; the password never appears
+// in errors or in the trace.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	if o.TLS == "" {
+		o.TLS = "implicit"
+	}
+	if o.Port == 0 {
+		o.Port = 143
+		if o.TLS == "implicit" {
+			o.Port = 993
+		}
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 30 * time.Second
+	}
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	switch o.TLS {
+	case "implicit", "starttls", "none":
+	default:
+		return nil, fmt.Errorf("imap %s: tls mode %q: want implicit, starttls or none", addr, o.TLS)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+
+	c := &Conn{opts: o, addr: addr}
+	if o.DebugWriter != nil {
+		c.tr = &tracer{w: o.DebugWriter}
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+	raw, err := c.connect(dctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, &connError{op: "connect to " + addr, err: err, retryable: classifyNetErr(err)}
+	}
+	c.raw = raw
+	c.client = imapclient.New(raw, &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Unsolicited FETCH (flag changes by other clients) are
+			// not needed: listings are fetched when wanted.
+			Fetch: func(msg *imapclient.FetchMessageData) {
+				for msg.Next() != nil {
+				}
+			},
+		},
+	})
+
+	// From here on, an ending ctx closes the connection.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	fail := func(op string, err error) (*Conn, error) {
+		c.client.Close()
+		if ctx.Err() != nil {
+			return nil, &connError{op: op, err: ctx.Err()}
+		}
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		return nil, &connError{op: op, err: err, retryable: true}
+	}
+
+	if err := c.client.WaitGreeting(); err != nil {
+		return fail("greeting from "+addr, err)
+	}
+	if err := c.login(); err != nil {
+		var ae *authError
+		if errors.As(err, &ae) {
+			c.client.Close()
+			return nil, err
+		}
+		return fail(fmt.Sprintf("login as %s at %s", o.User, addr), err)
+	}
+	caps := c.client.Caps()
+	if caps == nil {
+		return fail("capabilities of "+addr, errors.New("no capability list"))
+	}
+	c.rawCap = caps
+	c.caps = Caps{
+		UIDPlus:     caps.Has(imap.CapUIDPlus) && !o.DisableUIDPlus,
+		CondStore:   caps.Has(imap.CapCondStore) && !o.DisableCondStore,
+		Move:        caps.Has(imap.CapMove),
+		SpecialUse:  caps.Has(imap.CapSpecialUse),
+		LiteralPlus: caps.Has(imap.CapLiteralPlus),
+	}
+	if ctx.Err() != nil {
+		return fail("connect to "+addr, ctx.Err())
+	}
+	return c, nil
+}
+
+// connect opens the transport: TCP, then TLS as asked. With STARTTLS the
+// plain-text prelude (greeting, STARTTLS) is done here and go-imap is
+// handed the TLS connection with a stand-in greeting, so that the trace
+// sees clear text on both sides of the upgrade.
+func (c *Conn) connect(ctx context.Context) (net.Conn, error) {
+	d := &net.Dialer{}
+	tcp, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf := &tls.Config{
+		ServerName:         c.opts.Host,
+		InsecureSkipVerify: c.opts.InsecureSkipVerify,
+		NextProtos:         []string{"imap"},
+	}
+	switch c.opts.TLS {
+	case "none":
+		return c.traced(tcp), nil
+	case "implicit":
+		tc := tls.Client(tcp, tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			tcp.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		return c.traced(tc), nil
+	}
+	// STARTTLS.
+	stop := context.AfterFunc(ctx, func() { tcp.Close() })
+	defer stop()
+	if err := c.startTLSPrelude(c.traced(tcp)); err != nil {
+		tcp.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	tc := tls.Client(tcp, tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		tcp.Close()
+		return nil, fmt.Errorf("tls handshake after STARTTLS: %w", err)
+	}
+	return &greetingConn{Conn: c.traced(tc), r: io.MultiReader(strings.NewReader("* OK [mailsync] TLS established\r\n"), c.traced(tc))}, nil
+}
+
+// startTLSPrelude reads the greeting and sends STARTTLS.
+func (c *Conn) startTLSPrelude(conn net.Conn) error {
+	br := bufio.NewReader(conn)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("read greeting: %w", err)
+	}
+	if !strings.HasPrefix(line, "* OK") {
+		// PREAUTH would mean talking in clear text (RFC 9051 7.1.4).
+		return &fatalSetupError{fmt.Sprintf("greeting %q: want OK before STARTTLS", strings.TrimSpace(line))}
+	}
+	if _, err := io.WriteString(conn, "S0 STARTTLS\r\n"); err != nil {
+		return err
+	}
+	for {
+		line, err = br.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("read STARTTLS answer: %w", err)
+		}
+		if strings.HasPrefix(line, "S0 ") {
+			break
+		}
+	}
+	if !strings.HasPrefix(strings.ToUpper(line), "S0 OK") {
+		return &fatalSetupError{fmt.Sprintf("server refused STARTTLS: %s", strings.TrimSpace(line[3:]))}
+	}
+	if br.Buffered() > 0 {
+		return &fatalSetupError{"server sent data after STARTTLS OK (possible injection)"}
+	}
+	return nil
+}
+
+// fatalSetupError is a setup failure retrying will not fix.
+type fatalSetupError struct{ msg string }
+
+func (e *fatalSetupError) Error() string { return e.msg }
+
+type greetingConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (g *greetingConn) Read(b []byte) (int, error) { return g.r.Read(b) }
+
+func (c *Conn) traced(conn net.Conn) net.Conn {
+	if c.tr == nil {
+		return conn
+	}
+	return &traceConn{Conn: conn, t: c.tr}
+}
+
+func (c *Conn) login() error {
+	o := c.opts
+	caps := c.client.Caps()
+	var err error
+	switch {
+	case caps.Has(imap.Cap("AUTH=PLAIN")):
+		err = c.client.Authenticate(sasl.NewPlainClient("", o.User, o.Password))
+	case caps.Has(imap.CapLoginDisabled):
+		return &authError{fmt.Sprintf("login as %s at %s: server allows no login over this connection (LOGINDISABLED): use TLS", o.User, c.addr)}
+	default:
+		err = c.client.Login(o.User, o.Password).Wait()
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+		text := ie.Text
+		if ie.Code != "" {
+			text = "[" + string(ie.Code) + "] " + text
+		}
+		text = strings.ReplaceAll(text, o.Password, "<redacted>")
+		return &authError{fmt.Sprintf("login as %s at %s refused: %s", o.User, c.addr, text)}
+	}
+	return err
+}
+
+// Caps returns the capabilities in effect (after Options.Disable*).
+func (c *Conn) Caps() Caps { return c.caps }
+
+// HasCap reports whether the server advertised capability name.
+func (c *Conn) HasCap(name string) bool { return c.rawCap.Has(imap.Cap(name)) }
+
+// Close logs out (best effort, briefly) and closes the connection. It may
+// be called from any goroutine, also while another call is running, which
+// then fails with a connection error.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.mu.TryLock() {
+			if c.broken == nil {
+				done := make(chan struct{})
+				go func() {
+					c.client.Logout().Wait()
+					close(done)
+				}()
+				select {
+				case <-done:
+				case <-time.After(2 * time.Second):
+				}
+				c.broken = &connError{op: "use of closed connection", err: net.ErrClosed}
+			}
+			c.mu.Unlock()
+		}
+		c.raw.Close()
+		c.client.Close()
+	})
+	return nil
+}
+
+// begin locks c for one call and arranges for ctx to close the
+// connection. The returned end function unlocks and turns err into what
+// the caller returns: a connection failure marks c broken.
+func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err error) {
+	c.mu.Lock()
+	if c.broken != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", op, c.broken)
+	}
+	if err := ctx.Err(); err != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
+	return func(errp *error) {
+		defer c.mu.Unlock()
+		fired := !stop()
+		if fired {
+			// The connection was closed under the command.
+			c.broken = &connError{op: "connection closed by cancelled context", err: net.ErrClosed, retryable: true}
+			if *errp == nil {
+				*errp = fmt.Errorf("%s: %w", op, ctx.Err())
+			} else {
+				*errp = fmt.Errorf("%s: %w", op, &connError{op: "context ended", err: ctx.Err()})
+			}
+			return
+		}
+		if *errp != nil {
+			*errp = c.classify(op, *errp)
+		}
+	}, nil
+}
+
+// cmdErr marks an error as a server refusal or a local decision, which
+// classify passes through.
+type cmdErr struct{ err error }
+
+func (e *cmdErr) Error() string { return e.err.Error() }
+func (e *cmdErr) Unwrap() error { return e.err }
+
+// classify wraps err with op. A tagged NO/BAD (*imap.Error) or an error
+// already marked local (cmdErr) leaves the connection usable; anything
+// else from go-imap means the connection is gone.
+func (c *Conn) classify(op string, err error) error {
+	var ce *cmdErr
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s: %w", op, ce.err)
+	}
+	var conn *connError
+	if errors.As(err, &conn) {
+		c.broken = conn
+		c.raw.Close()
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) && ie.Type != imap.StatusResponseTypeBye {
+		select {
+		case <-c.client.Closed():
+			// go-imap closes the connection when a refusal
+			// interrupts a literal: keep the refusal, but the Conn
+			// is done.
+			c.broken = &connError{op: op, err: net.ErrClosed, retryable: true}
+		default:
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	e := &connError{op: op, err: err, retryable: true}
+	c.broken = e
+	c.raw.Close()
+	return e
+}

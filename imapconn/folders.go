@@ -1,0 +1,202 @@
+package imapconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/mailsync/mailsync/model"
+)
+
+// Folder is one folder of the server.
+type Folder struct {
+	// Name is canonical: "/"-separated UTF-8, the inbox as "INBOX".
+	Name string
+	// NoSelect is set for levels that hold no messages (\Noselect,
+	// \NonExistent).
+	NoSelect bool
+	// SpecialUse is the RFC 6154 attribute (`\Sent`, `\Trash`, `\All`,
+	// ...) or "".
+	SpecialUse string
+}
+
+var specialUses = []imap.MailboxAttr{
+	imap.MailboxAttrAll, imap.MailboxAttrArchive, imap.MailboxAttrDrafts,
+	imap.MailboxAttrFlagged, imap.MailboxAttrJunk, imap.MailboxAttrSent,
+	imap.MailboxAttrTrash,
+}
+
+// ListFolders lists every folder (LIST "" "*"), sorted by name. Folders
+// whose names mailsync cannot represent (a level containing "/" when the
+// server's delimiter is not "/", invalid names) are not in folders but in
+// skipped, as "name: reason" strings for the user.
+func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []string, err error) {
+	end, err := c.begin(ctx, "list folders")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer end(&err)
+
+	var opts *imap.ListOptions
+	if c.caps.SpecialUse && c.rawCap.Has(imap.CapListExtended) {
+		opts = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	list, err := c.client.List("", "*", opts).Collect()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range list {
+		if d.Delim != 0 && !c.delimOK {
+			c.delim, c.delimOK = string(d.Delim), true
+		}
+		name, err := canonicalName(d.Mailbox, d.Delim)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%q: %v", d.Mailbox, err))
+			continue
+		}
+		f := Folder{Name: name}
+		for _, a := range d.Attrs {
+			if strings.EqualFold(string(a), string(imap.MailboxAttrNoSelect)) ||
+				strings.EqualFold(string(a), string(imap.MailboxAttrNonExistent)) {
+				f.NoSelect = true
+			}
+			for _, su := range specialUses {
+				if f.SpecialUse == "" && strings.EqualFold(string(a), string(su)) {
+					f.SpecialUse = string(su)
+				}
+			}
+		}
+		folders = append(folders, f)
+	}
+	sort.Slice(folders, func(i, j int) bool { return folders[i].Name < folders[j].Name })
+	return folders, skipped, nil
+}
+
+// canonicalName maps a server name with delimiter delim to mailsync's
+// form.
+func canonicalName(server string, delim rune) (string, error) {
+	name := server
+	if delim != 0 && delim != '/' {
+		parts := strings.Split(server, string(delim))
+		for _, p := range parts {
+			if strings.Contains(p, "/") {
+				return "", fmt.Errorf("level %q contains \"/\", which mailsync uses as its own separator (the server's is %q)", p, string(delim))
+			}
+		}
+		name = strings.Join(parts, "/")
+	}
+	return model.CleanFolderName(name)
+}
+
+// serverName maps a canonical folder name to the server's. It needs the
+// delimiter, which it asks for (LIST "" "") the first time. Called with
+// c locked.
+func (c *Conn) serverName(name string) (string, error) {
+	clean, err := model.CleanFolderName(name)
+	if err != nil {
+		return "", &cmdErr{err}
+	}
+	if !strings.Contains(clean, "/") {
+		return clean, nil
+	}
+	if !c.delimOK {
+		list, err := c.client.List("", "", nil).Collect()
+		if err != nil {
+			return "", err
+		}
+		for _, d := range list {
+			if d.Delim != 0 {
+				c.delim = string(d.Delim)
+			}
+		}
+		c.delimOK = true
+	}
+	if c.delim == "/" {
+		return clean, nil
+	}
+	if c.delim == "" {
+		return "", &cmdErr{fmt.Errorf("folder %q: the server has a flat namespace (no hierarchy delimiter)", name)}
+	}
+	parts := strings.Split(clean, "/")
+	for _, p := range parts {
+		if strings.Contains(p, c.delim) {
+			return "", &cmdErr{fmt.Errorf("folder %q: level %q contains the server's delimiter %q", name, p, c.delim)}
+		}
+	}
+	return strings.Join(parts, c.delim), nil
+}
+
+// CreateFolder creates folder name (canonical form) and, on servers that
+// need it, its parents. A folder that already exists is not an error.
+func (c *Conn) CreateFolder(ctx context.Context, name string) (err error) {
+	end, err := c.begin(ctx, fmt.Sprintf("create folder %q", name))
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	sname, err := c.serverName(name)
+	if err != nil {
+		return err
+	}
+	err = c.client.Create(sname, nil).Wait()
+	var ie *imap.Error
+	if !errors.As(err, &ie) {
+		return err // nil or a connection error
+	}
+	if ie.Code == imap.ResponseCodeAlreadyExists {
+		return nil
+	}
+	// Servers without ALREADYEXISTS: look whether it is there.
+	list, lerr := c.client.List("", sname, nil).Collect()
+	if lerr != nil {
+		return lerr
+	}
+	for _, d := range list {
+		if d.Mailbox == sname || (strings.EqualFold(sname, model.Inbox) && strings.EqualFold(d.Mailbox, model.Inbox)) {
+			return nil
+		}
+	}
+	return err
+}
+
+// Select selects folder name (EXAMINE when readOnly), with CONDSTORE when
+// the server has it so that HighestModSeq is set; HighestModSeq is 0
+// without CONDSTORE or when the folder has NOMODSEQ. The status is a
+// snapshot at selection time.
+func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (st model.FolderStatus, err error) {
+	end, err := c.begin(ctx, fmt.Sprintf("select %q", name))
+	if err != nil {
+		return st, err
+	}
+	defer end(&err)
+	sname, err := c.serverName(name)
+	if err != nil {
+		return st, err
+	}
+	c.selected = ""
+	data, err := c.client.Select(sname, &imap.SelectOptions{ReadOnly: readOnly, CondStore: c.caps.CondStore}).Wait()
+	if err != nil {
+		return st, err
+	}
+	c.selected = sname
+	st = model.FolderStatus{
+		UIDValidity: data.UIDValidity,
+		UIDNext:     model.UID(data.UIDNext),
+		Messages:    data.NumMessages,
+	}
+	if c.caps.CondStore {
+		st.HighestModSeq = data.HighestModSeq
+	}
+	return st, nil
+}
+
+// needSelected fails unless a folder is selected. Called with c locked.
+func (c *Conn) needSelected() error {
+	if c.selected == "" {
+		return &cmdErr{errors.New("no folder selected")}
+	}
+	return nil
+}

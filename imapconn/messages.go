@@ -1,0 +1,279 @@
+package imapconn
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/mailsync/mailsync/model"
+)
+
+// Chunk sizes: UIDs per FETCH for bodies, and for the small commands.
+const (
+	bodyChunk  = 100
+	smallChunk = 1000
+)
+
+func uidSet(uids []model.UID) imap.UIDSet {
+	var s imap.UIDSet
+	for _, u := range uids {
+		s.AddNum(imap.UID(u))
+	}
+	return s
+}
+
+func chunks(uids []model.UID, n int) [][]model.UID {
+	var out [][]model.UID
+	for len(uids) > n {
+		out = append(out, uids[:n])
+		uids = uids[n:]
+	}
+	if len(uids) > 0 {
+		out = append(out, uids)
+	}
+	return out
+}
+
+// ListMessages lists the selected folder: UID, flags and size of every
+// message, sorted by UID. With changedSince > 0 and CONDSTORE, only the
+// messages whose flags changed (or that arrived) since that mod-sequence
+// are listed (CHANGEDSINCE); without CONDSTORE changedSince is ignored
+// and every message is listed. Fingerprint is left empty. An empty folder
+// (as of Select and the unilateral EXISTS seen since) is listed without a
+// command.
+func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []model.RemoteMsg, err error) {
+	end, err := c.begin(ctx, "list messages")
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return nil, err
+	}
+	if mb := c.client.Mailbox(); mb == nil || mb.NumMessages == 0 {
+		return nil, nil
+	}
+	opts := &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true}
+	if changedSince > 0 && c.caps.CondStore {
+		opts.ChangedSince = changedSince
+	}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	cmd := c.client.Fetch(all, opts)
+	defer cmd.Close()
+	for {
+		m := cmd.Next()
+		if m == nil {
+			break
+		}
+		buf, err := m.Collect()
+		if err != nil {
+			return nil, err
+		}
+		if buf.UID == 0 {
+			continue
+		}
+		msgs = append(msgs, model.RemoteMsg{
+			UID:   model.UID(buf.UID),
+			Flags: flagsOf(buf.Flags),
+			Size:  buf.RFC822Size,
+		})
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(msgs, func(a, b model.RemoteMsg) int { return int64cmp(int64(a.UID), int64(b.UID)) })
+	return msgs, nil
+}
+
+func int64cmp(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func flagsOf(fl []imap.Flag) model.Flags {
+	names := make([]string, len(fl))
+	for i, f := range fl {
+		names[i] = string(f)
+	}
+	return model.FlagsFromIMAP(names)
+}
+
+// UIDs returns the UIDs of the selected folder (UID SEARCH ALL), sorted.
+func (c *Conn) UIDs(ctx context.Context) (uids []model.UID, err error) {
+	end, err := c.begin(ctx, "list uids")
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return nil, err
+	}
+	return c.search(&imap.SearchCriteria{})
+}
+
+// search runs UID SEARCH. Called with c locked.
+func (c *Conn) search(crit *imap.SearchCriteria) ([]model.UID, error) {
+	data, err := c.client.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return nil, err
+	}
+	var uids []model.UID
+	for _, u := range data.AllUIDs() {
+		uids = append(uids, model.UID(u))
+	}
+	slices.Sort(uids)
+	return uids, nil
+}
+
+// Fingerprints returns model.Fingerprint(RFC822.SIZE, header) of the
+// given messages of the selected folder. UIDs the server no longer has are
+// absent from the map.
+func (c *Conn) Fingerprints(ctx context.Context, uids []model.UID) (fps map[model.UID]string, err error) {
+	end, err := c.begin(ctx, "fetch fingerprints")
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return nil, err
+	}
+	fps = make(map[model.UID]string, len(uids))
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+	for _, ch := range chunks(uids, smallChunk) {
+		cmd := c.client.Fetch(uidSet(ch), &imap.FetchOptions{
+			UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{hdr},
+		})
+		for {
+			m := cmd.Next()
+			if m == nil {
+				break
+			}
+			buf, err := m.Collect()
+			if err != nil {
+				cmd.Close()
+				return nil, err
+			}
+			if buf.UID == 0 {
+				continue
+			}
+			fps[model.UID(buf.UID)] = model.Fingerprint(buf.RFC822Size, buf.FindBodySection(hdr))
+		}
+		if err := cmd.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return fps, nil
+}
+
+// Message is one fetched message.
+type Message struct {
+	UID          model.UID
+	Flags        model.Flags
+	InternalDate time.Time
+	Size         int64
+	// Body is the message exactly as the server sent it (CRLF).
+	Body []byte
+}
+
+// FetchBodies fetches the given messages of the selected folder
+// (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]: \Seen is not set) and
+// calls fn for each as it arrives, in the server's order, one message in
+// memory at a time. UIDs the server no longer has are skipped. The UIDs
+// go out in chunks of 100 with the next chunk's command sent before the
+// current one is consumed. An error from fn stops the fetch (the rest of
+// the responses in flight are read and dropped) and is returned as is.
+// fn must not call c.
+func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
+	end, err := c.begin(ctx, "fetch messages")
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return err
+	}
+	body := &imap.FetchItemBodySection{Peek: true}
+	opts := &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{body},
+	}
+	parts := chunks(uids, bodyChunk)
+	if len(parts) == 0 {
+		return nil
+	}
+	cur := c.client.Fetch(uidSet(parts[0]), opts)
+	for i := range parts {
+		var next *imapclient.FetchCommand
+		if i+1 < len(parts) {
+			next = c.client.Fetch(uidSet(parts[i+1]), opts)
+		}
+		err := consumeBodies(cur, body, fn)
+		if cerr := cur.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			if next != nil {
+				next.Close()
+			}
+			return err
+		}
+		cur = next
+	}
+	return nil
+}
+
+func consumeBodies(cmd *imapclient.FetchCommand, want *imap.FetchItemBodySection, fn func(Message) error) error {
+	for {
+		m := cmd.Next()
+		if m == nil {
+			return nil
+		}
+		var msg Message
+		gotBody := false
+		for {
+			item := m.Next()
+			if item == nil {
+				break
+			}
+			switch item := item.(type) {
+			case imapclient.FetchItemDataUID:
+				msg.UID = model.UID(item.UID)
+			case imapclient.FetchItemDataFlags:
+				msg.Flags = flagsOf(item.Flags)
+			case imapclient.FetchItemDataInternalDate:
+				msg.InternalDate = item.Time
+			case imapclient.FetchItemDataRFC822Size:
+				msg.Size = item.Size
+			case imapclient.FetchItemDataBodySection:
+				if !item.MatchCommand(want) {
+					continue
+				}
+				gotBody = true
+				if item.Literal == nil {
+					continue
+				}
+				b, err := io.ReadAll(item.Literal)
+				if err != nil {
+					return fmt.Errorf("read body of uid %d: %w", msg.UID, err)
+				}
+				msg.Body = b
+			}
+		}
+		if msg.UID == 0 || !gotBody {
+			continue // not an answer to our FETCH (e.g. a flag update)
+		}
+		if err := fn(msg); err != nil {
+			return &cmdErr{err}
+		}
+	}
+}

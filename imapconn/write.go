@@ -1,0 +1,217 @@
+package imapconn
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/mailsync/mailsync/model"
+)
+
+// AppendReq is one message to upload.
+type AppendReq struct {
+	Flags model.Flags
+	// Date becomes the internal date; the server's clock when zero.
+	Date time.Time
+	// Body is the message with CRLF line endings, sent as is.
+	Body []byte
+}
+
+// AppendResult is what the server told about a stored message.
+type AppendResult struct {
+	// UIDValidity and UID come from APPENDUID; both are 0 when the
+	// server sent none or UIDPLUS is off. The caller must ignore them
+	// when UIDValidity differs from the one it knows.
+	UIDValidity uint32
+	UID         model.UID
+}
+
+// appendWindow is how many APPENDs AppendBatch keeps unanswered.
+const appendWindow = 8
+
+// Append uploads one message to folder (canonical name). It does not
+// need the folder selected. On a connection error the message may or may
+// not have been stored.
+func (c *Conn) Append(ctx context.Context, folder string, r AppendReq) (res AppendResult, err error) {
+	err = c.AppendBatch(ctx, folder, []AppendReq{r}, func(_ int, ar AppendResult) error {
+		res = ar
+		return nil
+	})
+	return res, err
+}
+
+// AppendBatch uploads reqs to folder in order, sending each APPEND without
+// waiting for the previous one's answer (at most 8 unanswered). done is
+// called in order, as the answers arrive, for every message the server
+// confirmed stored. When an APPEND is refused, the ones already sent are
+// still waited for and confirmed through done, nothing more is sent, and
+// the refusal is returned. When done returns an error, done is not called
+// again, the APPENDs in flight are waited for, and that error is returned
+// (wrapped). After a connection error, messages sent but not confirmed may
+// or may not be stored.
+func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq, done func(i int, res AppendResult) error) (err error) {
+	end, err := c.begin(ctx, fmt.Sprintf("append to %q", folder))
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if len(reqs) == 0 {
+		return nil
+	}
+	sname, err := c.serverName(folder)
+	if err != nil {
+		return err
+	}
+
+	type pending struct {
+		i   int
+		cmd *imapclient.AppendCommand
+	}
+	var (
+		queue    []pending
+		firstErr error
+		doneErr  bool
+	)
+	record := func(e error) {
+		if firstErr == nil {
+			firstErr = e
+		}
+	}
+	// wait answers the oldest pending APPEND.
+	wait := func() {
+		p := queue[0]
+		queue = queue[1:]
+		data, werr := p.cmd.Wait()
+		if werr != nil {
+			record(fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr))
+			return
+		}
+		if doneErr {
+			return
+		}
+		var res AppendResult
+		if c.caps.UIDPlus && data != nil && data.UIDValidity != 0 {
+			res = AppendResult{UIDValidity: data.UIDValidity, UID: model.UID(data.UID)}
+		}
+		if derr := done(p.i, res); derr != nil {
+			doneErr = true
+			record(&cmdErr{derr})
+		}
+	}
+	for i, r := range reqs {
+		if firstErr != nil {
+			break
+		}
+		opts := &imap.AppendOptions{Time: r.Date}
+		for _, f := range r.Flags.IMAP() {
+			opts.Flags = append(opts.Flags, imap.Flag(f))
+		}
+		cmd := c.client.Append(sname, int64(len(r.Body)), opts)
+		_, werr := cmd.Write(r.Body)
+		cerr := cmd.Close()
+		queue = append(queue, pending{i, cmd})
+		if werr != nil || cerr != nil {
+			// The server refused before the literal (e.g. TRYCREATE)
+			// or the connection broke: the command's answer tells which.
+			break
+		}
+		for len(queue) >= appendWindow {
+			wait()
+		}
+	}
+	for len(queue) > 0 {
+		wait()
+	}
+	return firstErr
+}
+
+// StoreFlags adds (add) or removes flags on the given messages of the
+// selected folder (UID STORE +FLAGS.SILENT / -FLAGS.SILENT). Empty uids or
+// flags send nothing. UIDs the server no longer has are ignored by it.
+func (c *Conn) StoreFlags(ctx context.Context, uids []model.UID, add bool, flags model.Flags) (err error) {
+	if len(uids) == 0 || flags == 0 {
+		return nil
+	}
+	op := "remove"
+	if add {
+		op = "add"
+	}
+	end, err := c.begin(ctx, fmt.Sprintf("%s flags %s", op, flags))
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return err
+	}
+	return c.store(uids, add, flags)
+}
+
+// store runs UID STORE in chunks. Called with c locked.
+func (c *Conn) store(uids []model.UID, add bool, flags model.Flags) error {
+	sf := &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true}
+	if add {
+		sf.Op = imap.StoreFlagsAdd
+	}
+	for _, f := range flags.IMAP() {
+		sf.Flags = append(sf.Flags, imap.Flag(f))
+	}
+	for _, ch := range chunks(uids, smallChunk) {
+		if err := c.client.Store(uidSet(ch), sf, nil).Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Expunge removes exactly the given messages of the selected folder: it
+// marks them \Deleted, then with UIDPLUS expunges just them (UID
+// EXPUNGE). Without UIDPLUS it runs a plain EXPUNGE only when no other
+// message of the folder is \Deleted (UID SEARCH DELETED); otherwise it
+// leaves them marked and returns an error matching ErrExpungeDeferred. (A
+// client marking a message \Deleted between that SEARCH and the EXPUNGE
+// cannot be guarded against without UIDPLUS.)
+func (c *Conn) Expunge(ctx context.Context, uids []model.UID) (err error) {
+	if len(uids) == 0 {
+		return nil
+	}
+	end, err := c.begin(ctx, fmt.Sprintf("expunge %d messages", len(uids)))
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if err := c.needSelected(); err != nil {
+		return err
+	}
+	if err := c.store(uids, true, model.FlagTrashed); err != nil {
+		return err
+	}
+	if c.caps.UIDPlus {
+		for _, ch := range chunks(uids, smallChunk) {
+			if err := c.client.UIDExpunge(uidSet(ch)).Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	deleted, err := c.search(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
+	if err != nil {
+		return err
+	}
+	want := slices.Clone(uids)
+	slices.Sort(want)
+	var others int
+	for _, u := range deleted {
+		if _, found := slices.BinarySearch(want, u); !found {
+			others++
+		}
+	}
+	if others > 0 {
+		return &cmdErr{fmt.Errorf("%w: the server has no UIDPLUS and %d other message(s) in %q are marked \\Deleted, which a plain EXPUNGE would remove too; ours stay marked \\Deleted",
+			ErrExpungeDeferred, others, c.selected)}
+	}
+	return c.client.Expunge().Close()
+}
