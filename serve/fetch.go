@@ -1,0 +1,161 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// Fetch answers FETCH and UID FETCH for the messages of the session's
+// view that still exist (a message removed on disk but not yet announced
+// as expunged is left out). Fetching a body section without PEEK sets
+// \Seen, unless the selection is read-only, and then reports FLAGS.
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sel == nil {
+		return errNo("", "no mailbox selected")
+	}
+	mb := s.sel
+	markSeen := false
+	if !s.readOnly {
+		for _, bs := range options.BodySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		for _, bs := range options.BinarySection {
+			markSeen = markSeen || !bs.Peek
+		}
+	}
+	needBody := options.Envelope || options.BodyStructure != nil ||
+		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, i := range s.resolve(numSet) {
+		uid := s.view[i].uid
+		info, ok := mb.lookup(uid)
+		if !ok {
+			continue
+		}
+		var data []byte
+		if needBody || (options.RFC822Size && info.size < 0) {
+			b, err := mb.read(info)
+			if isNotExist(err) {
+				continue
+			}
+			if err != nil {
+				s.srv.log.Printf("serve: fetch %d from %q: %v", uid, mb.name, err)
+				return errNo(imap.ResponseCodeServerBug, "cannot read message %d", uid)
+			}
+			data = b
+			info.size = int64(len(b))
+		}
+		sendFlags := options.Flags
+		if markSeen && info.flags&model.FlagSeen == 0 {
+			mb.mu.Lock()
+			if m := mb.byUID[uid]; m != nil {
+				if err := mb.setFlagsLocked(m, m.flags|model.FlagSeen); err != nil && !isNotExist(err) {
+					s.srv.log.Printf("serve: set \\Seen on %d in %q: %v", uid, mb.name, err)
+				}
+				info.flags = m.flags
+			}
+			mb.mu.Unlock()
+			sendFlags = true
+		}
+		if sendFlags {
+			s.view[i].flags = info.flags
+		}
+		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, sendFlags, options); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags bool, options *imap.FetchOptions) error {
+	w.WriteUID(info.uid)
+	if flags {
+		w.WriteFlags(imapFlags(info.flags))
+	}
+	if options.InternalDate {
+		w.WriteInternalDate(info.mtime)
+	}
+	if options.RFC822Size {
+		w.WriteRFC822Size(info.size)
+	}
+	if options.Envelope {
+		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(data)))
+		if err != nil {
+			h = textproto.Header{}
+		}
+		w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+	}
+	if options.BodyStructure != nil {
+		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(data)))
+	}
+	for _, bs := range options.BodySection {
+		b := bodySection(data, bs)
+		wc := w.WriteBodySection(bs, int64(len(b)))
+		_, err := wc.Write(b)
+		if cerr := wc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySection {
+		b := imapserver.ExtractBinarySection(bytes.NewReader(data), bs)
+		wc := w.WriteBinarySection(bs, int64(len(b)))
+		_, err := wc.Write(b)
+		if cerr := wc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, bss := range options.BinarySectionSize {
+		w.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(data), bss))
+	}
+	return w.Close()
+}
+
+// bodySection returns a BODY[...] section. The whole message, its
+// header and its text are cut from the bytes as they are, so that they
+// are byte-exact whatever the header holds (go-imap's
+// ExtractBodySection re-serialises the header and gives nothing for a
+// header it cannot parse); everything else goes to ExtractBodySection.
+func bodySection(data []byte, bs *imap.FetchItemBodySection) []byte {
+	if len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0 {
+		var b []byte
+		switch bs.Specifier {
+		case imap.PartSpecifierNone:
+			b = data
+		case imap.PartSpecifierHeader:
+			b = model.HeaderBlock(data)
+		case imap.PartSpecifierText:
+			b = data[len(model.HeaderBlock(data)):]
+		}
+		if b != nil || bs.Specifier != imap.PartSpecifierMIME {
+			return partial(b, bs.Partial)
+		}
+	}
+	return imapserver.ExtractBodySection(bytes.NewReader(data), bs)
+}
+
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset >= int64(len(b)) {
+		return []byte{}
+	}
+	end := p.Offset + p.Size
+	if end > int64(len(b)) || end < p.Offset {
+		end = int64(len(b))
+	}
+	return b[p.Offset:end]
+}

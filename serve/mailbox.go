@@ -1,0 +1,352 @@
+package serve
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+)
+
+// mailbox is the state of one folder shared by every session that uses
+// it: the messages in UID order as last scanned or changed by serve. The
+// sessions each keep their own view (the UIDs they have been told about)
+// and compare it with this state to announce changes; nothing here knows
+// about sequence numbers.
+type mailbox struct {
+	srv    *Server
+	name   string
+	folder *maildir.Folder
+	refs   int // guarded by srv.mu
+
+	mu       sync.Mutex
+	loaded   bool
+	gone     bool
+	validity uint32
+	uidNext  uint32
+	msgs     []*message // ascending UID
+	byKey    map[string]*message
+	byUID    map[imap.UID]*message
+	// changed is closed (and replaced) whenever msgs or a message's flags
+	// change, waking IDLE sessions.
+	changed chan struct{}
+	// What the last scan saw, to skip rescans when nothing changed.
+	scanMtimes [2]time.Time
+	scanStart  time.Time
+}
+
+// message is one message of a mailbox. Its fields are guarded by the
+// mailbox's mu; copy them out (msgInfo) before releasing it.
+type message struct {
+	uid   imap.UID
+	key   string
+	flags model.Flags
+	mtime time.Time
+	size  int64 // RFC822.SIZE (CRLF), -1 until the file is read
+}
+
+func newMailbox(s *Server, f *maildir.Folder) *mailbox {
+	return &mailbox{
+		srv:     s,
+		name:    f.Name(),
+		folder:  f,
+		byKey:   make(map[string]*message),
+		byUID:   make(map[imap.UID]*message),
+		changed: make(chan struct{}),
+	}
+}
+
+func (mb *mailbox) notifyLocked() {
+	close(mb.changed)
+	mb.changed = make(chan struct{})
+}
+
+func (mb *mailbox) changedChan() <-chan struct{} {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.changed
+}
+
+func (mb *mailbox) markGone() {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	mb.gone = true
+	mb.msgs = nil
+	mb.byKey = make(map[string]*message)
+	mb.byUID = make(map[imap.UID]*message)
+	mb.notifyLocked()
+}
+
+func (mb *mailbox) refresh() error {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.refreshLocked()
+}
+
+func (mb *mailbox) dirMtimes() [2]time.Time {
+	var t [2]time.Time
+	for i, d := range [...]string{"new", "cur"} {
+		if fi, err := statDir(filepath.Join(mb.folder.Path(), d)); err == nil {
+			t[i] = fi
+		}
+	}
+	return t
+}
+
+// mtimeSlack is how close to a scan a directory change must be for the
+// scan to be repeated even though the mtime looks unchanged (file
+// systems with coarse timestamps).
+const mtimeSlack = 2 * time.Second
+
+// refreshLocked brings msgs up to date with the folder on disk: new files
+// get the next UIDs (in key order), vanished ones are dropped, renamed
+// ones get their new flags. The index is updated in one transaction
+// before anything is announced.
+func (mb *mailbox) refreshLocked() error {
+	if mb.gone {
+		return nil
+	}
+	if !mb.loaded {
+		st, err := mb.srv.idx.loadFolder(mb.name)
+		if err != nil {
+			return err
+		}
+		mb.validity, mb.uidNext = st.validity, st.uidNext
+		return mb.scanLocked(st.uids)
+	}
+	mt := mb.dirMtimes()
+	if mt == mb.scanMtimes && !mt[0].IsZero() && !mt[1].IsZero() {
+		latest := mt[0]
+		if mt[1].After(latest) {
+			latest = mt[1]
+		}
+		if mb.scanStart.Sub(latest) > mtimeSlack {
+			return nil
+		}
+	}
+	return mb.scanLocked(nil)
+}
+
+// scanLocked rescans the folder. known is the index's key→UID map on the
+// first scan, nil afterwards (msgs is then authoritative).
+func (mb *mailbox) scanLocked(known map[string]uint32) error {
+	start := time.Now()
+	mt := mb.dirMtimes()
+	entries, err := mb.folder.Scan()
+	if isNotExist(err) {
+		entries, err = nil, nil // the folder vanished: all messages are gone
+	}
+	if err != nil {
+		return fmt.Errorf("scan folder %q: %w", mb.name, err)
+	}
+	changed := false
+	added := make(map[string]uint32)
+	var removed []string
+	seen := make(map[string]bool, len(entries))
+	var fresh []maildir.Entry
+
+	if known != nil {
+		for _, e := range entries {
+			seen[e.Key] = true
+			if uid, ok := known[e.Key]; ok && uid != 0 && uid < mb.uidNext {
+				m := &message{uid: imap.UID(uid), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+				mb.msgs = append(mb.msgs, m)
+				mb.byKey[e.Key] = m
+				mb.byUID[m.uid] = m
+			} else {
+				fresh = append(fresh, e)
+			}
+		}
+		for k := range known {
+			if !seen[k] {
+				removed = append(removed, k)
+			}
+		}
+		sort.Slice(mb.msgs, func(i, j int) bool { return mb.msgs[i].uid < mb.msgs[j].uid })
+		mb.loaded = true
+	} else {
+		for _, e := range entries {
+			seen[e.Key] = true
+			m := mb.byKey[e.Key]
+			if m == nil {
+				fresh = append(fresh, e)
+				continue
+			}
+			if m.flags != e.Flags {
+				m.flags = e.Flags
+				changed = true
+			}
+			m.mtime = e.ModTime
+		}
+		kept := mb.msgs[:0]
+		for _, m := range mb.msgs {
+			if seen[m.key] {
+				kept = append(kept, m)
+				continue
+			}
+			removed = append(removed, m.key)
+			delete(mb.byKey, m.key)
+			delete(mb.byUID, m.uid)
+			changed = true
+		}
+		for i := len(kept); i < len(mb.msgs); i++ {
+			mb.msgs[i] = nil
+		}
+		mb.msgs = kept
+	}
+	for _, e := range fresh {
+		m := mb.addLocked(e)
+		added[e.Key] = uint32(m.uid)
+		changed = true
+	}
+	if len(added) > 0 || len(removed) > 0 {
+		if err := mb.srv.idx.commitFolder(mb.name, added, removed, mb.uidNext); err != nil {
+			return err
+		}
+	}
+	mb.scanMtimes, mb.scanStart = mt, start
+	if changed {
+		mb.notifyLocked()
+	}
+	return nil
+}
+
+// addLocked gives e the next UID. The caller commits it to the index.
+func (mb *mailbox) addLocked(e maildir.Entry) *message {
+	m := &message{uid: imap.UID(mb.uidNext), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+	mb.uidNext++
+	mb.msgs = append(mb.msgs, m)
+	mb.byKey[e.Key] = m
+	mb.byUID[m.uid] = m
+	return m
+}
+
+// deliverLocked records entries just delivered into the folder, in
+// order, returning their UIDs: consecutive, in the order given, which
+// COPYUID relies on. The caller holds mu from before the deliveries, so
+// no rescan can number them first.
+func (mb *mailbox) deliverLocked(entries []maildir.Entry) ([]imap.UID, error) {
+	uids := make([]imap.UID, len(entries))
+	added := make(map[string]uint32)
+	for i, e := range entries {
+		if m := mb.byKey[e.Key]; m != nil {
+			uids[i] = m.uid
+			continue
+		}
+		m := mb.addLocked(e)
+		uids[i] = m.uid
+		added[e.Key] = uint32(m.uid)
+	}
+	if len(added) > 0 {
+		if err := mb.srv.idx.commitFolder(mb.name, added, nil, mb.uidNext); err != nil {
+			return nil, err
+		}
+		mb.notifyLocked()
+	}
+	return uids, nil
+}
+
+// removeLocked drops the message with uid after its file was removed.
+func (mb *mailbox) removeLocked(uid imap.UID) error {
+	m := mb.byUID[uid]
+	if m == nil {
+		return nil
+	}
+	delete(mb.byUID, uid)
+	delete(mb.byKey, m.key)
+	i := sort.Search(len(mb.msgs), func(i int) bool { return mb.msgs[i].uid >= uid })
+	if i < len(mb.msgs) && mb.msgs[i] == m {
+		mb.msgs = append(mb.msgs[:i], mb.msgs[i+1:]...)
+	}
+	mb.notifyLocked()
+	return mb.srv.idx.commitFolder(mb.name, nil, []string{m.key}, mb.uidNext)
+}
+
+// setFlagsLocked renames the message's file for flags and records them.
+func (mb *mailbox) setFlagsLocked(m *message, flags model.Flags) error {
+	if m.flags == flags {
+		return nil
+	}
+	e, err := mb.folder.SetFlags(m.key, flags)
+	if err != nil {
+		return err
+	}
+	m.flags = e.Flags
+	mb.notifyLocked()
+	return nil
+}
+
+// msgInfo is a copy of a message's fields, usable without the lock.
+type msgInfo struct {
+	uid   imap.UID
+	key   string
+	flags model.Flags
+	mtime time.Time
+	size  int64
+}
+
+func (m *message) info() msgInfo {
+	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, mtime: m.mtime, size: m.size}
+}
+
+// snapshot returns the current messages (refreshing first when refresh
+// is set) with UIDVALIDITY and UIDNEXT.
+func (mb *mailbox) snapshot() []msgInfo {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	out := make([]msgInfo, len(mb.msgs))
+	for i, m := range mb.msgs {
+		out[i] = m.info()
+	}
+	return out
+}
+
+func (mb *mailbox) lookup(uid imap.UID) (msgInfo, bool) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	m := mb.byUID[uid]
+	if m == nil {
+		return msgInfo{}, false
+	}
+	return m.info(), true
+}
+
+func (mb *mailbox) setSize(uid imap.UID, n int64) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if m := mb.byUID[uid]; m != nil {
+		m.size = n
+	}
+}
+
+// read returns the message's bytes as sent to clients (CRLF).
+func (mb *mailbox) read(info msgInfo) ([]byte, error) {
+	raw, _, err := mb.folder.ReadFile(info.key)
+	if err != nil {
+		return nil, err
+	}
+	b := model.ToCRLF(raw)
+	if info.size < 0 {
+		mb.setSize(info.uid, int64(len(b)))
+	}
+	return b, nil
+}
+
+// sizeOf returns RFC822.SIZE, reading the file when it is not known yet.
+func (mb *mailbox) sizeOf(info msgInfo) (int64, error) {
+	if info.size >= 0 {
+		return info.size, nil
+	}
+	raw, _, err := mb.folder.ReadFile(info.key)
+	if err != nil {
+		return 0, err
+	}
+	n := model.CRLFSize(raw)
+	mb.setSize(info.uid, n)
+	return n, nil
+}

@@ -1,0 +1,327 @@
+// Package serve publishes a mailsync Maildir over IMAP.
+//
+// serve owns an IMAP server (go-imap v2's imapserver) in front of one
+// Maildir++ tree, reached only through package maildir, and a small bbolt
+// file of its own, the UID index, which maps each folder's message keys to
+// IMAP UIDs. It promises:
+//
+//   - Byte-exact messages. A client fetching BODY[] gets the Maildir file
+//     with every bare LF turned into CRLF (model.ToCRLF) and nothing else
+//     changed: lone CRs and 8-bit bytes are kept, and RFC822.SIZE is the
+//     length of exactly those bytes. APPENDed messages are stored with
+//     model.FromCRLF(literal); INTERNALDATE is the file mtime, and an
+//     APPEND date sets it.
+//
+//   - Stable UIDs. Each folder has a UIDVALIDITY and a key→UID map in the
+//     index. A UID is never reused (UIDNEXT is persisted), a message whose
+//     file is renamed (flags changed by another program) keeps its UID,
+//     and a folder that is deleted, renamed or recreated gets a new
+//     UIDVALIDITY. Only one serve may use an index at a time: New fails
+//     with ErrIndexInUse rather than waiting.
+//
+//   - Changes on disk are announced. Files that sync or any other program
+//     add, rename or remove are found by rescanning the folder (cheaply:
+//     only when new/ or cur/ changed) after every command and, during
+//     IDLE, every Options.PollInterval, and each connected client is told
+//     with EXISTS, EXPUNGE and FETCH FLAGS, in sequence numbers consistent
+//     with what that client has been told before.
+//
+//   - Writes are durable. A flag change renames the file, APPEND/COPY/MOVE
+//     deliver through maildir (fsync, rename, fsync the directory), and
+//     EXPUNGE removes the file; the UID index records new keys only after
+//     their files are durable. With Options.ReadOnly, every command that
+//     would change the Maildir is refused with NO [NOPERM] read-only
+//     archive, and fetching a body does not set \Seen.
+//
+// Flags: the six flags that Maildir and model know (\Seen \Answered
+// \Flagged \Deleted \Draft $Forwarded) are the only permanent flags. Other
+// keywords are accepted in STORE and APPEND and silently not stored (RFC
+// 3501 allows a server to ignore flags not in PERMANENTFLAGS); SEARCH
+// KEYWORD on them matches nothing. \Recent is never set.
+//
+// The server keeps no per-connection state once a connection ends: the
+// shared per-folder state is reference-counted and dropped with its last
+// session.
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/mailsync/mailsync/maildir"
+)
+
+// DefaultIndexName is the file name of the UID index at the Maildir root
+// when Options.IndexPath is empty. It is a dotfile that is not a
+// directory, so Maildir++ readers (maildir.Folders, mbsync, Dovecot) never
+// take it for a folder.
+const DefaultIndexName = ".mailsync-serve.db"
+
+// Options configures a Server.
+type Options struct {
+	// Maildir is the root of the Maildir++ tree (the INBOX). It must
+	// exist.
+	Maildir string
+	// IndexPath is the bbolt file holding UIDs and subscriptions; empty
+	// means <Maildir>/.mailsync-serve.db (DefaultIndexName).
+	IndexPath string
+	// User and Password are the only credentials LOGIN and AUTHENTICATE
+	// PLAIN accept.
+	User, Password string
+	// ReadOnly refuses every change (flags, APPEND, COPY, MOVE, EXPUNGE,
+	// CREATE, DELETE, RENAME) with NO [NOPERM]. SUBSCRIBE still works: it
+	// changes only the index, not the archive.
+	ReadOnly bool
+	// TLSConfig enables TLS: from the first byte with ImplicitTLS, else
+	// offered through STARTTLS. nil: no TLS.
+	TLSConfig   *tls.Config
+	ImplicitTLS bool
+	// AllowInsecureAuth allows LOGIN and AUTHENTICATE over a connection
+	// without TLS. The caller decides (typically: only on loopback).
+	AllowInsecureAuth bool
+	// Logger receives errors and connection events; nil is silent.
+	Logger *log.Logger
+	// PollInterval is how often an IDLE session rescans its folder for
+	// changes made on disk; zero means 2s.
+	PollInterval time.Duration
+	// DebugWriter, if set, receives the raw protocol of every connection,
+	// passwords included: use it for debugging only.
+	DebugWriter io.Writer
+}
+
+// Server is an IMAP server over one Maildir. Its methods may be called
+// from any goroutine.
+type Server struct {
+	opts Options
+	md   *maildir.Maildir
+	idx  *index
+	imap *imapserver.Server
+	log  *log.Logger
+
+	mu     sync.Mutex
+	boxes  map[string]*mailbox
+	closed bool
+	lns    map[net.Listener]struct{}
+}
+
+// indexLockTimeout is how long New waits for the index file lock.
+const indexLockTimeout = time.Second
+
+// New opens (creating if needed) the UID index and prepares a server. It
+// fails with ErrIndexInUse when another process has the index open.
+func New(o Options) (*Server, error) {
+	if o.Maildir == "" {
+		return nil, errors.New("serve: no Maildir given")
+	}
+	if o.User == "" {
+		return nil, errors.New("serve: no user given")
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	md, err := maildir.Open(o.Maildir)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if !md.Exists() {
+		return nil, fmt.Errorf("serve: maildir %s does not exist (it needs cur/, new/ and tmp/)", o.Maildir)
+	}
+	if o.IndexPath == "" {
+		o.IndexPath = filepath.Join(md.Root(), DefaultIndexName)
+	}
+	idx, err := openIndex(o.IndexPath, indexLockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s := &Server{
+		opts:  o,
+		md:    md,
+		idx:   idx,
+		log:   o.Logger,
+		boxes: make(map[string]*mailbox),
+		lns:   make(map[net.Listener]struct{}),
+	}
+	if s.log == nil {
+		s.log = log.New(io.Discard, "", 0)
+	}
+	var tlsConf *tls.Config
+	if o.TLSConfig != nil && !o.ImplicitTLS {
+		tlsConf = o.TLSConfig
+	}
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &session{srv: s}, nil, nil
+		},
+		Caps: imap.CapSet{
+			imap.CapIMAP4rev1:    {},
+			imap.CapIMAP4rev2:    {},
+			imap.CapUIDPlus:      {},
+			imap.CapMove:         {},
+			imap.CapNamespace:    {},
+			imap.CapSpecialUse:   {},
+			imap.CapLiteralPlus:  {},
+			imap.CapChildren:     {},
+			imap.CapListExtended: {},
+			imap.CapListStatus:   {},
+			imap.CapStatusSize:   {},
+			imap.CapESearch:      {},
+			imap.CapSearchRes:    {},
+			imap.CapBinary:       {},
+		},
+		Logger:       s.log,
+		TLSConfig:    tlsConf,
+		InsecureAuth: o.AllowInsecureAuth,
+		DebugWriter:  o.DebugWriter,
+	})
+	return s, nil
+}
+
+// Serve accepts connections on ln until the listener fails or Close is
+// called; it returns nil after Close. With Options.ImplicitTLS the
+// connections are TLS from the first byte.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.opts.TLSConfig != nil && s.opts.ImplicitTLS {
+		ln = tls.NewListener(ln, s.opts.TLSConfig)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("serve: server closed")
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	err := s.imap.Serve(ln)
+	s.mu.Lock()
+	delete(s.lns, ln)
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return err
+}
+
+// ListenAndServe listens on addr and serves until ctx is done (then it
+// closes the server and returns nil) or the listener fails.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-done:
+		}
+	}()
+	return s.Serve(ln)
+}
+
+// Close stops the listeners, closes every connection and the index. It
+// may be called more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.imap.Close()
+	if err != nil && err.Error() == "imapserver: server closed" {
+		err = nil
+	}
+	// Connections are closed; sessions release their folders as their
+	// goroutines notice. The index stays usable until then, so wait a
+	// little for them before closing it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.boxes)
+		s.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	if cerr := s.idx.close(); err == nil {
+		err = cerr
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// checkLogin compares in constant time.
+func (s *Server) checkLogin(user, pass string) bool {
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.opts.User))
+	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.opts.Password))
+	return u&p == 1
+}
+
+// acquire returns the shared state of folder name (canonical), creating
+// it; the caller must release it.
+func (s *Server) acquire(name string) (*mailbox, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "server is shutting down"}
+	}
+	mb := s.boxes[name]
+	if mb == nil {
+		f, err := s.md.Folder(name)
+		if err != nil {
+			return nil, err
+		}
+		mb = newMailbox(s, f)
+		s.boxes[name] = mb
+	}
+	mb.refs++
+	return mb, nil
+}
+
+func (s *Server) release(mb *mailbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb.refs--
+	if mb.refs <= 0 && s.boxes[mb.name] == mb {
+		delete(s.boxes, mb.name)
+	}
+}
+
+// forget marks the shared state of the named folders as gone (deleted or
+// renamed): sessions that have one selected see its messages expunged,
+// and the next acquire starts afresh.
+func (s *Server) forget(names []string) {
+	s.mu.Lock()
+	var gone []*mailbox
+	for _, n := range names {
+		if mb := s.boxes[n]; mb != nil {
+			delete(s.boxes, n)
+			gone = append(gone, mb)
+		}
+	}
+	s.mu.Unlock()
+	for _, mb := range gone {
+		mb.markGone()
+	}
+}
+
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

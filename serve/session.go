@@ -1,0 +1,1063 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-sasl"
+
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+)
+
+// session is one IMAP connection. imapserver calls its methods one at a
+// time, except that Idle runs in its own goroutine and may still be
+// running when Close is called after a disconnect: mu serialises them.
+//
+// The session's view is the list of messages it has told the client
+// about, in sequence-number order (seq = index+1), with the flags last
+// told. Sequence numbers only change when the session writes EXPUNGE or
+// EXISTS, so they always agree with what the client knows.
+type session struct {
+	srv *Server
+
+	mu        sync.Mutex
+	user      bool
+	sel       *mailbox
+	readOnly  bool // EXAMINE, or the server is read-only
+	view      []viewMsg
+	maxTold   imap.UID
+	searchRes imap.UIDSet
+}
+
+type viewMsg struct {
+	uid   imap.UID
+	flags model.Flags
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2 = (*session)(nil)
+	_ imapserver.SessionSASL      = (*session)(nil)
+)
+
+func errNo(code imap.ResponseCode, format string, args ...any) error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+var errReadOnly = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "read-only archive"}
+
+func (s *session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unselectLocked()
+	return nil
+}
+
+func (s *session) Login(username, password string) error {
+	if !s.srv.checkLogin(username, password) {
+		s.srv.log.Printf("serve: failed login for %q", username)
+		return imapserver.ErrAuthFailed
+	}
+	s.mu.Lock()
+	s.user = true
+	s.mu.Unlock()
+	return nil
+}
+
+// AuthenticateMechanisms offers PLAIN only; LOGIN is the other way in.
+func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Authenticate(mech string) (sasl.Server, error) {
+	if !strings.EqualFold(mech, sasl.Plain) {
+		return nil, errNo("", "SASL mechanism not supported")
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if identity != "" && identity != username {
+			return errNo(imap.ResponseCodeAuthorizationFailed, "SASL identity not supported")
+		}
+		return s.Login(username, password)
+	}), nil
+}
+
+// folderName canonicalises a mailbox name from a client.
+func folderName(name string) (string, error) {
+	name = strings.TrimSuffix(name, "/")
+	clean, err := model.CleanFolderName(name)
+	if err != nil {
+		return "", errNo(imap.ResponseCodeCannot, "%v", err)
+	}
+	return clean, nil
+}
+
+// existingFolder returns the folder called name if it exists.
+func (s *session) existingFolder(name string, code imap.ResponseCode) (*maildir.Folder, error) {
+	clean, err := folderName(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.srv.md.Folder(clean)
+	if err != nil {
+		return nil, errNo(imap.ResponseCodeCannot, "%v", err)
+	}
+	if !f.Exists() {
+		return nil, errNo(code, "no such mailbox %q", clean)
+	}
+	return f, nil
+}
+
+// ---- selection and updates ----
+
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	f, err := s.existingFolder(name, imap.ResponseCodeNonExistent)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := s.srv.acquire(f.Name())
+	if err != nil {
+		return nil, err
+	}
+	if err := mb.refresh(); err != nil {
+		s.srv.release(mb)
+		s.srv.log.Printf("serve: select %q: %v", f.Name(), err)
+		return nil, errNo(imap.ResponseCodeServerBug, "cannot read mailbox %q", f.Name())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unselectLocked()
+	s.sel = mb
+	s.readOnly = options.ReadOnly || s.srv.opts.ReadOnly
+
+	mb.mu.Lock()
+	s.view = make([]viewMsg, len(mb.msgs))
+	var firstUnseen uint32
+	for i, m := range mb.msgs {
+		s.view[i] = viewMsg{uid: m.uid, flags: m.flags}
+		if firstUnseen == 0 && m.flags&model.FlagSeen == 0 {
+			firstUnseen = uint32(i + 1)
+		}
+	}
+	data := &imap.SelectData{
+		Flags:             allFlags(),
+		PermanentFlags:    allFlags(),
+		NumMessages:       uint32(len(mb.msgs)),
+		FirstUnseenSeqNum: firstUnseen,
+		UIDNext:           imap.UID(mb.uidNext),
+		UIDValidity:       mb.validity,
+	}
+	mb.mu.Unlock()
+	if len(s.view) > 0 {
+		s.maxTold = s.view[len(s.view)-1].uid
+	} else {
+		s.maxTold = 0
+	}
+	if s.readOnly {
+		data.PermanentFlags = []imap.Flag{}
+	}
+	return data, nil
+}
+
+func allFlags() []imap.Flag {
+	var out []imap.Flag
+	for _, f := range model.AllFlags.IMAP() {
+		out = append(out, imap.Flag(f))
+	}
+	return out
+}
+
+func imapFlags(f model.Flags) []imap.Flag {
+	out := []imap.Flag{}
+	for _, n := range f.IMAP() {
+		out = append(out, imap.Flag(n))
+	}
+	return out
+}
+
+func (s *session) Unselect() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unselectLocked()
+	return nil
+}
+
+func (s *session) unselectLocked() {
+	if s.sel != nil {
+		s.srv.release(s.sel)
+	}
+	s.sel = nil
+	s.view = nil
+	s.maxTold = 0
+	s.searchRes = nil
+	s.readOnly = false
+}
+
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncLocked(w, allowExpunge)
+}
+
+// syncLocked rescans the selected folder and tells the client what
+// changed since its view: EXPUNGE for vanished messages (when allowed),
+// FETCH FLAGS for flag changes, EXISTS for new messages.
+func (s *session) syncLocked(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	mb := s.sel
+	if mb == nil {
+		return nil
+	}
+	if err := mb.refresh(); err != nil {
+		s.srv.log.Printf("serve: rescan %q: %v", mb.name, err)
+	}
+	cur := mb.snapshot()
+	byUID := make(map[imap.UID]model.Flags, len(cur))
+	for _, m := range cur {
+		byUID[m.uid] = m.flags
+	}
+	if allowExpunge {
+		for i := len(s.view) - 1; i >= 0; i-- {
+			if _, ok := byUID[s.view[i].uid]; ok {
+				continue
+			}
+			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
+				return err
+			}
+			s.view = append(s.view[:i], s.view[i+1:]...)
+		}
+	}
+	for i := range s.view {
+		f, ok := byUID[s.view[i].uid]
+		if !ok || f == s.view[i].flags {
+			continue
+		}
+		s.view[i].flags = f
+		if err := w.WriteMessageFlags(uint32(i+1), s.view[i].uid, imapFlags(f)); err != nil {
+			return err
+		}
+	}
+	n := len(s.view)
+	for _, m := range cur {
+		if m.uid > s.maxTold {
+			s.view = append(s.view, viewMsg{uid: m.uid, flags: m.flags})
+			s.maxTold = m.uid
+		}
+	}
+	if len(s.view) > n {
+		return w.WriteNumMessages(uint32(len(s.view)))
+	}
+	return nil
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	ticker := time.NewTicker(s.srv.opts.PollInterval)
+	defer ticker.Stop()
+	for {
+		s.mu.Lock()
+		var changed <-chan struct{}
+		if s.sel != nil {
+			changed = s.sel.changedChan()
+		}
+		err := s.syncLocked(w, true)
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-changed:
+		case <-ticker.C:
+		}
+	}
+}
+
+// ---- mailbox management ----
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}
+
+func (s *session) Create(name string, options *imap.CreateOptions) error {
+	if s.srv.opts.ReadOnly {
+		return errReadOnly
+	}
+	clean, err := folderName(name)
+	if err != nil {
+		return err
+	}
+	f, err := s.srv.md.Folder(clean)
+	if err != nil {
+		return errNo(imap.ResponseCodeCannot, "%v", err)
+	}
+	if f.Exists() {
+		return errNo(imap.ResponseCodeAlreadyExists, "mailbox %q already exists", clean)
+	}
+	if _, err := s.srv.md.CreateFolder(clean); err != nil {
+		s.srv.log.Printf("serve: create %q: %v", clean, err)
+		return errNo(imap.ResponseCodeCannot, "cannot create %q: %v", clean, err)
+	}
+	// A folder made before (or by another program) under the same name
+	// must not get its old UIDVALIDITY back.
+	s.srv.forget([]string{clean})
+	return s.srv.idx.forgetFolder(clean)
+}
+
+func (s *session) Delete(name string) error {
+	if s.srv.opts.ReadOnly {
+		return errReadOnly
+	}
+	clean, err := folderName(name)
+	if err != nil {
+		return err
+	}
+	if clean == model.Inbox {
+		return errNo(imap.ResponseCodeCannot, "INBOX cannot be deleted")
+	}
+	f, err := s.srv.md.Folder(clean)
+	if err != nil {
+		return errNo(imap.ResponseCodeCannot, "%v", err)
+	}
+	if !f.Exists() {
+		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", clean)
+	}
+	root := filepath.Clean(s.srv.md.Root())
+	p := filepath.Clean(f.Path())
+	if p == root || filepath.Dir(p) != root {
+		return errNo(imap.ResponseCodeCannot, "cannot delete %q", clean)
+	}
+	s.srv.forget([]string{clean})
+	if err := os.RemoveAll(p); err != nil {
+		s.srv.log.Printf("serve: delete %q: %v", clean, err)
+		return errNo(imap.ResponseCodeCannot, "cannot delete %q: %v", clean, err)
+	}
+	return s.srv.idx.forgetFolder(clean)
+}
+
+// Rename renames the folder's directory and those of its children. INBOX
+// cannot be renamed (RFC 3501's move-the-messages semantics are not
+// implemented).
+func (s *session) Rename(name, newName string, options *imap.RenameOptions) error {
+	if s.srv.opts.ReadOnly {
+		return errReadOnly
+	}
+	from, err := folderName(name)
+	if err != nil {
+		return err
+	}
+	to, err := folderName(newName)
+	if err != nil {
+		return err
+	}
+	if from == model.Inbox || to == model.Inbox {
+		return errNo(imap.ResponseCodeCannot, "INBOX cannot be renamed")
+	}
+	if from == to || strings.HasPrefix(to, from+"/") {
+		return errNo(imap.ResponseCodeCannot, "cannot rename %q into itself", from)
+	}
+	all, err := s.srv.md.Folders()
+	if err != nil {
+		return err
+	}
+	var moves [][2]string
+	for _, n := range all {
+		if n == from || strings.HasPrefix(n, from+"/") {
+			moves = append(moves, [2]string{n, to + n[len(from):]})
+		}
+	}
+	if len(moves) == 0 {
+		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", from)
+	}
+	root := s.srv.md.Root()
+	for _, mv := range moves {
+		if _, err := os.Lstat(filepath.Join(root, maildir.DirName(mv[1]))); err == nil {
+			return errNo(imap.ResponseCodeAlreadyExists, "mailbox %q already exists", mv[1])
+		}
+	}
+	var names []string
+	for _, mv := range moves {
+		names = append(names, mv[0], mv[1])
+	}
+	s.srv.forget(names)
+	for _, mv := range moves {
+		src := filepath.Join(root, maildir.DirName(mv[0]))
+		dst := filepath.Join(root, maildir.DirName(mv[1]))
+		if err := os.Rename(src, dst); err != nil {
+			s.srv.log.Printf("serve: rename %q to %q: %v", mv[0], mv[1], err)
+			return errNo(imap.ResponseCodeCannot, "cannot rename %q: %v", mv[0], err)
+		}
+	}
+	if err := syncDirPath(root); err != nil {
+		return err
+	}
+	if err := s.srv.idx.forgetFolder(names...); err != nil {
+		return err
+	}
+	return s.srv.idx.renameSubscriptions(from, to)
+}
+
+func (s *session) Subscribe(name string) error {
+	clean, err := folderName(name)
+	if err != nil {
+		return err
+	}
+	return s.srv.idx.setSubscribed(clean, true)
+}
+
+func (s *session) Unsubscribe(name string) error {
+	clean, err := folderName(name)
+	if err != nil {
+		return err
+	}
+	return s.srv.idx.setSubscribed(clean, false)
+}
+
+func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	f, err := s.existingFolder(name, imap.ResponseCodeNonExistent)
+	if err != nil {
+		return nil, err
+	}
+	return s.status(f.Name(), options)
+}
+
+func (s *session) status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	mb, err := s.srv.acquire(name)
+	if err != nil {
+		return nil, err
+	}
+	defer s.srv.release(mb)
+	if err := mb.refresh(); err != nil {
+		s.srv.log.Printf("serve: status %q: %v", name, err)
+		return nil, errNo(imap.ResponseCodeServerBug, "cannot read mailbox %q", name)
+	}
+	msgs := mb.snapshot()
+	mb.mu.Lock()
+	data := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(mb.uidNext), UIDValidity: mb.validity}
+	mb.mu.Unlock()
+	if !options.UIDNext {
+		data.UIDNext = 0
+	}
+	if !options.UIDValidity {
+		data.UIDValidity = 0
+	}
+	count := func(f model.Flags, want bool) *uint32 {
+		var n uint32
+		for _, m := range msgs {
+			if (m.flags&f != 0) == want {
+				n++
+			}
+		}
+		return &n
+	}
+	if options.NumMessages {
+		n := uint32(len(msgs))
+		data.NumMessages = &n
+	}
+	if options.NumRecent {
+		var n uint32
+		data.NumRecent = &n
+	}
+	if options.NumUnseen {
+		data.NumUnseen = count(model.FlagSeen, false)
+	}
+	if options.NumDeleted {
+		data.NumDeleted = count(model.FlagTrashed, true)
+	}
+	if options.Size {
+		var total int64
+		for _, m := range msgs {
+			if n, err := mb.sizeOf(m); err == nil {
+				total += n
+			}
+		}
+		data.Size = &total
+	}
+	return data, nil
+}
+
+// ---- APPEND, COPY, MOVE ----
+
+// deliver stores messages into folder f under the folder's lock, so that
+// they get consecutive UIDs in order. Each body is produced by get.
+func (s *session) deliver(f *maildir.Folder, n int, get func(i int) ([]byte, model.Flags, time.Time, error)) (uint32, []imap.UID, error) {
+	mb, err := s.srv.acquire(f.Name())
+	if err != nil {
+		return 0, nil, err
+	}
+	defer s.srv.release(mb)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if err := mb.refreshLocked(); err != nil {
+		return 0, nil, err
+	}
+	var entries []maildir.Entry
+	undo := func() {
+		for _, e := range entries {
+			mb.folder.Remove(e.Key)
+		}
+	}
+	for i := 0; i < n; i++ {
+		body, flags, date, err := get(i)
+		if err != nil {
+			undo()
+			return 0, nil, err
+		}
+		e, err := mb.folder.Deliver(body, flags, date)
+		if err != nil {
+			undo()
+			return 0, nil, err
+		}
+		entries = append(entries, e)
+	}
+	if err := mb.folder.SyncDirs(); err != nil {
+		undo()
+		return 0, nil, err
+	}
+	uids, err := mb.deliverLocked(entries)
+	if err != nil {
+		return 0, nil, err
+	}
+	return mb.validity, uids, nil
+}
+
+func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if s.srv.opts.ReadOnly {
+		return nil, errReadOnly
+	}
+	f, err := s.existingFolder(name, imap.ResponseCodeTryCreate)
+	if err != nil {
+		return nil, err
+	}
+	lit, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	body := model.FromCRLF(lit)
+	var names []string
+	for _, fl := range options.Flags {
+		names = append(names, string(fl))
+	}
+	flags := model.FlagsFromIMAP(names)
+	date := options.Time
+	if date.IsZero() {
+		date = time.Now()
+	}
+	validity, uids, err := s.deliver(f, 1, func(int) ([]byte, model.Flags, time.Time, error) {
+		return body, flags, date, nil
+	})
+	if err != nil {
+		s.srv.log.Printf("serve: append to %q: %v", f.Name(), err)
+		return nil, errNo(imap.ResponseCodeServerBug, "cannot store message: %v", err)
+	}
+	return &imap.AppendData{UIDValidity: validity, UID: uids[0]}, nil
+}
+
+// selected returns the view indexes numSet names, in ascending order.
+func (s *session) resolve(numSet imap.NumSet) []int {
+	var out []int
+	if imap.IsSearchRes(numSet) {
+		numSet = s.searchRes
+	}
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		set = staticSeqSet(set, uint32(len(s.view)))
+		for i := range s.view {
+			if set.Contains(uint32(i + 1)) {
+				out = append(out, i)
+			}
+		}
+	case imap.UIDSet:
+		var max imap.UID
+		if len(s.view) > 0 {
+			max = s.view[len(s.view)-1].uid
+		}
+		set = staticUIDSet(set, max)
+		for i, v := range s.view {
+			if set.Contains(v.uid) {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+func staticRange(start, stop *uint32, max uint32) {
+	dyn := false
+	if *start == 0 {
+		*start, dyn = max, true
+	}
+	if *stop == 0 {
+		*stop, dyn = max, true
+	}
+	if dyn && *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func staticSeqSet(set imap.SeqSet, max uint32) imap.SeqSet {
+	out := make(imap.SeqSet, len(set))
+	copy(out, set)
+	for i := range out {
+		staticRange(&out[i].Start, &out[i].Stop, max)
+	}
+	return out
+}
+
+func staticUIDSet(set imap.UIDSet, max imap.UID) imap.UIDSet {
+	out := make(imap.UIDSet, len(set))
+	copy(out, set)
+	for i := range out {
+		staticRange((*uint32)(&out[i].Start), (*uint32)(&out[i].Stop), uint32(max))
+	}
+	return out
+}
+
+// sources returns the messages numSet names that still exist.
+func (s *session) sources(numSet imap.NumSet) ([]int, []msgInfo) {
+	var idx []int
+	var infos []msgInfo
+	for _, i := range s.resolve(numSet) {
+		if info, ok := s.sel.lookup(s.view[i].uid); ok {
+			idx = append(idx, i)
+			infos = append(infos, info)
+		}
+	}
+	return idx, infos
+}
+
+func (s *session) copyLocked(numSet imap.NumSet, dest string) (*imap.CopyData, []int, error) {
+	if s.srv.opts.ReadOnly {
+		return nil, nil, errReadOnly
+	}
+	if s.sel == nil {
+		return nil, nil, errNo("", "no mailbox selected")
+	}
+	f, err := s.existingFolder(dest, imap.ResponseCodeTryCreate)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, infos := s.sources(numSet)
+	if len(infos) == 0 {
+		return nil, nil, nil
+	}
+	src := s.sel
+	validity, uids, err := s.deliver(f, len(infos), func(i int) ([]byte, model.Flags, time.Time, error) {
+		body, e, err := src.folder.ReadFile(infos[i].key)
+		if err != nil {
+			return nil, 0, time.Time{}, err
+		}
+		return body, e.Flags, e.ModTime, nil
+	})
+	if isNotExist(err) {
+		return nil, nil, errNo(imap.ResponseCode("EXPUNGEISSUED"), "some of the messages no longer exist")
+	}
+	if err != nil {
+		s.srv.log.Printf("serve: copy to %q: %v", f.Name(), err)
+		return nil, nil, errNo(imap.ResponseCodeServerBug, "cannot copy: %v", err)
+	}
+	data := &imap.CopyData{UIDValidity: validity}
+	for i := range infos {
+		data.SourceUIDs.AddNum(infos[i].uid)
+		data.DestUIDs.AddNum(uids[i])
+	}
+	return data, idx, nil
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, _, err := s.copyLocked(numSet, dest)
+	return data, err
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readOnly {
+		return errReadOnly
+	}
+	data, idx, err := s.copyLocked(numSet, dest)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return nil
+	}
+	if err := w.WriteCopyData(data); err != nil {
+		return err
+	}
+	return s.expungeIndexes(idx, w.WriteExpunge)
+}
+
+// expungeIndexes removes the files of the view messages at idx
+// (ascending) and writes EXPUNGE for each, highest first so that the
+// numbers written stay valid.
+func (s *session) expungeIndexes(idx []int, write func(uint32) error) error {
+	mb := s.sel
+	var firstErr error
+	for j := len(idx) - 1; j >= 0; j-- {
+		i := idx[j]
+		uid := s.view[i].uid
+		mb.mu.Lock()
+		m := mb.byUID[uid]
+		var err error
+		if m != nil {
+			err = mb.folder.Remove(m.key)
+			if err == nil || isNotExist(err) {
+				err = mb.removeLocked(uid)
+			}
+		}
+		mb.mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		s.view = append(s.view[:i], s.view[i+1:]...)
+		if err := write(uint32(i + 1)); err != nil {
+			return err
+		}
+	}
+	if firstErr != nil {
+		s.srv.log.Printf("serve: expunge in %q: %v", mb.name, firstErr)
+		return errNo(imap.ResponseCodeServerBug, "some messages could not be removed: %v", firstErr)
+	}
+	return nil
+}
+
+// Expunge removes the \Deleted messages of the session's view (those in
+// uids for UID EXPUNGE). CLOSE calls it with a writer that writes
+// nothing; on a read-only selection CLOSE then expunges nothing and
+// succeeds, as RFC 3501 requires, while EXPUNGE gets NO.
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	isClose := *w == (imapserver.ExpungeWriter{})
+	if s.readOnly {
+		if isClose {
+			return nil
+		}
+		return errReadOnly
+	}
+	if s.sel == nil {
+		return nil
+	}
+	if err := s.sel.refresh(); err != nil {
+		s.srv.log.Printf("serve: rescan %q: %v", s.sel.name, err)
+	}
+	var idx []int
+	for i, v := range s.view {
+		if uids != nil && !uids.Contains(v.uid) {
+			continue
+		}
+		if info, ok := s.sel.lookup(v.uid); ok && info.flags&model.FlagTrashed != 0 {
+			idx = append(idx, i)
+		}
+	}
+	return s.expungeIndexes(idx, w.WriteExpunge)
+}
+
+// ---- STORE ----
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.readOnly {
+		return errReadOnly
+	}
+	var names []string
+	for _, f := range flags.Flags {
+		names = append(names, string(f))
+	}
+	given := model.FlagsFromIMAP(names)
+	mb := s.sel
+	var failed error
+	type result struct {
+		i     int
+		flags model.Flags
+	}
+	var results []result
+	for _, i := range s.resolve(numSet) {
+		uid := s.view[i].uid
+		mb.mu.Lock()
+		m := mb.byUID[uid]
+		if m == nil {
+			mb.mu.Unlock()
+			continue
+		}
+		nf := m.flags
+		switch flags.Op {
+		case imap.StoreFlagsSet:
+			nf = given
+		case imap.StoreFlagsAdd:
+			nf |= given
+		case imap.StoreFlagsDel:
+			nf &^= given
+		}
+		err := mb.setFlagsLocked(m, nf)
+		if isNotExist(err) {
+			err = nil // gone; the next rescan expunges it
+		}
+		nf = m.flags
+		mb.mu.Unlock()
+		if err != nil {
+			if failed == nil {
+				failed = err
+			}
+			continue
+		}
+		s.view[i].flags = nf
+		results = append(results, result{i, nf})
+	}
+	if !flags.Silent {
+		for _, r := range results {
+			rw := w.CreateMessage(uint32(r.i + 1))
+			rw.WriteUID(s.view[r.i].uid)
+			rw.WriteFlags(imapFlags(r.flags))
+			if err := rw.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	if failed != nil {
+		s.srv.log.Printf("serve: store in %q: %v", mb.name, failed)
+		return errNo(imap.ResponseCodeServerBug, "some flags could not be changed: %v", failed)
+	}
+	return nil
+}
+
+// ---- SEARCH ----
+
+func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sel == nil {
+		return nil, errNo("", "no mailbox selected")
+	}
+	s.staticCriteria(criteria)
+	mb := s.sel
+	data := &imap.SearchData{}
+	var seqs imap.SeqSet
+	var uids imap.UIDSet
+	for i, v := range s.view {
+		info, ok := mb.lookup(v.uid)
+		if !ok {
+			continue
+		}
+		m := &searchMsg{
+			seq:   uint32(i + 1),
+			uid:   v.uid,
+			flags: info.flags,
+			date:  info.mtime,
+			size:  info.size,
+			load:  func() ([]byte, error) { return mb.read(info) },
+		}
+		if !matchSearch(m, criteria) {
+			continue
+		}
+		uids.AddNum(v.uid)
+		num := uint32(i + 1)
+		if kind == imapserver.NumKindUID {
+			num = uint32(v.uid)
+		} else {
+			seqs.AddNum(num)
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		if num > data.Max {
+			data.Max = num
+		}
+		data.Count++
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	if options.ReturnSave {
+		s.searchRes = uids
+	}
+	return data, nil
+}
+
+func (s *session) staticCriteria(c *imap.SearchCriteria) {
+	var max imap.UID
+	if len(s.view) > 0 {
+		max = s.view[len(s.view)-1].uid
+	}
+	var seqs []imap.SeqSet
+	for _, set := range c.SeqNum {
+		seqs = append(seqs, staticSeqSet(set, uint32(len(s.view))))
+	}
+	c.SeqNum = seqs
+	for i, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			c.UID[i] = s.searchRes
+			if c.UID[i] == nil {
+				c.UID[i] = imap.UIDSet{}
+			}
+			continue
+		}
+		c.UID[i] = staticUIDSet(set, max)
+	}
+	for i := range c.Not {
+		s.staticCriteria(&c.Not[i])
+	}
+	for i := range c.Or {
+		s.staticCriteria(&c.Or[i][0])
+		s.staticCriteria(&c.Or[i][1])
+	}
+}
+
+// ---- LIST ----
+
+// specialUse maps well-known folder names (the last level of a top-level
+// folder or of a folder directly under INBOX, case-insensitively) to
+// their RFC 6154 attribute.
+var specialUse = map[string]imap.MailboxAttr{
+	"sent": imap.MailboxAttrSent, "sent messages": imap.MailboxAttrSent, "sent items": imap.MailboxAttrSent,
+	"sent mail": imap.MailboxAttrSent, "outbox sent": imap.MailboxAttrSent,
+	"drafts": imap.MailboxAttrDrafts, "draft": imap.MailboxAttrDrafts,
+	"trash": imap.MailboxAttrTrash, "deleted items": imap.MailboxAttrTrash, "deleted messages": imap.MailboxAttrTrash,
+	"deleted": imap.MailboxAttrTrash, "bin": imap.MailboxAttrTrash,
+	"junk": imap.MailboxAttrJunk, "spam": imap.MailboxAttrJunk, "junk e-mail": imap.MailboxAttrJunk,
+	"junk email": imap.MailboxAttrJunk, "bulk mail": imap.MailboxAttrJunk,
+	"archive": imap.MailboxAttrArchive, "archives": imap.MailboxAttrArchive,
+}
+
+func specialUseOf(name string) imap.MailboxAttr {
+	levels := strings.Split(name, "/")
+	if len(levels) == 2 && levels[0] == model.Inbox {
+		levels = levels[1:]
+	}
+	if len(levels) != 1 {
+		return ""
+	}
+	return specialUse[strings.ToLower(levels[0])]
+}
+
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	for _, p := range patterns {
+		if p == "" && !options.SelectSubscribed {
+			// RFC 3501: the hierarchy delimiter and root.
+			if err := w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/', Mailbox: ""}); err != nil {
+				return err
+			}
+		}
+	}
+	folders, err := s.srv.md.Folders()
+	if err != nil {
+		return err
+	}
+	subs, err := s.srv.idx.subscriptions()
+	if err != nil {
+		return err
+	}
+	exists := make(map[string]bool, len(folders))
+	for _, n := range folders {
+		exists[n] = true
+	}
+	// Every name with its implied parents.
+	names := make(map[string]bool)
+	hasChildren := make(map[string]bool)
+	for _, n := range folders {
+		names[n] = true
+		for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
+			names[n[:i]] = true
+			hasChildren[n[:i]] = true
+		}
+	}
+	if options.SelectSubscribed {
+		for n := range subs {
+			names[n] = true
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		match := false
+		for _, p := range patterns {
+			if p != "" && imapserver.MatchList(n, '/', ref, p) {
+				match = true
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		if options.SelectSubscribed && !subs[n] {
+			continue
+		}
+		su := specialUseOf(n)
+		if options.SelectSpecialUse && (su == "" || !exists[n]) {
+			continue
+		}
+		data := &imap.ListData{Mailbox: n, Delim: '/'}
+		lsub := options.SelectSubscribed && !options.ReturnSubscribed
+		switch {
+		case !exists[n] && !hasChildren[n] && !lsub:
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
+		case !exists[n] && lsub:
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+		case !exists[n]:
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+		}
+		if hasChildren[n] {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+		} else {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+		}
+		if subs[n] && options.ReturnSubscribed {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		if su != "" && exists[n] {
+			data.Attrs = append(data.Attrs, su)
+		}
+		if options.ReturnStatus != nil && exists[n] {
+			st, err := s.status(n, options.ReturnStatus)
+			if err == nil {
+				data.Status = st
+			}
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- helpers ----
+
+func statDir(path string) (time.Time, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
+}
+
+func syncDirPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
