@@ -62,7 +62,7 @@ type Options struct {
 // has it.
 type conn interface {
 	Caps() imapconn.Caps
-	ListFolders(ctx context.Context) ([]imapconn.Folder, error)
+	ListFolders(ctx context.Context) ([]imapconn.Folder, []string, error)
 	CreateFolder(ctx context.Context, name string) error
 	Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error)
 	ListMessages(ctx context.Context, changedSince uint64) ([]model.RemoteMsg, error)
@@ -147,6 +147,10 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		if n := e.rememberedMessages(stateFolders); n > 0 {
 			return &e.sum, fmt.Errorf("%w: %s does not exist, but %s remembers %d synced messages; is the disk unmounted? Nothing was changed. Restore the Maildir, or delete the state file to start over", ErrMaildirMissing, acct.Maildir, acct.StatePath, n)
 		}
+		// A new Maildir: its root is the INBOX.
+		if _, err := md.CreateFolder(model.Inbox); err != nil {
+			return &e.sum, err
+		}
 	}
 
 	c, err := dial(ctx)
@@ -228,9 +232,12 @@ func (e *engine) excluded(name string) bool {
 // is now gone from one side is not deleted on the other: it is skipped
 // with a warning.
 func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []string) ([]string, error) {
-	remoteList, err := c.ListFolders(ctx)
+	remoteList, skipped, err := c.ListFolders(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list folders on the server: %w", err)
+	}
+	for _, s := range skipped {
+		e.warn("server folder skipped: %s", s)
 	}
 	remote := map[string]bool{}
 	unselectable := map[string]bool{}

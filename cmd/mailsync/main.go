@@ -1,0 +1,132 @@
+// Command mailsync keeps IMAP accounts and local Maildirs in two-way sync
+// and can serve a Maildir over IMAP. This package turns flags and the
+// config file into options and calls the packages that do the work; exit
+// codes are decided here and only here (exitCode).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/mailsync/mailsync/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the work failed (or verify found differences)
+	exitUsage   = 2 // bad command line or configuration
+)
+
+// usageError marks errors that are the user's command line or config.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// globals are the options every command shares.
+type globals struct {
+	configPath string
+	quiet      bool
+	verbose    bool
+	json       bool
+	stdout     io.Writer
+	stderr     io.Writer
+	isTerminal bool
+}
+
+func (g *globals) logf(format string, args ...any) {
+	if g.verbose {
+		fmt.Fprintf(g.stderr, "mailsync: "+format+"\n", args...)
+	}
+}
+
+func (g *globals) loadConfig() (*config.Config, error) {
+	c, err := config.Load(g.configPath)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(runMain(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+// runMain runs the command line args and returns the exit code.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		g.isTerminal = term.IsTerminal(int(f.Fd()))
+	}
+	app := newApp(g)
+	err := app.RunContext(ctx, args)
+	return exitCode(g, err)
+}
+
+// exitCode prints err (if any) and maps it to the process's exit status.
+func exitCode(g *globals, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && ec.Error() == "" {
+		return ec.ExitCode()
+	}
+	fmt.Fprintf(g.stderr, "mailsync: %v\n", err)
+	var ue usageError
+	var ce *config.Error
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return exitUsage
+	case errors.As(err, &ec):
+		return ec.ExitCode()
+	}
+	return exitFailure
+}
+
+func newApp(g *globals) *cli.App {
+	app := &cli.App{
+		Name:      "mailsync",
+		Usage:     "two-way IMAP ↔ Maildir sync, and an IMAP server for the Maildir",
+		Writer:    g.stdout,
+		ErrWriter: g.stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), Usage: "configuration `FILE`", Destination: &g.configPath},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", Destination: &g.quiet},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print what is done, folder by folder", Destination: &g.verbose},
+			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout", Destination: &g.json},
+		},
+		Commands: []*cli.Command{
+			syncCommand(g),
+			serveCommand(g),
+			demoCommand(g),
+			verifyCommand(g),
+			statusCommand(g),
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return usageError{err}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(g.stderr, "mailsync: no command %q (see mailsync --help)\n", name)
+			cli.OsExiter = func(int) {}
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}

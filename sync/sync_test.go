@@ -1,0 +1,273 @@
+package sync
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// seed puts a multi-folder mailbox on the server.
+func seed(t *testing.T, fx *fixture) {
+	t.Helper()
+	for _, folder := range []string{"INBOX", "Sent", "Archive/2024", "Ünïcödé"} {
+		for i := 0; i < 3; i++ {
+			fx.srv.Save(t, folder, testMsg(folder+" message"))
+		}
+	}
+	fx.srv.AddFlags(t, "INBOX", 1, `\Seen`)
+	fx.srv.AddFlags(t, "INBOX", 2, `\Flagged`, `\Answered`)
+	fx.srv.AddFlags(t, "Sent", 1, `\Seen`, `$Forwarded`, `\Draft`)
+}
+
+func TestInitialSyncThenNoOp(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	// A message with a lone CR and no final newline survives exactly.
+	fx.srv.Save(t, "INBOX", []byte("Subject: odd\n\nlone\rCR and no final newline"))
+	sum := fx.sync(t)
+	if sum.Downloaded != 13 || sum.Uploaded != 0 {
+		t.Fatalf("first sync: %+v", sum)
+	}
+	fx.assertInSync(t)
+
+	before := treeSnapshot(t, fx.acct.Maildir)
+	sum = fx.sync(t)
+	if sum.Changed() {
+		t.Fatalf("no-op sync changed something: %+v", sum)
+	}
+	if after := treeSnapshot(t, fx.acct.Maildir); after != before {
+		t.Fatalf("no-op sync touched the Maildir:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	fx.assertInSync(t)
+}
+
+func TestServerChanges(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	fx.srv.Save(t, "INBOX", testMsg("new on server"))
+	fx.srv.AddFlags(t, "INBOX", 3, `\Seen`)
+	fx.srv.RemoveFlags(t, "INBOX", 2, `\Flagged`)
+	fx.srv.Expunge(t, "Sent", 2)
+	sum := fx.sync(t)
+	if sum.Downloaded != 1 || sum.FlagsToLocal != 2 || sum.DeletedLocal != 1 || sum.FlagsToServer != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("second sync changed something: %+v", sum)
+	}
+}
+
+func TestLocalChanges(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	entries, err := inbox.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.deliver(t, "INBOX", testMsg("new locally"), model.FlagSeen)
+	fx.deliver(t, "INBOX", testMsg("new locally unread"), 0)
+	if _, err := inbox.SetFlags(entries[0].Key, entries[0].Flags|model.FlagFlagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := inbox.Remove(entries[1].Key); err != nil {
+		t.Fatal(err)
+	}
+	// Another client marked a message \Deleted: our expunge must not take it.
+	fx.srv.AddFlags(t, "INBOX", 3, `\Deleted`)
+	sum := fx.sync(t)
+	if sum.Uploaded != 2 || sum.ExpungedRemote != 1 || sum.FlagsToServer != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+	var deleted int
+	for _, m := range fx.srv.Messages(t, "INBOX") {
+		if model.FlagsFromIMAP(m.Flags)&model.FlagTrashed != 0 {
+			deleted++
+		}
+	}
+	if deleted != 1 {
+		t.Fatalf("the other client's \\Deleted message did not survive (%d left)", deleted)
+	}
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("second sync changed something: %+v", sum)
+	}
+}
+
+func TestConflictingFlagsMerge(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.srv.Save(t, "INBOX", testMsg("conflict"))
+	fx.srv.AddFlags(t, "INBOX", 1, `\Seen`)
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	entries, _ := inbox.Scan()
+	// Server: +Flagged; local: -Seen +Answered. Per-flag merge: F R.
+	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
+	if _, err := inbox.SetFlags(entries[0].Key, model.FlagReplied); err != nil {
+		t.Fatal(err)
+	}
+	fx.sync(t)
+	fx.assertInSync(t)
+	msgs := fx.srv.Messages(t, "INBOX")
+	if got := model.FlagsFromIMAP(msgs[0].Flags); got != model.FlagFlagged|model.FlagReplied {
+		t.Fatalf("merged flags %v, want FR", got)
+	}
+}
+
+func TestNewFoldersBothWays(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	fx.srv.Save(t, "Projects/Alpha", testMsg("server folder"))
+	fx.deliver(t, "Local/Notes ✓", testMsg("local folder"), model.FlagSeen)
+	sum := fx.sync(t)
+	if sum.Downloaded != 1 || sum.Uploaded != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+}
+
+func TestFolderGoneIsNotDeletedOnTheOtherSide(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	fx.srv.DeleteMailbox(t, "Sent")
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Warnings) == 0 || sum.DeletedLocal != 0 || !fx.folder(t, "Sent").Exists() {
+		t.Fatalf("a folder deleted on the server changed the Maildir: %+v", sum)
+	}
+}
+
+func TestUIDValidityChangeRepairsByContent(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	// Recreate INBOX's sibling "Sent" with the same messages: new UIDVALIDITY.
+	old := fx.srv.Messages(t, "Sent")
+	before := fx.srv.UIDValidity(t, "Sent")
+	fx.srv.DeleteMailbox(t, "Sent")
+	for _, m := range old {
+		fx.srv.Save(t, "Sent", model.FromCRLF(m.Body))
+	}
+	fx.srv.AddFlags(t, "Sent", 1, `\Seen`, `$Forwarded`, `\Draft`)
+	if fx.srv.UIDValidity(t, "Sent") == before {
+		t.Skip("server kept the UIDVALIDITY")
+	}
+	sum := fx.sync(t)
+	if sum.Downloaded != 0 || sum.Uploaded != 0 || sum.Paired != 3 {
+		t.Fatalf("summary %+v: want 3 re-paired, nothing transferred", sum)
+	}
+	fx.assertInSync(t)
+}
+
+func TestUIDValidityChangeWithLocalChangesIsRefused(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	old := fx.srv.Messages(t, "Sent")
+	fx.srv.DeleteMailbox(t, "Sent")
+	for _, m := range old {
+		fx.srv.Save(t, "Sent", model.FromCRLF(m.Body))
+	}
+	fx.deliver(t, "Sent", testMsg("local while recreated"), 0)
+	before := treeSnapshot(t, fx.acct.Maildir)
+	sum, err := fx.run(t, Options{})
+	if err == nil || len(sum.Errors) != 1 {
+		t.Fatalf("want a folder error, got %v %+v", err, sum)
+	}
+	if after := treeSnapshot(t, fx.acct.Maildir); after != before {
+		t.Fatal("the refused folder's Maildir changed")
+	}
+	if n := len(fx.srv.Messages(t, "Sent")); n != 3 {
+		t.Fatalf("server folder changed: %d messages", n)
+	}
+}
+
+func TestLostStateRepairsWithoutDuplicates(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	fx.deliver(t, "INBOX", testMsg("local after"), 0)
+	fx.srv.Save(t, "INBOX", testMsg("server after"))
+	removeState(t, fx)
+	sum := fx.sync(t)
+	if sum.Downloaded != 1 || sum.Uploaded != 1 || sum.Paired != 12 || sum.DeletedLocal+sum.ExpungedRemote != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+}
+
+func TestMassDeletionGuard(t *testing.T) {
+	fx := newFixture(t, nil)
+	for i := 0; i < 8; i++ {
+		fx.srv.Save(t, "INBOX", testMsg("guarded"))
+	}
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	entries, _ := inbox.Scan()
+	for _, en := range entries {
+		inbox.Remove(en.Key)
+	}
+	sum, err := fx.run(t, Options{})
+	if err == nil || sum.ExpungedRemote != 0 {
+		t.Fatalf("guard did not hold: %v %+v", err, sum)
+	}
+	if n := len(fx.srv.Messages(t, "INBOX")); n != 8 {
+		t.Fatalf("server lost messages: %d left", n)
+	}
+	sum, err = fx.run(t, Options{AllowMassDelete: true})
+	if err != nil || sum.ExpungedRemote != 8 {
+		t.Fatalf("override: %v %+v", err, sum)
+	}
+	fx.assertInSync(t)
+}
+
+func TestMaildirMissingDeletesNothing(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	moved := fx.acct.Maildir + ".unmounted"
+	if err := renameDir(fx.acct.Maildir, moved); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fx.run(t, Options{})
+	if !errors.Is(err, ErrMaildirMissing) {
+		t.Fatalf("err %v, want ErrMaildirMissing", err)
+	}
+	if n := len(fx.srv.Messages(t, "INBOX")); n != 3 {
+		t.Fatalf("server changed: %d", n)
+	}
+}
+
+func TestSecondSyncIsRefusedWhileOneRuns(t *testing.T) {
+	fx := newFixture(t, nil)
+	db := openState(t, fx)
+	defer db.Close()
+	_, err := fx.run(t, Options{})
+	if err == nil || !contains(err.Error(), "in use by another mailsync") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWithoutUIDPlusOrCondStore(t *testing.T) {
+	fx := newFixture(t, &dovecottestOptsNoUIDPlus)
+	seed(t, fx)
+	fx.sync(t)
+	fx.deliver(t, "INBOX", testMsg("uploaded without uidplus"), model.FlagSeen)
+	fx.deliver(t, "Sent", testMsg("another"), 0)
+	sum := fx.sync(t)
+	if sum.Uploaded != 2 || sum.Downloaded != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("second sync changed something: %+v", sum)
+	}
+}

@@ -1,0 +1,230 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/statedb"
+)
+
+// VerifyOptions are the switches of Verify.
+type VerifyOptions struct {
+	// Quick compares sizes and flags only, without fetching bodies.
+	Quick bool
+}
+
+// Difference is one way the two sides disagree.
+type Difference struct {
+	Folder string `json:"folder"`
+	UID    uint32 `json:"uid,omitempty"`
+	Key    string `json:"key,omitempty"`
+	What   string `json:"what"`
+}
+
+func (d Difference) String() string {
+	s := fmt.Sprintf("%s:", d.Folder)
+	if d.UID != 0 {
+		s += fmt.Sprintf(" uid %d", d.UID)
+	}
+	if d.Key != "" {
+		s += " " + d.Key
+	}
+	return s + ": " + d.What
+}
+
+// Report is what Verify found.
+type Report struct {
+	Account     string       `json:"account"`
+	Folders     int          `json:"folders"`
+	Checked     int          `json:"checked"`
+	Differences []Difference `json:"differences"`
+}
+
+// Verify compares the server and the Maildir of an account without
+// changing either: bodies are fetched with BODY.PEEK and the folders are
+// opened with EXAMINE.
+func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, error) {
+	rep := &Report{Account: acct.Name}
+	db, err := statedb.Open(acct.StatePath)
+	if err != nil {
+		return rep, err
+	}
+	defer db.Close()
+	md, err := maildir.Open(acct.Maildir)
+	if err != nil {
+		return rep, err
+	}
+	c, err := imapconn.Dial(ctx, acct.IMAP)
+	if err != nil {
+		return rep, err
+	}
+	defer c.Close()
+
+	remoteList, _, err := c.ListFolders(ctx)
+	if err != nil {
+		return rep, err
+	}
+	names := map[string]bool{}
+	remote := map[string]bool{}
+	for _, f := range remoteList {
+		if f.NoSelect || (f.SpecialUse == `\All` && !acct.IncludeAllMail) {
+			continue
+		}
+		remote[f.Name] = true
+		names[f.Name] = true
+	}
+	localList, err := md.Folders()
+	if err != nil {
+		return rep, err
+	}
+	local := map[string]bool{}
+	for _, n := range localList {
+		local[n] = true
+		names[n] = true
+	}
+	stateList, _ := db.Folders()
+	for _, n := range stateList {
+		names[n] = true
+	}
+	e := &engine{acct: acct}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		if !e.excluded(n) {
+			sorted = append(sorted, n)
+		}
+	}
+	sort.Strings(sorted)
+	for _, name := range sorted {
+		diff := func(uid model.UID, key, format string, args ...any) {
+			rep.Differences = append(rep.Differences, Difference{Folder: name, UID: uint32(uid), Key: key, What: fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case !remote[name] && !local[name]:
+			diff(0, "", "in the state but on neither side")
+			continue
+		case !remote[name]:
+			diff(0, "", "only in the Maildir")
+			continue
+		case !local[name]:
+			diff(0, "", "only on the server")
+			continue
+		}
+		rep.Folders++
+		if err := verifyFolder(ctx, c, db, md, name, opts, rep, diff); err != nil {
+			return rep, fmt.Errorf("folder %q: %w", name, err)
+		}
+	}
+	return rep, nil
+}
+
+func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *maildir.Maildir, name string, opts VerifyOptions, rep *Report,
+	diff func(uid model.UID, key, format string, args ...any)) error {
+	st, err := db.Load(name)
+	if err != nil {
+		return err
+	}
+	status, err := c.Select(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	if st.UIDValidity != 0 && st.UIDValidity != status.UIDValidity {
+		diff(0, "", "UIDVALIDITY is %d on the server, %d in the state: the next sync re-pairs by content", status.UIDValidity, st.UIDValidity)
+		return nil
+	}
+	msgs, err := c.ListMessages(ctx, 0)
+	if err != nil {
+		return err
+	}
+	f, err := md.Folder(name)
+	if err != nil {
+		return err
+	}
+	entries, err := f.Scan()
+	if err != nil {
+		return err
+	}
+	remote := map[model.UID]model.RemoteMsg{}
+	for _, m := range msgs {
+		remote[m.UID] = m
+	}
+	local := map[string]maildir.Entry{}
+	for _, en := range entries {
+		local[en.Key] = en
+	}
+	pairedUID := map[model.UID]bool{}
+	pairedKey := map[string]bool{}
+	localHash := map[model.UID]string{}
+	var fetch []model.UID
+	for _, p := range st.Pairs {
+		pairedUID[p.UID] = true
+		pairedKey[p.Key] = true
+		r, rok := remote[p.UID]
+		l, lok := local[p.Key]
+		switch {
+		case !rok && !lok:
+			diff(p.UID, p.Key, "in the state, gone from both sides")
+			continue
+		case !rok:
+			diff(p.UID, p.Key, "gone from the server, still in the Maildir")
+			continue
+		case !lok:
+			diff(p.UID, p.Key, "gone from the Maildir, still on the server")
+			continue
+		}
+		rep.Checked++
+		if r.Flags != l.Flags {
+			diff(p.UID, p.Key, "flags differ: server %s, Maildir %s", r.Flags, l.Flags)
+		}
+		data, _, err := f.ReadFile(p.Key)
+		if errors.Is(err, os.ErrNotExist) {
+			diff(p.UID, p.Key, "file vanished while verifying")
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if size := model.CRLFSize(data); size != r.Size {
+			diff(p.UID, p.Key, "size differs: server %d, Maildir %d", r.Size, size)
+			continue
+		}
+		if !opts.Quick {
+			localHash[p.UID] = model.ContentHash(data)
+			fetch = append(fetch, p.UID)
+		}
+	}
+	keyOf := map[model.UID]string{}
+	for _, p := range st.Pairs {
+		keyOf[p.UID] = p.Key
+	}
+	if len(fetch) > 0 {
+		err := c.FetchBodies(ctx, fetch, func(m imapconn.Message) error {
+			sum := sha256.Sum256(m.Body)
+			if hex.EncodeToString(sum[:]) != localHash[m.UID] {
+				diff(m.UID, keyOf[m.UID], "content differs")
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, m := range msgs {
+		if !pairedUID[m.UID] {
+			diff(m.UID, "", "only on the server (not synced yet)")
+		}
+	}
+	for _, en := range entries {
+		if !pairedKey[en.Key] {
+			diff(0, en.Key, "only in the Maildir (not synced yet)")
+		}
+	}
+	return nil
+}
