@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +200,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 		}
 		mb.msgs = kept
 	}
+	sort.SliceStable(fresh, func(i, j int) bool { return keyLess(fresh[i].Key, fresh[j].Key) })
 	for _, e := range fresh {
 		m := mb.addLocked(e)
 		added[e.Key] = uint32(m.uid)
@@ -349,4 +351,37 @@ func (mb *mailbox) sizeOf(info msgInfo) (int64, error) {
 	n := model.CRLFSize(raw)
 	mb.setSize(info.uid, n)
 	return n, nil
+}
+
+// keyLess orders message keys by arrival: keys made by maildir.NewKey,
+// Dovecot and most MDAs start "<unix seconds>.M<microseconds>", compared
+// here as numbers (a plain string sort puts "M99" after "M100"). Keys
+// that do not follow the pattern compare as strings after that.
+func keyLess(a, b string) bool {
+	as, au, arest := splitKey(a)
+	bs, bu, brest := splitKey(b)
+	if as != bs {
+		return as < bs
+	}
+	if au != bu {
+		return au < bu
+	}
+	return arest < brest
+}
+
+func splitKey(k string) (sec, usec uint64, rest string) {
+	i := 0
+	for i < len(k) && k[i] >= '0' && k[i] <= '9' && i < 19 {
+		sec = sec*10 + uint64(k[i]-'0')
+		i++
+	}
+	if strings.HasPrefix(k[i:], ".M") {
+		j := i + 2
+		for j < len(k) && k[j] >= '0' && k[j] <= '9' && j-i < 12 {
+			usec = usec*10 + uint64(k[j]-'0')
+			j++
+		}
+		i = j
+	}
+	return sec, usec, k[i:]
 }
