@@ -190,7 +190,8 @@ func New(o Options) (*Server, error) {
 }
 
 // Serve accepts connections on ln until the listener fails or Close is
-// called; it returns nil after Close. With Options.ImplicitTLS the
+// called; it returns nil after Close (also when Close came first, in
+// which case it closes ln at once). With Options.ImplicitTLS the
 // connections are TLS from the first byte.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.opts.TLSConfig != nil && s.opts.ImplicitTLS {
@@ -200,7 +201,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.closed {
 		s.mu.Unlock()
 		ln.Close()
-		return errors.New("serve: server closed")
+		return nil
 	}
 	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
@@ -243,9 +244,12 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	for ln := range s.lns {
+		ln.Close() // in case imapserver has not taken it yet
+	}
 	s.mu.Unlock()
 	err := s.imap.Close()
-	if err != nil && err.Error() == "imapserver: server closed" {
+	if err != nil && (errors.Is(err, net.ErrClosed) || err.Error() == "imapserver: server closed") {
 		err = nil
 	}
 	// Connections are closed; sessions release their folders as their
