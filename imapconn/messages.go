@@ -44,7 +44,7 @@ func chunks(uids []model.UID, n int) [][]model.UID {
 // are listed (CHANGEDSINCE); without CONDSTORE changedSince is ignored
 // and every message is listed. Fingerprint is left empty. An empty folder
 // (as of Select and the unilateral EXISTS seen since) is listed without a
-// command.
+// command. Changes made by other clients up to the call are seen.
 func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []model.RemoteMsg, err error) {
 	end, err := c.begin(ctx, "list messages")
 	if err != nil {
@@ -52,6 +52,9 @@ func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []mo
 	}
 	defer end(&err)
 	if err := c.needSelected(); err != nil {
+		return nil, err
+	}
+	if err := c.refresh(); err != nil {
 		return nil, err
 	}
 	if mb := c.client.Mailbox(); mb == nil || mb.NumMessages == 0 {
@@ -108,7 +111,8 @@ func flagsOf(fl []imap.Flag) model.Flags {
 	return model.FlagsFromIMAP(names)
 }
 
-// UIDs returns the UIDs of the selected folder (UID SEARCH ALL), sorted.
+// UIDs returns the UIDs of the selected folder (UID SEARCH ALL), sorted,
+// as of the call.
 func (c *Conn) UIDs(ctx context.Context) (uids []model.UID, err error) {
 	end, err := c.begin(ctx, "list uids")
 	if err != nil {
@@ -118,7 +122,18 @@ func (c *Conn) UIDs(ctx context.Context) (uids []model.UID, err error) {
 	if err := c.needSelected(); err != nil {
 		return nil, err
 	}
+	if err := c.refresh(); err != nil {
+		return nil, err
+	}
 	return c.search(&imap.SearchCriteria{})
+}
+
+// refresh sends NOOP so that the server reports what other clients did
+// since the last command (EXISTS, EXPUNGE, flag changes): Dovecot, for
+// one, answers SEARCH and FETCH from the session's view, which only
+// moves forward at such points. Called with c locked.
+func (c *Conn) refresh() error {
+	return c.client.Noop().Wait()
 }
 
 // search runs UID SEARCH. Called with c locked.
@@ -191,7 +206,8 @@ type Message struct {
 // memory at a time. UIDs the server no longer has are skipped. The UIDs
 // go out in chunks of 100 with the next chunk's command sent before the
 // current one is consumed. An error from fn stops the fetch (the rest of
-// the responses in flight are read and dropped) and is returned as is.
+// the responses in flight are read and dropped) and is returned wrapped
+// (errors.Is finds it).
 // fn must not call c.
 func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
 	end, err := c.begin(ctx, "fetch messages")

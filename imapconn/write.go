@@ -197,6 +197,9 @@ func (c *Conn) Expunge(ctx context.Context, uids []model.UID) (err error) {
 		}
 		return nil
 	}
+	if err := c.refresh(); err != nil {
+		return err
+	}
 	deleted, err := c.search(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}})
 	if err != nil {
 		return err

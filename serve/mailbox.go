@@ -253,11 +253,13 @@ func (mb *mailbox) deliverLocked(entries []maildir.Entry) ([]imap.UID, error) {
 	return uids, nil
 }
 
-// removeLocked drops the message with uid after its file was removed.
-func (mb *mailbox) removeLocked(uid imap.UID) error {
+// removeLocked drops the message with uid after its file was removed
+// and returns its key, which the caller removes from the index
+// (forgetKeys) once for a batch.
+func (mb *mailbox) removeLocked(uid imap.UID) string {
 	m := mb.byUID[uid]
 	if m == nil {
-		return nil
+		return ""
 	}
 	delete(mb.byUID, uid)
 	delete(mb.byKey, m.key)
@@ -266,7 +268,22 @@ func (mb *mailbox) removeLocked(uid imap.UID) error {
 		mb.msgs = append(mb.msgs[:i], mb.msgs[i+1:]...)
 	}
 	mb.notifyLocked()
-	return mb.srv.idx.commitFolder(mb.name, nil, []string{m.key}, mb.uidNext)
+	return m.key
+}
+
+// forgetKeys removes expunged keys from the index in one transaction.
+// A key left behind by a crash is harmless: the next first scan of the
+// folder drops keys whose files are gone.
+func (mb *mailbox) forgetKeys(keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.gone {
+		return nil
+	}
+	return mb.srv.idx.commitFolder(mb.name, nil, keys, mb.uidNext)
 }
 
 // setFlagsLocked renames the message's file for flags and records them.

@@ -701,6 +701,12 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 func (s *session) expungeIndexes(idx []int, write func(uint32) error) error {
 	mb := s.sel
 	var firstErr error
+	var keys []string
+	defer func() {
+		if err := mb.forgetKeys(keys); err != nil {
+			s.srv.log.Printf("serve: expunge in %q: %v", mb.name, err)
+		}
+	}()
 	for j := len(idx) - 1; j >= 0; j-- {
 		i := idx[j]
 		uid := s.view[i].uid
@@ -710,7 +716,8 @@ func (s *session) expungeIndexes(idx []int, write func(uint32) error) error {
 		if m != nil {
 			err = mb.folder.Remove(m.key)
 			if err == nil || isNotExist(err) {
-				err = mb.removeLocked(uid)
+				err = nil
+				keys = append(keys, mb.removeLocked(uid))
 			}
 		}
 		mb.mu.Unlock()

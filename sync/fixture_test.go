@@ -32,7 +32,7 @@ func newFixture(t *testing.T, opts *dovecottest.Options) *fixture {
 	fx := &fixture{srv: srv, acct: Account{
 		Name: "test",
 		IMAP: imapconn.Options{Host: srv.Host, Port: srv.Port, TLS: "none", User: srv.User, Password: srv.Password,
-			DialTimeout: 10 * time.Second,
+			DialTimeout:    10 * time.Second,
 			DisableUIDPlus: opts != nil && opts.NoUIDPlus, DisableCondStore: opts != nil && opts.NoCondStore},
 		Maildir:     filepath.Join(dir, "Mail"),
 		StatePath:   filepath.Join(dir, "state", "test.db"),

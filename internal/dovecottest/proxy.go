@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy on a loopback port for fault injection: clients
@@ -21,6 +22,7 @@ type Proxy struct {
 	cut   []byte // armed pattern, nil when not armed
 	conns map[net.Conn]struct{}
 	cuts  int
+	held  bool
 }
 
 // NewProxy starts a proxy to target ("host:port") and closes it when the
@@ -47,6 +49,27 @@ func (p *Proxy) CutAfter(pattern []byte) {
 	p.mu.Lock()
 	p.cut = append([]byte(nil), pattern...)
 	p.mu.Unlock()
+}
+
+// Hold stops (true) or resumes (false) forwarding server-to-client data,
+// to make a client wait for an answer that does not come.
+func (p *Proxy) Hold(on bool) {
+	p.mu.Lock()
+	p.held = on
+	p.mu.Unlock()
+}
+
+func (p *Proxy) waitHeld(c net.Conn) {
+	for {
+		p.mu.Lock()
+		held := p.held
+		_, open := p.conns[c]
+		p.mu.Unlock()
+		if !held || !open {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Cuts reports how many times a CutAfter pattern fired.
@@ -140,6 +163,7 @@ func (p *Proxy) accept() {
 						}
 					}
 					p.mu.Unlock()
+					p.waitHeld(client)
 					if _, werr := client.Write(chunk); werr != nil {
 						return
 					}
