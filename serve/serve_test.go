@@ -485,3 +485,17 @@ func TestCreateDeleteRename(t *testing.T) {
 		t.Error("RENAME INBOX succeeded")
 	}
 }
+
+func TestCloseExpungesSilently(t *testing.T) {
+	e := newEnv(t, nil)
+	e.deliver("INBOX", plainMsg, model.FlagTrashed, time.Time{})
+	keep := e.deliver("INBOX", plainMsg, 0, time.Time{})
+	c := e.dial(nil)
+	_, err := c.Select("INBOX", nil).Wait()
+	must(t, err)
+	must(t, c.UnselectAndExpunge().Wait())
+	files := e.files("INBOX")
+	if len(files) != 1 || files[keep.Key].Key != keep.Key {
+		t.Errorf("after CLOSE: %v", files)
+	}
+}
