@@ -313,8 +313,7 @@ func (m *message) info() msgInfo {
 	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, mtime: m.mtime, size: m.size}
 }
 
-// snapshot returns the current messages (refreshing first when refresh
-// is set) with UIDVALIDITY and UIDNEXT.
+// snapshot returns a copy of the current messages in UID order.
 func (mb *mailbox) snapshot() []msgInfo {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()

@@ -558,7 +558,7 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	return &imap.AppendData{UIDValidity: validity, UID: uids[0]}, nil
 }
 
-// selected returns the view indexes numSet names, in ascending order.
+// resolve returns the view indexes numSet names, in ascending order.
 func (s *session) resolve(numSet imap.NumSet) []int {
 	var out []int
 	if imap.IsSearchRes(numSet) {
