@@ -952,6 +952,11 @@ func specialUseOf(name string) imap.MailboxAttr {
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	if len(patterns) == 0 && !options.SelectSubscribed {
+		// LIST "" "": go-imap drops empty patterns, so this is how the
+		// RFC 3501 request for the delimiter and root arrives.
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/', Mailbox: ""})
+	}
 	for _, p := range patterns {
 		if p == "" && !options.SelectSubscribed {
 			// RFC 3501: the hierarchy delimiter and root.
