@@ -43,6 +43,8 @@ type globals struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	isTerminal bool
+
+	commandNotFound bool
 }
 
 func (g *globals) logf(format string, args ...any) {
@@ -73,6 +75,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	app := newApp(g)
 	err := app.RunContext(ctx, args)
+	if err == nil && g.commandNotFound {
+		return exitUsage
+	}
 	return exitCode(g, err)
 }
 
@@ -121,7 +126,7 @@ func newApp(g *globals) *cli.App {
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(g.stderr, "mailsync: no command %q (see mailsync --help)\n", name)
-			cli.OsExiter = func(int) {}
+			g.commandNotFound = true
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailsync/mailsync/internal/dovecottest"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = runMain(context.Background(), append([]string{"mailsync"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageAndConfigErrorsExit2(t *testing.T) {
+	cfg := writeConfig(t, "[accounts.a]\nhost = \"h\"\nport = 99999\nuser = \"u\"\npassword_command = \"true\"\nmaildir = \"/m\"\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--config", cfg, "sync"}, "accounts.a.port: 99999 is not a port number"},
+		{[]string{"--config", "/nonexistent/c.toml", "sync"}, "config /nonexistent/c.toml: does not exist"},
+		{[]string{"nosuchcommand"}, "nosuchcommand"},
+		{[]string{"sync", "--no-such-flag"}, "no-such-flag"},
+		{[]string{"serve", "--maildir", "/tmp"}, "--user"},
+		{[]string{"serve", "--maildir", "/tmp", "--user", "u", "--listen", "0.0.0.0:1143"}, "no password"},
+	}
+	t.Setenv("MAILSYNC_SERVE_PASSWORD", "")
+	for _, tt := range tests {
+		code, _, stderr := run(t, tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+	t.Setenv("MAILSYNC_SERVE_PASSWORD", "pw")
+	code, _, stderr := run(t, "serve", "--maildir", "/tmp", "--user", "u", "--listen", "0.0.0.0:1143")
+	if code != exitUsage || !strings.Contains(stderr, "without TLS") {
+		t.Errorf("non-loopback without TLS: exit %d %q", code, stderr)
+	}
+}
+
+func TestSyncVerifyStatusAgainstDovecot(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	for i := 0; i < 3; i++ {
+		srv.Save(t, "INBOX", []byte(fmt.Sprintf("Subject: cli %d\nMessage-ID: <cli%d@t>\n\nbody %d\n", i, i, i)))
+	}
+	dir := t.TempDir()
+	t.Setenv("TEST_PW", srv.Password)
+	base := fmt.Sprintf("[accounts.t]\nhost = %q\nport = %d\ntls = \"none\"\nuser = %q\nmaildir = %q\nstate = %q\n",
+		srv.Host, srv.Port, srv.User, filepath.Join(dir, "Mail"), filepath.Join(dir, "t.db"))
+	good := writeConfig(t, base+"password_env = \"TEST_PW\"\n")
+	bad := writeConfig(t, base+"password_command = \"echo wrong-secret\"\n")
+
+	code, _, stderr := run(t, "--config", bad, "sync")
+	if code != exitFailure || !strings.Contains(stderr, "refused") || strings.Contains(stderr, "wrong-secret") {
+		t.Fatalf("wrong password: exit %d, %q", code, stderr)
+	}
+
+	code, stdout, stderr := run(t, "--config", good, "--json", "sync")
+	if code != exitOK {
+		t.Fatalf("sync: exit %d %s", code, stderr)
+	}
+	var res struct {
+		OK       bool
+		Accounts []struct{ Downloaded int }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || !res.OK || res.Accounts[0].Downloaded != 3 {
+		t.Fatalf("json %q: %v %+v", stdout, err, res)
+	}
+	// Quiet no-op: nothing on stdout for cron.
+	if code, stdout, stderr := run(t, "--config", good, "--quiet", "sync"); code != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("quiet no-op: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, _ := run(t, "--config", good, "verify"); code != exitOK || !strings.Contains(stdout, "agree") {
+		t.Fatalf("verify: %d %q", code, stdout)
+	}
+	srv.AddFlags(t, "INBOX", 1, `\Flagged`)
+	if code, stdout, _ := run(t, "--config", good, "verify", "--quick"); code != exitFailure || !strings.Contains(stdout, "flags differ") {
+		t.Fatalf("verify after a server change: %d %q", code, stdout)
+	}
+	if code, stdout, _ := run(t, "--config", good, "status"); code != exitOK || !strings.Contains(stdout, "INBOX") {
+		t.Fatalf("status: %d %q", code, stdout)
+	}
+}
