@@ -56,6 +56,11 @@ type Server struct {
 	// Separator is the hierarchy delimiter the server uses.
 	Separator string
 
+	// With Options.TLS: the implicit-TLS port and the PEM certificate
+	// the server presents (self-signed, valid for 127.0.0.1).
+	TLSPort int
+	CACert  []byte
+
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 }
@@ -72,6 +77,10 @@ type Options struct {
 	NoUIDPlus bool
 	// Separator is the hierarchy delimiter: "/" when empty.
 	Separator string
+	// TLS turns on STARTTLS on Port and an implicit-TLS listener on
+	// TLSPort, with a fresh self-signed certificate for "127.0.0.1"
+	// (Server.CACert).
+	TLS bool
 }
 
 // Capabilities Dovecot 2.3 advertises after login; used to build the
@@ -212,6 +221,12 @@ func start(uid, gid int, sep string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsPort := 0
+	if opts.TLS {
+		if tlsPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
 		Host:      "127.0.0.1",
 		Port:      port,
@@ -222,6 +237,20 @@ func start(uid, gid int, sep string, opts *Options) (*Server, error) {
 		Dir:       dir,
 		Log:       filepath.Join(dir, "dovecot.log"),
 		Separator: sep,
+		TLSPort:   tlsPort,
+	}
+	if opts.TLS {
+		cert, key, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		s.CACert = cert
+		if err := os.WriteFile(filepath.Join(dir, "cert.pem"), cert, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "key.pem"), key, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	for _, d := range []string{"run", "state", "mail", "home"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -282,7 +311,13 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	p("debug_log_path = %s", s.Log)
 	p("listen = 127.0.0.1")
 	p("protocols = imap")
-	p("ssl = no")
+	if s.TLSPort != 0 {
+		p("ssl = yes")
+		p("ssl_cert = <%s/cert.pem", s.Dir)
+		p("ssl_key = <%s/key.pem", s.Dir)
+	} else {
+		p("ssl = no")
+	}
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
 	p("default_login_user = dovenull")
@@ -302,7 +337,7 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	p("shutdown_clients = yes")
 	p("passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %s/passwd\n}", s.Dir)
 	p("userdb {\n  driver = passwd-file\n  args = username_format=%%u %s/passwd\n}", s.Dir)
-	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n  inet_listener imaps {\n    port = 0\n  }\n  chroot =\n}", s.Port)
+	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = %d\n    ssl = yes\n  }\n  chroot =\n}", s.Port, s.TLSPort)
 	p("namespace inbox {\n  separator = %s\n  prefix =\n  inbox = yes", s.Separator)
 	for _, m := range [][2]string{{"Sent", `\Sent`}, {"Trash", `\Trash`}, {"Drafts", `\Drafts`}, {"Junk", `\Junk`}} {
 		p("  mailbox %s {\n    special_use = %s\n  }", m[0], m[1])

@@ -1,0 +1,62 @@
+package imapconn
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCanonicalName(t *testing.T) {
+	for _, tc := range []struct {
+		server string
+		delim  rune
+		want   string // "" for an error
+	}{
+		{"INBOX", '/', "INBOX"},
+		{"inbox", '.', "INBOX"},
+		{"INBOX.Sub", '.', "INBOX/Sub"},
+		{"Archiv/Größe", '/', "Archiv/Größe"},
+		{"Archiv.Größe", '.', "Archiv/Größe"},
+		{"we/ird", '.', ""},
+		{"a..b", '.', ""},
+		{"flat", 0, "flat"},
+	} {
+		got, err := canonicalName(tc.server, tc.delim)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q %q: got %q, want an error", tc.server, tc.delim, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q %q: got %q %v, want %q", tc.server, tc.delim, got, err, tc.want)
+		}
+	}
+}
+
+func TestTraceRedaction(t *testing.T) {
+	var b strings.Builder
+	tr := &tracer{w: &b}
+	// Split writes, a literal password, and an AUTHENTICATE exchange.
+	tr.write(dirServer, []byte("* OK ready\r\n"))
+	tr.write(dirClient, []byte("T1 LOGIN me {6}"))
+	tr.write(dirClient, []byte("\r\n"))
+	tr.write(dirServer, []byte("+ OK\r\n"))
+	tr.write(dirClient, []byte("hun"))
+	tr.write(dirClient, []byte("ter2\r\n"))
+	tr.write(dirServer, []byte("T1 NO [AUTHENTICATIONFAILED] no\r\n"))
+	tr.write(dirClient, []byte("T2 AUTHENTICATE PLAIN\r\n"))
+	tr.write(dirServer, []byte("+ \r\n"))
+	tr.write(dirClient, []byte("AG1lAGh1bnRlcjI=\r\n"))
+	tr.write(dirServer, []byte("T2 OK logged in\r\n"))
+	tr.write(dirClient, []byte("T3 NOOP\r\n"))
+	tr.flush()
+	out := b.String()
+	for _, secret := range []string{"hunter2", "hun", "AG1lAGh1bnRlcjI="} {
+		if strings.Contains(out, secret) {
+			t.Errorf("trace leaks %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "C: T3 NOOP\n") || !strings.Contains(out, "S: T2 OK logged in\n") {
+		t.Errorf("trace lost normal lines:\n%s", out)
+	}
+}
