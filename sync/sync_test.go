@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/mailsync/mailsync/model"
@@ -269,5 +270,24 @@ func TestWithoutUIDPlusOrCondStore(t *testing.T) {
 	fx.assertInSync(t)
 	if sum := fx.sync(t); sum.Changed() {
 		t.Fatalf("second sync changed something: %+v", sum)
+	}
+}
+
+func TestLocalFolderDirectoryGoneDeletesNothing(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	if err := os.RemoveAll(fx.folder(t, "Sent").Path()); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExpungedRemote != 0 || len(sum.Warnings) != 1 || !contains(sum.Warnings[0], "Maildir directory") {
+		t.Fatalf("summary %+v", sum)
+	}
+	if n := len(fx.srv.Messages(t, "Sent")); n != 3 {
+		t.Fatalf("server Sent has %d messages, want 3", n)
 	}
 }

@@ -125,7 +125,7 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 		for _, w := range sum.Warnings {
 			fmt.Fprintf(g.stderr, "mailsync: %s: warning: %s\n", acct.Name, w)
 		}
-		if g.isTerminal || g.verbose || sum.Changed() {
+		if g.isTerminal || g.verbose {
 			fmt.Fprintln(g.stdout, sum.String())
 		}
 	}
