@@ -86,6 +86,19 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	d := &DB{db: db, path: path}
+	// A database already at this schema is not written to: a run that
+	// changes nothing leaves the file as it was.
+	current := false
+	db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil && tx.Bucket(bucketFolders) != nil {
+			v := b.Get(keyVersion)
+			current = len(v) == 4 && binary.BigEndian.Uint32(v) == schemaVersion
+		}
+		return nil
+	})
+	if current {
+		return d, nil
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {

@@ -503,6 +503,7 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 		if len(reqs) == 0 {
 			continue
 		}
+		r.e.opts.Progress.Plan(0, size)
 		err := r.e.db.Update(func(tx *statedb.Tx) error {
 			for _, in := range intents {
 				if err := tx.PutIntent(r.name, in); err != nil {

@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/mailsync/mailsync/model"
@@ -32,13 +33,13 @@ func TestInitialSyncThenNoOp(t *testing.T) {
 	}
 	fx.assertInSync(t)
 
-	before := treeSnapshot(t, fx.acct.Maildir)
+	before := treeSnapshot(t, fx.acct.Maildir) + treeSnapshot(t, filepath.Dir(fx.acct.StatePath))
 	sum = fx.sync(t)
 	if sum.Changed() {
 		t.Fatalf("no-op sync changed something: %+v", sum)
 	}
-	if after := treeSnapshot(t, fx.acct.Maildir); after != before {
-		t.Fatalf("no-op sync touched the Maildir:\nbefore\n%s\nafter\n%s", before, after)
+	if after := treeSnapshot(t, fx.acct.Maildir) + treeSnapshot(t, filepath.Dir(fx.acct.StatePath)); after != before {
+		t.Fatalf("no-op sync touched the Maildir or the state:\nbefore\n%s\nafter\n%s", before, after)
 	}
 	fx.assertInSync(t)
 }
