@@ -207,8 +207,7 @@ type Message struct {
 // go out in chunks of 100 with the next chunk's command sent before the
 // current one is consumed. An error from fn stops the fetch (the rest of
 // the responses in flight are read and dropped) and is returned wrapped
-// (errors.Is finds it).
-// fn must not call c.
+// (errors.Is finds it). fn must not call c.
 func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
 	end, err := c.begin(ctx, "fetch messages")
 	if err != nil {
@@ -227,69 +226,123 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 	if len(parts) == 0 {
 		return nil
 	}
-	cur := c.client.Fetch(uidSet(parts[0]), opts)
-	for i := range parts {
-		var next *imapclient.FetchCommand
-		if i+1 < len(parts) {
-			next = c.client.Fetch(uidSet(parts[i+1]), opts)
-		}
-		err := consumeBodies(cur, body, fn)
-		if cerr := cur.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			if next != nil {
-				next.Close()
-			}
-			return err
-		}
-		cur = next
+
+	// Dovecot runs pipelined FETCH commands in parallel: the next
+	// command's messages may arrive before the current one's tagged OK.
+	// go-imap hands each message to its command and waits until its
+	// literal is read, so every command in flight needs a reader. One
+	// pump goroutine per command passes its messages here, one at a
+	// time, in wire order; this goroutine reads each fully and acks it.
+	out := make(chan fetched)
+	fin := make(chan error)
+	quit := make(chan struct{})
+	running := 0
+	start := func(uids []model.UID) {
+		cmd := c.client.Fetch(uidSet(uids), opts)
+		running++
+		go pump(cmd, out, fin, quit)
 	}
-	return nil
+	const window = 2
+	sent := 0
+	for ; sent < len(parts) && sent < window; sent++ {
+		start(parts[sent])
+	}
+	var firstErr error
+	stop := func(e error) {
+		if firstErr == nil {
+			firstErr = e
+			close(quit)
+		}
+	}
+	for running > 0 {
+		select {
+		case f := <-out:
+			if firstErr == nil {
+				if err := readBody(f.m, body, fn); err != nil {
+					stop(err)
+				}
+			}
+			close(f.ack)
+		case err := <-fin:
+			running--
+			if err != nil {
+				stop(err)
+			}
+			if firstErr == nil && sent < len(parts) {
+				start(parts[sent])
+				sent++
+			}
+		}
+	}
+	return firstErr
 }
 
-func consumeBodies(cmd *imapclient.FetchCommand, want *imap.FetchItemBodySection, fn func(Message) error) error {
+// fetched is one message handed from a pump to FetchBodies.
+type fetched struct {
+	m   *imapclient.FetchMessageData
+	ack chan struct{}
+}
+
+// pump passes cmd's messages to out, waiting for each to be acked before
+// taking the next (taking the next discards what is left of the previous),
+// then reports cmd's result on fin. After quit it drains cmd silently.
+func pump(cmd *imapclient.FetchCommand, out chan<- fetched, fin chan<- error, quit <-chan struct{}) {
 	for {
 		m := cmd.Next()
 		if m == nil {
-			return nil
+			break
 		}
-		var msg Message
-		gotBody := false
-		for {
-			item := m.Next()
-			if item == nil {
-				break
+		ack := make(chan struct{})
+		select {
+		case out <- fetched{m, ack}:
+			<-ack
+			continue
+		case <-quit:
+		}
+		break
+	}
+	fin <- cmd.Close()
+}
+
+// readBody reads one FETCH response and calls fn with it unless it is
+// not an answer to our FETCH.
+func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, fn func(Message) error) error {
+	var msg Message
+	gotBody := false
+	for {
+		item := m.Next()
+		if item == nil {
+			break
+		}
+		switch item := item.(type) {
+		case imapclient.FetchItemDataUID:
+			msg.UID = model.UID(item.UID)
+		case imapclient.FetchItemDataFlags:
+			msg.Flags = flagsOf(item.Flags)
+		case imapclient.FetchItemDataInternalDate:
+			msg.InternalDate = item.Time
+		case imapclient.FetchItemDataRFC822Size:
+			msg.Size = item.Size
+		case imapclient.FetchItemDataBodySection:
+			if !item.MatchCommand(want) {
+				continue
 			}
-			switch item := item.(type) {
-			case imapclient.FetchItemDataUID:
-				msg.UID = model.UID(item.UID)
-			case imapclient.FetchItemDataFlags:
-				msg.Flags = flagsOf(item.Flags)
-			case imapclient.FetchItemDataInternalDate:
-				msg.InternalDate = item.Time
-			case imapclient.FetchItemDataRFC822Size:
-				msg.Size = item.Size
-			case imapclient.FetchItemDataBodySection:
-				if !item.MatchCommand(want) {
-					continue
-				}
-				gotBody = true
-				if item.Literal == nil {
-					continue
-				}
-				b, err := io.ReadAll(item.Literal)
-				if err != nil {
-					return fmt.Errorf("read body of uid %d: %w", msg.UID, err)
-				}
-				msg.Body = b
+			gotBody = true
+			if item.Literal == nil {
+				continue
 			}
-		}
-		if msg.UID == 0 || !gotBody {
-			continue // not an answer to our FETCH (e.g. a flag update)
-		}
-		if err := fn(msg); err != nil {
-			return &cmdErr{err}
+			b, err := io.ReadAll(item.Literal)
+			if err != nil {
+				return fmt.Errorf("read body of uid %d: %w", msg.UID, err)
+			}
+			msg.Body = b
 		}
 	}
+	if msg.UID == 0 || !gotBody {
+		return nil // not an answer to our FETCH (e.g. a flag update)
+	}
+	if err := fn(msg); err != nil {
+		return &cmdErr{err}
+	}
+	return nil
 }
