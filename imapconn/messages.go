@@ -1,6 +1,7 @@
 package imapconn
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -89,18 +90,8 @@ func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []mo
 	if err := cmd.Close(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(msgs, func(a, b model.RemoteMsg) int { return int64cmp(int64(a.UID), int64(b.UID)) })
+	slices.SortFunc(msgs, func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) })
 	return msgs, nil
-}
-
-func int64cmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func flagsOf(fl []imap.Flag) model.Flags {

@@ -31,6 +31,10 @@ type folderRun struct {
 	f      *maildir.Folder
 	status model.FolderStatus
 	sum    *Summary
+	// unconfirmed holds the keys uploaded in this run whose UIDs the
+	// server did not tell: a later pass pairs them by content and never
+	// uploads them again.
+	unconfirmed map[string]bool
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -44,7 +48,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if !f.Exists() {
 		return fmt.Errorf("Maildir folder %s is missing", f.Path())
 	}
-	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum}
+	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
 		if err != nil {
@@ -211,7 +215,7 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 	}
 	var dropIntents []string
 	for _, k := range p.DropIntents {
-		if !expunging[k] {
+		if !expunging[k] && !r.unconfirmed[k] {
 			dropIntents = append(dropIntents, k)
 		}
 	}
@@ -486,6 +490,10 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
+			if r.unconfirmed[ups[hi].Key] {
+				r.e.warn("folder %q: message %s was uploaded but the server's copy could not be found to learn its UID; it stays unpaired (its upload intent is kept) rather than being uploaded twice", r.name, ups[hi].Key)
+				continue
+			}
 			data, en, err := r.f.ReadFile(ups[hi].Key)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted since the scan
@@ -523,6 +531,7 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
 				unresolved = true // paired by content in the next pass
+				r.unconfirmed[keys[i]] = true
 				return nil
 			}
 			done = append(done, statedb.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})

@@ -15,7 +15,6 @@ import (
 )
 
 type syncOptions struct {
-	accounts        []string
 	allowMassDelete bool
 }
 
@@ -29,12 +28,11 @@ func syncCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
 		},
 		Action: func(c *cli.Context) error {
-			o.accounts = c.Args().Slice()
-			cfg, err := g.loadConfig()
+			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			return runSync(c.Context, g, cfg, o)
+			return runSync(c.Context, g, accts, o)
 		},
 	}
 }
@@ -58,11 +56,7 @@ func engineAccount(ctx context.Context, a *config.Account) (sync.Account, error)
 	}, nil
 }
 
-func runSync(ctx context.Context, g *globals, cfg *config.Config, o syncOptions) error {
-	accts, err := cfg.Select(o.accounts)
-	if err != nil {
-		return err
-	}
+func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOptions) error {
 	var sums []*sync.Summary
 	var failed []string
 	var firstErr error

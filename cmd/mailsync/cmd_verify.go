@@ -20,11 +20,7 @@ func verifyCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "compare sizes and flags only, not contents", Destination: &quick},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			accts, err := cfg.Select(c.Args().Slice())
+			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
 				return err
 			}
@@ -75,11 +71,7 @@ func statusCommand(g *globals) *cli.Command {
 		Usage:     "show what the state remembers of each account (no network)",
 		ArgsUsage: "[ACCOUNT...]",
 		Action: func(c *cli.Context) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			accts, err := cfg.Select(c.Args().Slice())
+			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
 				return err
 			}

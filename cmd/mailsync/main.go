@@ -61,6 +61,16 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return c, nil
 }
 
+// accounts loads the config and returns the named accounts (all when
+// names is empty).
+func (g *globals) accounts(names []string) ([]*config.Account, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Select(names)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

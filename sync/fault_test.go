@@ -1,0 +1,60 @@
+package sync
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/model"
+)
+
+// blindConn is a real connection that learns no UID from APPEND and
+// whose fingerprints never match: the worst case for finding an upload
+// again, as with a server that rewrites messages and lacks UIDPLUS.
+type blindConn struct{ *imapconn.Conn }
+
+func (c blindConn) AppendBatch(ctx context.Context, folder string, reqs []imapconn.AppendReq, done func(int, imapconn.AppendResult) error) error {
+	return c.Conn.AppendBatch(ctx, folder, reqs, func(i int, _ imapconn.AppendResult) error {
+		return done(i, imapconn.AppendResult{})
+	})
+}
+
+func (c blindConn) Fingerprints(ctx context.Context, uids []model.UID) (map[model.UID]string, error) {
+	fps, err := c.Conn.Fingerprints(ctx, uids)
+	for uid := range fps {
+		fps[uid] = "rewritten"
+	}
+	return fps, err
+}
+
+// TestUnfindableUploadIsNotRepeated: when an uploaded message cannot be
+// found again, the run does not upload it a second time.
+func TestUnfindableUploadIsNotRepeated(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.sync(t)
+	fx.deliver(t, "INBOX", testMsg("unfindable"), 0)
+	sum, err := run(context.Background(), fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
+		if err != nil {
+			return nil, err
+		}
+		return blindConn{c}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.srv.Messages(t, "INBOX")); n != 1 || sum.Uploaded != 1 {
+		t.Fatalf("%d copies on the server, %d uploads; want 1 and 1 (%+v)", n, sum.Uploaded, sum)
+	}
+	// The server's copy cannot be told from a new message, so it comes
+	// back as a second local file: bounded, unlike uploading again each
+	// pass. (Servers with UIDPLUS, or that store messages as sent, never
+	// get here: see TestWithoutUIDPlusOrCondStore.)
+	if sum.Downloaded != 1 {
+		t.Fatalf("downloaded %d", sum.Downloaded)
+	}
+	if len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], "rather than being uploaded twice") {
+		t.Fatalf("warnings %q", sum.Warnings)
+	}
+}
