@@ -214,8 +214,14 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 		expunging[x.Key] = true
 	}
 	var dropIntents []string
+	paired := map[string]bool{}
+	for _, np := range p.Pair {
+		paired[np.Key] = true
+	}
 	for _, k := range p.DropIntents {
-		if !expunging[k] && !r.unconfirmed[k] {
+		// An upload of this run whose UID is still unknown keeps its
+		// intent until it is paired.
+		if !expunging[k] && (!r.unconfirmed[k] || paired[k]) {
 			dropIntents = append(dropIntents, k)
 		}
 	}
