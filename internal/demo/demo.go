@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	say("")
 	say("Browse the archive with any IMAP client (loopback only, no TLS):")
 	say("   server %s  port %d  user demo  password %s  security: none", addr.IP, addr.Port, password)
-	say("   mutt:        mutt -f 'imap://demo:%s@%s/INBOX'", password, addr)
+	say("   mutt:        mutt -e 'set ssl_force_tls=no ssl_starttls=no' -f 'imap://demo:%s@%s/INBOX'", password, addr)
 	say("   Thunderbird: new mail account → manual config → IMAP %s:%d, \"None\", \"Normal password\"", addr.IP, addr.Port)
 	say("   Python:      python3 -c \"import imaplib; c=imaplib.IMAP4('%s', %d); c.login('demo','%s'); print(c.list())\"", addr.IP, addr.Port, password)
 	say("Changes you make there land in %s; run `mailsync demo` again to see them synced.", archive)
