@@ -33,8 +33,10 @@ type folderRun struct {
 	sum    *Summary
 	// unconfirmed holds the keys uploaded in this run whose UIDs the
 	// server did not tell: a later pass pairs them by content and never
-	// uploads them again.
+	// uploads them again. The value says whether the user was warned.
 	unconfirmed map[string]bool
+	// serverChanged: a pass of this run changed the server.
+	serverChanged bool
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -49,10 +51,20 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 		return fmt.Errorf("Maildir folder %s is missing", f.Path())
 	}
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
+	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
 		if err != nil {
 			return err
+		}
+		if !again && r.serverChanged && r.c.Caps().CondStore && !settled {
+			// Our own changes moved the server's HIGHESTMODSEQ and
+			// UIDNEXT on. One more (cheap, CHANGEDSINCE) pass records
+			// where they ended, so that the next run of an unchanged
+			// folder writes nothing; it also catches what other clients
+			// did meanwhile.
+			settled, again = true, true
+			r.serverChanged = false
 		}
 		if !again {
 			return nil
@@ -96,6 +108,14 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	for _, b := range plan.Blocked {
 		r.sum.Errors = append(r.sum.Errors, b)
 		r.e.logf("error: %s", b)
+	}
+	if len(plan.Upload) > 0 || len(plan.ExpungeRemote) > 0 {
+		r.serverChanged = true
+	}
+	for _, fs := range plan.Flags {
+		if fs.Remote != fs.Target {
+			r.serverChanged = true
+		}
 	}
 	again, err := r.apply(ctx, st, plan)
 	if err != nil {
@@ -221,7 +241,7 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 	for _, k := range p.DropIntents {
 		// An upload of this run whose UID is still unknown keeps its
 		// intent until it is paired.
-		if !expunging[k] && (!r.unconfirmed[k] || paired[k]) {
+		if _, unconfirmed := r.unconfirmed[k]; !expunging[k] && (!unconfirmed || paired[k]) {
 			dropIntents = append(dropIntents, k)
 		}
 	}
@@ -496,7 +516,11 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
-			if r.unconfirmed[ups[hi].Key] {
+			if seen, ok := r.unconfirmed[ups[hi].Key]; ok {
+				if seen {
+					continue
+				}
+				r.unconfirmed[ups[hi].Key] = true
 				r.e.warn("folder %q: message %s was uploaded but the server's copy could not be found to learn its UID; it stays unpaired (its upload intent is kept) rather than being uploaded twice", r.name, ups[hi].Key)
 				continue
 			}
@@ -537,7 +561,7 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
 				unresolved = true // paired by content in the next pass
-				r.unconfirmed[keys[i]] = true
+				r.unconfirmed[keys[i]] = false // true once warned about
 				return nil
 			}
 			done = append(done, statedb.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})

@@ -95,8 +95,12 @@ func TestLocalChanges(t *testing.T) {
 	if deleted != 1 {
 		t.Fatalf("the other client's \\Deleted message did not survive (%d left)", deleted)
 	}
+	before := treeSnapshot(t, fx.acct.Maildir) + treeSnapshot(t, filepath.Dir(fx.acct.StatePath))
 	if sum := fx.sync(t); sum.Changed() {
 		t.Fatalf("second sync changed something: %+v", sum)
+	}
+	if after := treeSnapshot(t, fx.acct.Maildir) + treeSnapshot(t, filepath.Dir(fx.acct.StatePath)); after != before {
+		t.Fatalf("the no-op sync after changes on both sides touched files:\n%s", lineDiff(before, after))
 	}
 }
 
