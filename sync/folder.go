@@ -560,7 +560,7 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 			r.sum.BytesUp += int64(len(reqs[i].Body))
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
-				unresolved = true // paired by content in the next pass
+				unresolved = true              // paired by content in the next pass
 				r.unconfirmed[keys[i]] = false // true once warned about
 				return nil
 			}
