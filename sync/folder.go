@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -106,8 +107,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, b := range plan.Blocked {
-		r.sum.Errors = append(r.sum.Errors, b)
-		r.e.logf("error: %s", b)
+		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
+			r.sum.Errors = append(r.sum.Errors, b)
+			r.e.logf("error: %s", b)
+		}
 	}
 	if len(plan.Upload) > 0 || len(plan.ExpungeRemote) > 0 {
 		r.serverChanged = true

@@ -222,8 +222,8 @@ func TestMassDeletionGuard(t *testing.T) {
 		inbox.Remove(en.Key)
 	}
 	sum, err := fx.run(t, Options{})
-	if err == nil || sum.ExpungedRemote != 0 {
-		t.Fatalf("guard did not hold: %v %+v", err, sum)
+	if err == nil || sum.ExpungedRemote != 0 || len(sum.Errors) != 1 {
+		t.Fatalf("guard did not hold, or said so more than once: %v %+v", err, sum)
 	}
 	if n := len(fx.srv.Messages(t, "INBOX")); n != 8 {
 		t.Fatalf("server lost messages: %d left", n)
