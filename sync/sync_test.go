@@ -1,11 +1,14 @@
 package sync
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
+	"github.com/mailsync/mailsync/internal/dovecottest"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -295,4 +298,57 @@ func TestLocalFolderDirectoryGoneDeletesNothing(t *testing.T) {
 	if n := len(fx.srv.Messages(t, "Sent")); n != 3 {
 		t.Fatalf("server Sent has %d messages, want 3", n)
 	}
+}
+
+func TestDotSeparatorServer(t *testing.T) {
+	fx := newFixture(t, &dovecottest.Options{Separator: "."})
+	fx.srv.Save(t, "Archive/2024", testMsg("dot separated"))
+	fx.deliver(t, "Local/Sub", testMsg("created on a dot server"), model.FlagSeen)
+	sum := fx.sync(t)
+	if sum.Downloaded != 1 || sum.Uploaded != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+	if !fx.folder(t, "Archive/2024").Exists() {
+		t.Fatal("Archive/2024 not created locally")
+	}
+}
+
+// cancelAfter cancels a run once n messages were transferred.
+type cancelAfter struct {
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Plan(int, int64) {}
+func (c *cancelAfter) Done(msgs int, _ int64) {
+	if c.n.Add(-int64(msgs)) <= 0 {
+		c.cancel()
+	}
+}
+
+// TestInterruptedRunResumes: Ctrl-C (context cancellation) in the middle
+// of a download stops the run with an error that says so; the next run
+// finishes without duplicates.
+func TestInterruptedRunResumes(t *testing.T) {
+	fx := newFixture(t, nil)
+	for i := 0; i < 60; i++ {
+		fx.srv.Save(t, "INBOX", testMsg("interrupted"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &cancelAfter{cancel: cancel}
+	p.n.Store(10)
+	sum, err := Run(ctx, fx.acct, Options{Progress: p})
+	if !errors.Is(err, context.Canceled) || !contains(err.Error(), "run again") {
+		t.Fatalf("err %v", err)
+	}
+	if sum.Downloaded >= 60 {
+		t.Fatalf("the run was not interrupted: %+v", sum)
+	}
+	sum = fx.sync(t)
+	if sum.Downloaded+sum.Paired > 60 || sum.Downloaded == 0 {
+		t.Fatalf("resume: %+v", sum)
+	}
+	fx.assertInSync(t)
 }
