@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -84,6 +86,12 @@ func statusCommand(g *globals) *cli.Command {
 			}
 			out := map[string][]folderStatus{}
 			for _, a := range accts {
+				if _, err := os.Stat(a.State); errors.Is(err, os.ErrNotExist) {
+					if !g.json {
+						fmt.Fprintf(g.stdout, "%s: never synced (no state at %s)\n", a.Name, a.State)
+					}
+					continue
+				}
 				db, err := statedb.Open(a.State)
 				if err != nil {
 					return err
