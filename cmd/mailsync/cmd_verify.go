@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
