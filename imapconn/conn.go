@@ -143,7 +143,8 @@ type Caps struct {
 type Conn struct {
 	opts   Options
 	addr   string
-	raw    net.Conn // the connection go-imap reads from; closing it unblocks everything
+	raw    net.Conn   // the transport; closing it unblocks everything
+	guard  *listGuard // what go-imap reads from: raw, minus unusable LIST names
 	client *imapclient.Client
 	tr     *tracer
 	caps   Caps
@@ -200,7 +201,8 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, &connError{op: "connect to " + addr, err: err, retryable: classifyNetErr(err)}
 	}
 	c.raw = raw
-	c.client = imapclient.New(raw, &imapclient.Options{
+	c.guard = &listGuard{Conn: raw}
+	c.client = imapclient.New(c.guard, &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Unsolicited FETCH (flag changes by other clients) are
 			// not needed: listings are fetched when wanted.

@@ -48,6 +48,9 @@ func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []str
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, name := range c.guard.takeDropped() {
+		skipped = append(skipped, fmt.Sprintf("%q: not valid modified UTF-7 (RFC 3501 5.1.3), which the IMAP library cannot handle", name))
+	}
 	for _, d := range list {
 		if d.Delim != 0 && !c.delimOK {
 			c.delim, c.delimOK = string(d.Delim), true

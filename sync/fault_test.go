@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/dovecottest"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -56,5 +57,25 @@ func TestUnfindableUploadIsNotRepeated(t *testing.T) {
 	}
 	if len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], "rather than being uploaded twice") {
 		t.Fatalf("warnings %q", sum.Warnings)
+	}
+}
+
+// TestInvalidFolderNameFromServer: a server that lists a name that is not
+// valid modified UTF-7 (go-imap drops the connection on one) costs that
+// folder only; the others sync.
+func TestInvalidFolderNameFromServer(t *testing.T) {
+	fx := newFixture(t, nil)
+	proxy := dovecottest.NewProxy(t, fx.srv.Addr)
+	fx.acct.IMAP.Host, fx.acct.IMAP.Port = proxy.Host, proxy.Port
+	fx.srv.Save(t, "INBOX", testMsg("fine"))
+	fx.srv.Save(t, "Zürich", testMsg("unreachable"))
+	fx.srv.Save(t, "Archive", testMsg("fine too"))
+	proxy.Rewrite([]byte("Z&APw-rich"), []byte("Z&APw!rich"))
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	if sum.Downloaded != 2 || len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], "Z&APw!rich") {
+		t.Fatalf("summary %+v", sum)
 	}
 }

@@ -18,11 +18,12 @@ type Proxy struct {
 	target string
 	l      net.Listener
 
-	mu    sync.Mutex
-	cut   []byte // armed pattern, nil when not armed
-	conns map[net.Conn]struct{}
-	cuts  int
-	held  bool
+	mu      sync.Mutex
+	rewrite [][2][]byte // server-to-client replacements
+	cut     []byte      // armed pattern, nil when not armed
+	conns   map[net.Conn]struct{}
+	cuts    int
+	held    bool
 }
 
 // NewProxy starts a proxy to target ("host:port") and closes it when the
@@ -48,6 +49,15 @@ func NewProxy(t testing.TB, target string) *Proxy {
 func (p *Proxy) CutAfter(pattern []byte) {
 	p.mu.Lock()
 	p.cut = append([]byte(nil), pattern...)
+	p.mu.Unlock()
+}
+
+// Rewrite makes the proxy replace old with new in everything the server
+// sends from now on, to play a server that sends what Dovecot never
+// would (a match split across two reads is missed: keep old short).
+func (p *Proxy) Rewrite(old, new []byte) {
+	p.mu.Lock()
+	p.rewrite = append(p.rewrite, [2][]byte{old, new})
 	p.mu.Unlock()
 }
 
@@ -147,6 +157,9 @@ func (p *Proxy) accept() {
 				if n > 0 {
 					chunk := buf[:n]
 					p.mu.Lock()
+					for _, rw := range p.rewrite {
+						chunk = bytes.ReplaceAll(chunk, rw[0], rw[1])
+					}
 					pat := p.cut
 					if pat != nil {
 						hay := append(append([]byte(nil), tail...), chunk...)
