@@ -244,16 +244,22 @@ func equalContent(a, b map[string][]string) bool {
 // finishes; server and Maildir must then agree with no duplicates.
 func TestRandomKills(t *testing.T) {
 	fx := newFixture(t, nil)
-	for i := 0; i < 150; i++ {
-		fx.srv.Save(t, "INBOX", fixedMsg(fmt.Sprintf("server %d %s", i, strings.Repeat("x", i*200))))
+	wave := 0
+	// addWork puts new mail on both sides.
+	addWork := func() {
+		for i := 0; i < 100; i++ {
+			fx.srv.Save(t, "INBOX", fixedMsg(fmt.Sprintf("server %d.%d %s", wave, i, strings.Repeat("x", i*200))))
+		}
+		for i := 0; i < 60; i++ {
+			fx.deliver(t, "Archive", fixedMsg(fmt.Sprintf("local %d.%d %s", wave, i, strings.Repeat("y", i*300))), model.FlagSeen)
+		}
+		wave++
 	}
-	for i := 0; i < 100; i++ {
-		fx.deliver(t, "Archive", fixedMsg(fmt.Sprintf("local %d %s", i, strings.Repeat("y", i*300))), model.FlagSeen)
-	}
+	addWork()
 	rng := rand.New(rand.NewSource(1))
-	const maxKills = 10
+	const wantKills = 8
 	kills := 0
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; attempt < 60; attempt++ {
 		cmd := fx.child(t)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -262,21 +268,23 @@ func TestRandomKills(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// Up to maxKills runs are killed at a random moment; the run
-		// after that is left to finish.
+		// Until wantKills kills have landed, every run is killed at a
+		// random moment; the run after that is left to finish.
 		var kill <-chan time.Time
-		if attempt < maxKills {
-			kill = time.After(time.Duration(20+rng.Intn(500)) * time.Millisecond)
+		if kills < wantKills {
+			kill = time.After(time.Duration(5+rng.Intn(400)) * time.Millisecond)
 		}
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Fatalf("run failed: %v: %s", err, stderr.String())
 			}
-			t.Logf("finished after %d kills", kills)
-			if kills < 3 {
-				t.Fatalf("only %d kills landed before a run finished: the test proves little", kills)
+			if kills < wantKills {
+				// Finished before its kill (a fast machine): more work.
+				addWork()
+				continue
 			}
+			t.Logf("finished after %d kills, %d waves of mail", kills, wave)
 			fx.assertInSync(t)
 			if sum := fx.sync(t); sum.Changed() {
 				t.Fatalf("one more run changed something: %+v", sum)
@@ -288,6 +296,7 @@ func TestRandomKills(t *testing.T) {
 			kills++
 		}
 	}
+	t.Fatal("no run finished in 60 attempts")
 }
 
 // TestConnectionCutDuringAppend cuts the connection after the server
