@@ -481,6 +481,9 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 		return nil
 	}
 	err := r.c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: stop at once, what is delivered is committed below
+		}
 		body := model.FromCRLF(m.Body)
 		en, err := r.f.Deliver(body, m.Flags, m.InternalDate)
 		if err != nil {
@@ -513,6 +516,9 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 	r.e.opts.Progress.Plan(len(ups), 0)
 	unresolved := false
 	for lo := 0; lo < len(ups); {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
 		var reqs []imapconn.AppendReq
 		var keys []string
 		var intents []statedb.Intent
