@@ -441,6 +441,23 @@ func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err 
 	}, nil
 }
 
+// beginSelected is begin for a command on the selected folder. With
+// refresh, a NOOP first brings in what other clients changed.
+func (c *Conn) beginSelected(ctx context.Context, op string, refresh bool) (end func(err *error), err error) {
+	end, err = c.begin(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	if err = c.needSelected(); err == nil && refresh {
+		err = c.refresh()
+	}
+	if err != nil {
+		end(&err)
+		return nil, err
+	}
+	return end, nil
+}
+
 // cmdErr marks an error as a server refusal or a local decision, which
 // classify passes through.
 type cmdErr struct{ err error }

@@ -47,17 +47,11 @@ func chunks(uids []model.UID, n int) [][]model.UID {
 // (as of Select and the unilateral EXISTS seen since) is listed without a
 // command. Changes made by other clients up to the call are seen.
 func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []model.RemoteMsg, err error) {
-	end, err := c.begin(ctx, "list messages")
+	end, err := c.beginSelected(ctx, "list messages", true)
 	if err != nil {
 		return nil, err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return nil, err
-	}
-	if err := c.refresh(); err != nil {
-		return nil, err
-	}
 	if mb := c.client.Mailbox(); mb == nil || mb.NumMessages == 0 {
 		return nil, nil
 	}
@@ -105,17 +99,11 @@ func flagsOf(fl []imap.Flag) model.Flags {
 // UIDs returns the UIDs of the selected folder (UID SEARCH ALL), sorted,
 // as of the call.
 func (c *Conn) UIDs(ctx context.Context) (uids []model.UID, err error) {
-	end, err := c.begin(ctx, "list uids")
+	end, err := c.beginSelected(ctx, "list uids", true)
 	if err != nil {
 		return nil, err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return nil, err
-	}
-	if err := c.refresh(); err != nil {
-		return nil, err
-	}
 	return c.search(&imap.SearchCriteria{})
 }
 
@@ -145,14 +133,11 @@ func (c *Conn) search(crit *imap.SearchCriteria) ([]model.UID, error) {
 // given messages of the selected folder. UIDs the server no longer has are
 // absent from the map.
 func (c *Conn) Fingerprints(ctx context.Context, uids []model.UID) (fps map[model.UID]string, err error) {
-	end, err := c.begin(ctx, "fetch fingerprints")
+	end, err := c.beginSelected(ctx, "fetch fingerprints", false)
 	if err != nil {
 		return nil, err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return nil, err
-	}
 	fps = make(map[model.UID]string, len(uids))
 	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
 	for _, ch := range chunks(uids, smallChunk) {
@@ -200,14 +185,11 @@ type Message struct {
 // the responses in flight are read and dropped) and is returned wrapped
 // (errors.Is finds it). fn must not call c.
 func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
-	end, err := c.begin(ctx, "fetch messages")
+	end, err := c.beginSelected(ctx, "fetch messages", false)
 	if err != nil {
 		return err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return err
-	}
 	body := &imap.FetchItemBodySection{Peek: true}
 	opts := &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,

@@ -139,14 +139,11 @@ func (c *Conn) StoreFlags(ctx context.Context, uids []model.UID, add bool, flags
 	if add {
 		op = "add"
 	}
-	end, err := c.begin(ctx, fmt.Sprintf("%s flags %s", op, flags))
+	end, err := c.beginSelected(ctx, fmt.Sprintf("%s flags %s", op, flags), false)
 	if err != nil {
 		return err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return err
-	}
 	return c.store(uids, add, flags)
 }
 
@@ -178,14 +175,11 @@ func (c *Conn) Expunge(ctx context.Context, uids []model.UID) (err error) {
 	if len(uids) == 0 {
 		return nil
 	}
-	end, err := c.begin(ctx, fmt.Sprintf("expunge %d messages", len(uids)))
+	end, err := c.beginSelected(ctx, fmt.Sprintf("expunge %d messages", len(uids)), false)
 	if err != nil {
 		return err
 	}
 	defer end(&err)
-	if err := c.needSelected(); err != nil {
-		return err
-	}
 	if err := c.store(uids, true, model.FlagTrashed); err != nil {
 		return err
 	}
