@@ -12,12 +12,30 @@ import (
 // stores them with LF. ToCRLF and FromCRLF convert between the two; a
 // lone CR (one not followed by LF) is kept as it is both ways.
 
-// FromCRLF returns b with every CRLF turned into LF.
+// FromCRLF returns b with every CRLF turned into LF. It loses bytes when
+// b holds a CR right before a CRLF ("x\r\r\n" becomes "x\r\n", which
+// ToCRLF gives back as "x\r\n"): to store a message from the server use
+// LocalForm, which never does.
 func FromCRLF(b []byte) []byte {
 	if bytes.IndexByte(b, '\r') < 0 {
 		return b
 	}
 	return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+}
+
+// LocalForm returns the form in which a message received from the
+// server as wire is stored in a Maildir: with LF line endings when
+// ToCRLF gives wire back exactly, else wire itself. So ToCRLF(LocalForm(w))
+// == w for every w whose LFs all follow a CR (every message an IMAP
+// server may send): a CR right before a line end ("x\r\r\n", as mail
+// mangled by some Windows tools has) survives the round trip, and so
+// do the fingerprint and the size, which are computed from ToCRLF.
+func LocalForm(wire []byte) []byte {
+	local := FromCRLF(wire)
+	if len(local) == len(wire) || bytes.Equal(ToCRLF(local), wire) {
+		return local
+	}
+	return wire
 }
 
 // ToCRLF returns b with every LF that is not already preceded by CR

@@ -484,7 +484,7 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: stop at once, what is delivered is committed below
 		}
-		body := model.FromCRLF(m.Body)
+		body := model.LocalForm(m.Body)
 		en, err := r.f.Deliver(body, m.Flags, m.InternalDate)
 		if err != nil {
 			return err
