@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -28,6 +29,13 @@ import (
 )
 
 // ErrLocked is returned by Open when another process holds the database.
+// ErrCorrupt is returned, wrapped with the file's name and what to do,
+// when the state file is damaged (truncated, overwritten, not a state
+// file at all). Nothing has been changed then: the Maildir and the
+// server are as they were, and moving the file away lets the next sync
+// rebuild the state by pairing messages by content.
+var ErrCorrupt = errors.New("the state file is damaged")
+
 var ErrLocked = errors.New("in use by another mailsync (is a sync of this account already running?)")
 
 const schemaVersion = 1
@@ -45,8 +53,9 @@ var (
 
 // DB is an open state database.
 type DB struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	broken bool // a bbolt call panicked: the file is damaged, bbolt's locks may be held
 }
 
 // Pair is a message known to both sides.
@@ -74,7 +83,11 @@ type Folder struct {
 }
 
 // Open opens or creates the database at path, creating its directory.
-func Open(path string) (*DB, error) {
+func Open(path string) (d *DB, err error) {
+	defer guard(path, nil, &err)()
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && (fi.Size() < 4*minPageSize || fi.Size()%minPageSize != 0) {
+		return nil, corrupt(path, fmt.Sprintf("size %d is not a whole number of pages", fi.Size()))
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
@@ -82,10 +95,14 @@ func Open(path string) (*DB, error) {
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("state %s: %w", path, ErrLocked)
 	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+		return nil, corrupt(path, err.Error())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	d := &DB{db: db, path: path}
+	d = &DB{db: db, path: path}
+	defer guard(path, d, &err)()
 	// A database already at this schema is not written to: a run that
 	// changes nothing leaves the file as it was.
 	current := false
@@ -124,12 +141,17 @@ func Open(path string) (*DB, error) {
 func (d *DB) Path() string { return d.path }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	if d.broken {
+		return nil // bbolt's locks may be held by the call that panicked; the process frees the file when it ends
+	}
+	return d.db.Close()
+}
 
 // Folders lists the folders that have state, sorted.
-func (d *DB) Folders() ([]string, error) {
-	var out []string
-	err := d.db.View(func(tx *bolt.Tx) error {
+func (d *DB) Folders() (out []string, err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFolders).ForEachBucket(func(k []byte) error {
 			out = append(out, string(k))
 			return nil
@@ -139,11 +161,40 @@ func (d *DB) Folders() ([]string, error) {
 	return out, err
 }
 
+// minPageSize is the smallest page size bbolt uses; every state file is a
+// whole number of pages, at least four (two meta pages, a freelist and a
+// root).
+const minPageSize = 4096
+
+// corrupt is the error for a damaged state file at path.
+func corrupt(path, detail string) error {
+	return fmt.Errorf("state %s: %w (%s): nothing was changed; move it away (mv %s %s.damaged) and sync again: the state is rebuilt by pairing messages by content",
+		path, ErrCorrupt, detail, path, path)
+}
+
+// guard turns a panic or memory fault inside bbolt (it reads the file
+// through mmap and trusts what it finds) into ErrCorrupt in *err, and
+// marks d broken so Close does not wait for locks the panicking call
+// holds. Use as: defer guard(path, d, &err)().
+func guard(path string, d *DB, err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			if d != nil {
+				d.broken = true
+			}
+			*err = corrupt(path, fmt.Sprint(r))
+		}
+	}
+}
+
 // Load reads the state of one folder; a folder never synced comes back
 // empty (UIDValidity 0), not as an error.
-func (d *DB) Load(name string) (*Folder, error) {
+func (d *DB) Load(name string) (_ *Folder, err error) {
+	defer guard(d.path, d, &err)()
 	f := &Folder{Name: name}
-	err := d.db.View(func(tx *bolt.Tx) error {
+	err = d.db.View(func(tx *bolt.Tx) error {
 		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
 		if fb == nil {
 			return nil
@@ -195,8 +246,9 @@ func (d *DB) Load(name string) (*Folder, error) {
 
 // Update runs fn in one write transaction and commits it durably. If fn
 // returns an error nothing is written.
-func (d *DB) Update(fn func(tx *Tx) error) error {
-	err := d.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+func (d *DB) Update(fn func(tx *Tx) error) (err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
 	if err != nil {
 		return fmt.Errorf("state %s: %w", d.path, err)
 	}
@@ -206,7 +258,8 @@ func (d *DB) Update(fn func(tx *Tx) error) error {
 
 // Check verifies the database's internal consistency (for tests and
 // `mailsync verify`).
-func (d *DB) Check() error {
+func (d *DB) Check() (err error) {
+	defer guard(d.path, d, &err)()
 	return d.db.View(func(tx *bolt.Tx) error {
 		var errs []error
 		for err := range tx.Check() {
