@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a Debian machine (Dovecot, mbsync,
-# offlineimap, Python), then runs every test with the race detector.
+# Installs what the tests need on a Debian machine (Dovecot, GNU Mailutils
+# imap4d, mbsync, offlineimap, Python), then runs every test with the race detector.
 # Usage: scripts/test.sh [go test flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ need=()
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v offlineimap >/dev/null 2>&1 || need+=(offlineimap)
+command -v imap4d >/dev/null 2>&1 || [ -x /usr/sbin/imap4d ] || need+=(mailutils-imap4d)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -95,6 +95,11 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		unavailable(t, fmt.Sprintf("openssl passwd -6 (install openssl): %v", err))
 	}
+	for _, d := range []string{"cur", "new", "tmp"} { // INBOX exists from the start, as on any server
+		if err := os.MkdirAll(filepath.Join(home, "INBOX", d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	uid, gid := os.Getuid(), os.Getgid()
 	passwd := fmt.Sprintf("me:%s:%d:%d::%s:/bin/sh\n", bytes.TrimSpace(hash), uid, gid, home)
 	if err := os.WriteFile(filepath.Join(dir, "pw", "example.org"), []byte(passwd), 0o644); err != nil {

@@ -19,6 +19,13 @@ func TestStart(t *testing.T) {
 			t.Errorf("imap4d advertises %s; the tests use it as a server without", cap)
 		}
 	}
+	msg0 := "Subject: inbox\r\n\r\nx\r\n"
+	ap := c.Append("INBOX", int64(len(msg0)), nil)
+	ap.Write([]byte(msg0))
+	ap.Close()
+	if _, err := ap.Wait(); err != nil {
+		t.Fatalf("APPEND to INBOX: %v", err)
+	}
 	if err := c.Create("Work", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
