@@ -102,10 +102,18 @@ func (s *Set) Writer(w io.Writer) io.WriteCloser {
 }
 
 type lineWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	set *Set
-	buf []byte
+	mu   sync.Mutex
+	w    io.Writer
+	set  *Set
+	imap *imapState // nil: scrub secrets only
+	buf  []byte
+}
+
+func (l *lineWriter) scrub(line string) string {
+	if l.imap != nil {
+		line = l.imap.line(line)
+	}
+	return l.set.String(line)
 }
 
 func (l *lineWriter) Write(p []byte) (int, error) {
@@ -117,13 +125,13 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if _, err := io.WriteString(l.w, l.set.String(string(l.buf[:i+1]))); err != nil {
+		if _, err := io.WriteString(l.w, l.scrub(string(l.buf[:i+1]))); err != nil {
 			return len(p), err
 		}
 		l.buf = l.buf[i+1:]
 	}
 	if len(l.buf) > 64<<10 { // a very long line: scrub and pass it on in pieces
-		if _, err := io.WriteString(l.w, l.set.String(string(l.buf))); err != nil {
+		if _, err := io.WriteString(l.w, l.scrub(string(l.buf))); err != nil {
 			return len(p), err
 		}
 		l.buf = nil
@@ -137,7 +145,52 @@ func (l *lineWriter) Close() error {
 	if len(l.buf) == 0 {
 		return nil
 	}
-	_, err := io.WriteString(l.w, l.set.String(string(l.buf)))
+	_, err := io.WriteString(l.w, l.scrub(string(l.buf)))
 	l.buf = nil
 	return err
+}
+
+// IMAPWriter returns a writer for a raw IMAP protocol stream (both
+// directions interleaved, as go-imap's imapserver.Options.DebugWriter
+// gives it) that, besides scrubbing s's secrets, replaces the arguments
+// of LOGIN and AUTHENTICATE and every client line of the SASL exchange
+// that follows (until the tagged answer) with Mask.
+func (s *Set) IMAPWriter(w io.Writer) io.WriteCloser {
+	return &lineWriter{w: w, set: s, imap: &imapState{}}
+}
+
+type imapState struct {
+	authTag string // tag of an AUTHENTICATE in progress
+}
+
+// line redacts one protocol line (with its line end).
+func (st *imapState) line(text string) string {
+	body := strings.TrimRight(text, "\r\n")
+	end := text[len(body):]
+	fields := strings.Fields(body)
+	if st.authTag != "" {
+		switch {
+		case len(fields) > 0 && fields[0] == st.authTag:
+			st.authTag = ""
+			return text
+		case strings.HasPrefix(body, "+") || strings.HasPrefix(body, "*"):
+			return text
+		default:
+			return Mask + end
+		}
+	}
+	if len(fields) >= 2 {
+		switch strings.ToUpper(fields[1]) {
+		case "LOGIN":
+			return fields[0] + " LOGIN " + Mask + end
+		case "AUTHENTICATE":
+			st.authTag = fields[0]
+			mech := ""
+			if len(fields) >= 3 {
+				mech = fields[2] + " "
+			}
+			return fields[0] + " AUTHENTICATE " + mech + Mask + end
+		}
+	}
+	return text
 }
