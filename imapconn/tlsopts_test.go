@@ -1,0 +1,112 @@
+package imapconn_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/dovecottest"
+)
+
+// TestTLSOptions: Dovecot over implicit TLS with its self-signed
+// certificate is refused by default (with advice), accepted with
+// tls_ca_file, accepted with the right pin, refused with a wrong one.
+func TestTLSOptions(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, &dovecottest.Options{TLS: true})
+	ctx := context.Background()
+	base := opts(s)
+	base.TLS, base.Port = "implicit", s.TLSPort
+
+	_, err := imapconn.Dial(ctx, base)
+	if err == nil || imapconn.IsRetryable(err) || !strings.Contains(err.Error(), "tls_ca_file") || !strings.Contains(err.Error(), "tls_fingerprint") {
+		t.Errorf("default: err = %v, want a refusal pointing at tls_ca_file/tls_fingerprint", err)
+	}
+
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, s.CACert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := base
+	o.TLSCAFile = caFile
+	c, err := imapconn.Dial(ctx, o)
+	if err != nil {
+		t.Errorf("tls_ca_file: %v", err)
+	} else {
+		c.Close()
+	}
+
+	block, _ := pem.Decode(s.CACert)
+	sum := sha256.Sum256(block.Bytes)
+	hexSum := hex.EncodeToString(sum[:])
+	var colons []string
+	for i := 0; i < len(hexSum); i += 2 {
+		colons = append(colons, strings.ToUpper(hexSum[i:i+2]))
+	}
+	for _, pin := range []string{"sha256:" + hexSum, "SHA256:" + strings.Join(colons, ":")} {
+		o := base
+		o.TLSFingerprint = pin
+		c, err := imapconn.Dial(ctx, o)
+		if err != nil {
+			t.Errorf("pin %s: %v", pin, err)
+		} else {
+			c.Close()
+		}
+	}
+
+	wrong := sha256.Sum256([]byte("another certificate"))
+	o = base
+	o.TLSFingerprint = "sha256:" + hex.EncodeToString(wrong[:])
+	_, err = imapconn.Dial(ctx, o)
+	if err == nil || imapconn.IsRetryable(err) || !strings.Contains(err.Error(), "does not match tls_fingerprint") || !strings.Contains(err.Error(), hexSum) {
+		t.Errorf("wrong pin: err = %v", err)
+	}
+	// A wrong pin is refused even with a trusted CA file.
+	o.TLSCAFile = caFile
+	if _, err = imapconn.Dial(ctx, o); err == nil {
+		t.Error("wrong pin with a CA file: accepted")
+	}
+
+	// Implicit TLS to the plain-IMAP port says what to do.
+	o = base
+	o.Port = s.Port
+	o.TLSCAFile = caFile
+	_, err = imapconn.Dial(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), `this port speaks plain IMAP: set tls = "starttls"`) {
+		t.Errorf("implicit TLS to the plain port: err = %v", err)
+	}
+
+	// STARTTLS with the CA file works too.
+	o = opts(s)
+	o.TLS = "starttls"
+	o.TLSCAFile = caFile
+	if c, err := imapconn.Dial(ctx, o); err != nil {
+		t.Errorf("starttls with tls_ca_file: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+// TestInsecureAuthRefused: tls "none" to a host that is not loopback is
+// refused before anything is sent (the context is already cancelled, so
+// without the check Dial would fail on that instead, and no packet leaves
+// the machine either way).
+func TestInsecureAuthRefused(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := imapconn.Options{Host: "imap.example.invalid", TLS: "none", User: "u", Password: "p"}
+	_, err := imapconn.Dial(ctx, o)
+	if err == nil || !strings.Contains(err.Error(), "allow_insecure_auth") || imapconn.IsRetryable(err) {
+		t.Errorf("err = %v, want a refusal naming allow_insecure_auth", err)
+	}
+	o.AllowInsecureAuth = true
+	if _, err := imapconn.Dial(ctx, o); err == nil || strings.Contains(err.Error(), "allow_insecure_auth") {
+		t.Errorf("allowed: err = %v, want the cancelled context", err)
+	}
+}
