@@ -143,7 +143,7 @@ func (c *Conn) loginOAuth2(ctx context.Context) error {
 		c.sec.Add(token, "Bearer "+token)
 		var cl sasl.Client
 		if mech == "OAUTHBEARER" {
-			cl = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: o.User, Token: token})
+			cl = oauthBearerClient{sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: o.User, Token: token})}
 			c.sec.Add("n,a=" + o.User + ",\x01auth=Bearer " + token + "\x01\x01")
 		} else {
 			cl = &xoauth2Client{user: o.User, token: token}
@@ -170,7 +170,17 @@ func (x *xoauth2Client) Start() (mech string, ir []byte, err error) {
 }
 
 func (x *xoauth2Client) Next(challenge []byte) ([]byte, error) {
-	// The challenge is the server's JSON error; an empty answer lets it
-	// finish with NO, which authResult reports.
-	return []byte{}, nil
+	// The challenge is the server's JSON error. Any answer makes the
+	// server finish with NO, which authResult reports; go-imap cannot
+	// send an empty line, so send what OAUTHBEARER sends.
+	return []byte{0x01}, nil
 }
+
+// oauthBearerClient is go-sasl's OAUTHBEARER client, except that it
+// answers the server's error challenge with the dummy response RFC 7628
+// 3.2.3 asks for (go-sasl's returns an error instead, which would leave
+// the AUTHENTICATE command unfinished), so that the server ends the
+// exchange with NO.
+type oauthBearerClient struct{ sasl.Client }
+
+func (oauthBearerClient) Next(challenge []byte) ([]byte, error) { return []byte{0x01}, nil }
