@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/model"
 )
 
 // TestTLSOptions: Dovecot over implicit TLS with its self-signed
@@ -108,5 +110,34 @@ func TestInsecureAuthRefused(t *testing.T) {
 	o.AllowInsecureAuth = true
 	if _, err := imapconn.Dial(ctx, o); err == nil || strings.Contains(err.Error(), "allow_insecure_auth") {
 		t.Errorf("allowed: err = %v, want the cancelled context", err)
+	}
+}
+
+// TestMaxMessageSizeSkips: a message above MaxMessageSize is never
+// fetched; it is reported through Warnf and the others come through.
+func TestMaxMessageSizeSkips(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, nil)
+	s.Save(t, "INBOX", msg("small", "hello\r\n"))
+	s.Save(t, "INBOX", msg("big", strings.Repeat("0123456789abcdef\r\n", 400)))
+	var warnings []string
+	o := opts(s)
+	o.MaxMessageSize = 4096
+	o.Warnf = func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+	c := dial(t, o)
+	selectF(t, c, "INBOX")
+	var got []string
+	err := c.FetchBodies(context.Background(), []model.UID{1, 2}, func(m imapconn.Message) error {
+		got = append(got, fmt.Sprintf("%d:%d", m.UID, len(m.Body)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "1:") {
+		t.Errorf("fetched %v, want only uid 1", got)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "uid 2") || !strings.Contains(warnings[0], "max_message_size") {
+		t.Errorf("warnings = %q", warnings)
 	}
 }
