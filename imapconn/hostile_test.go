@@ -434,3 +434,27 @@ func TestHostileEchoAfterLogin(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestHostileEndlessLine: an endless line other than LIST (streamed
+// through the guard, so only go-imap holds it) is cut at the line bound.
+func TestHostileEndlessLine(t *testing.T) {
+	o := hostile(t, greetPlain, func(w *bufio.Writer, tag, cmd, args string) bool {
+		if cmd == "SELECT" {
+			w.WriteString("* OK [ALERT] ")
+			flood(w, floodBytes)
+			return false
+		}
+		return true
+	})
+	c := dial(t, o)
+	err, peak := peakHeap(func() error {
+		return within(t, 30*time.Second, func() error { _, err := c.Select(context.Background(), "INBOX", false); return err })
+	})
+	t.Logf("err = %v; peak heap growth %d MiB", err, peak>>20)
+	if err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("err = %v, want a line-length error", err)
+	}
+	if peak > heapBound {
+		t.Errorf("heap grew by %d MiB, want at most %d MiB", peak>>20, heapBound>>20)
+	}
+}

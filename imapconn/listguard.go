@@ -60,7 +60,7 @@ func (g *listGuard) failure() error {
 
 // Default bounds on server data (see listGuard).
 const (
-	defaultMaxLine     = 64 << 20 // a UID SEARCH of a few million messages
+	defaultMaxLine     = 16 << 20 // a UID SEARCH ALL of about two million messages
 	defaultMaxListLine = 64 << 10
 	defaultMaxLiteral  = 256 << 20
 	keepTail           = 32 // bytes of a streamed line kept to spot "{N}"
