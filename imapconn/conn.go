@@ -15,6 +15,16 @@
 //     fetching never sets \Seen (BODY.PEEK).
 //   - Every call takes a context; when it ends, the connection is closed so
 //     that the call returns. The Conn is then unusable.
+//   - What the server sends is bounded (see listGuard): a response line,
+//     a LIST line, a literal (Options.MaxMessageSize) and the plain-text
+//     prelude before STARTTLS; exceeding a bound fails the connection with
+//     an error saying so. Messages above MaxMessageSize are not fetched.
+//   - Every wait on the server is bounded by Options.Timeout (no byte in
+//     either direction while a call waits): the connection is closed and
+//     the error names the server and what was being done.
+//   - The password, OAuth2 tokens and their SASL encodings are scrubbed
+//     from every error the package returns and from the trace, whatever
+//     the server echoes.
 //   - Errors say what was being done. ErrAuth marks refused credentials;
 //     IsRetryable tells a broken connection (reconnect and resume) from a
 //     refusal by the server (NO/BAD) or a fatal setup error. After a

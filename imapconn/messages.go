@@ -278,7 +278,7 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		select {
 		case f := <-out:
 			if firstErr == nil {
-				if err := readBody(f.m, body, fn); err != nil {
+				if err := readBody(f.m, body, c.paused(fn)); err != nil {
 					stop(err)
 				}
 			}
@@ -295,6 +295,15 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		}
 	}
 	return firstErr
+}
+
+// paused wraps fn so that the watchdog does not run while fn does.
+func (c *Conn) paused(fn func(Message) error) func(Message) error {
+	return func(m Message) error {
+		resume := c.wd.pause()
+		defer resume()
+		return fn(m)
+	}
 }
 
 // fetched is one message handed from a pump to FetchBodies.

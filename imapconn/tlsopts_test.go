@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/dovecottest"
@@ -139,5 +140,27 @@ func TestMaxMessageSizeSkips(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "uid 2") || !strings.Contains(warnings[0], "max_message_size") {
 		t.Errorf("warnings = %q", warnings)
+	}
+}
+
+// TestSlowCallbackIsNotAStall: time spent in FetchBodies' callback (the
+// client writing to disk) does not count against Options.Timeout.
+func TestSlowCallbackIsNotAStall(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, nil)
+	s.Save(t, "INBOX", msg("one", "1\r\n"))
+	s.Save(t, "INBOX", msg("two", "2\r\n"))
+	o := opts(s)
+	o.Timeout = 300 * time.Millisecond
+	c := dial(t, o)
+	selectF(t, c, "INBOX")
+	n := 0
+	err := c.FetchBodies(context.Background(), []model.UID{1, 2}, func(imapconn.Message) error {
+		n++
+		time.Sleep(600 * time.Millisecond)
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Errorf("fetched %d, err = %v", n, err)
 	}
 }

@@ -67,6 +67,24 @@ func (w *watchdog) stop() {
 	w.timer.Stop()
 }
 
+// pause stops timing while the client itself is busy (a callback
+// writing to disk), so that slow local work is not taken for a silent
+// server; the returned resume starts timing again from then.
+func (w *watchdog) pause() (resume func()) {
+	w.mu.Lock()
+	wasArmed := w.armed
+	w.armed = false
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if wasArmed && !w.stopped && w.stalled == nil {
+			w.armed, w.last = true, time.Now()
+			w.timer.Reset(w.timeout)
+		}
+	}
+}
+
 // progress records that bytes moved.
 func (w *watchdog) progress() {
 	w.mu.Lock()
