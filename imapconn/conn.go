@@ -58,7 +58,8 @@ import (
 	"github.com/mailsync/mailsync/internal/redact"
 )
 
-// Options configure Dial.
+// Options configure Dial. The function fields and Secrets are left out
+// of JSON (tests hand Options to helper processes that way).
 type Options struct {
 	Host string
 	// Port is 993 for TLS "implicit" and 143 otherwise when zero.
@@ -75,7 +76,7 @@ type Options struct {
 	// the server offers, instead of Password. When the server refuses
 	// the token, OAuth2Token is called once more and the login retried
 	// once before Dial fails with ErrAuth.
-	OAuth2Token func(ctx context.Context) (string, error)
+	OAuth2Token func(ctx context.Context) (string, error) `json:"-"`
 	// InsecureSkipVerify accepts any certificate (the caller warns).
 	InsecureSkipVerify bool
 	// TLSCAFile is a PEM file of the certificate authorities to trust
@@ -92,7 +93,7 @@ type Options struct {
 	AllowInsecureAuth bool
 	// Secrets receives the password and tokens Dial uses, and scrubs
 	// every error the Conn returns and the trace. nil: a private set.
-	Secrets *redact.Set
+	Secrets *redact.Set `json:"-"`
 	// DebugWriter receives the protocol trace, one line per line sent
 	// ("C: ") or received ("S: "), with LOGIN and AUTHENTICATE exchanges
 	// and every secret redacted. Message bodies are included.
@@ -110,7 +111,7 @@ type Options struct {
 	MaxMessageSize int64
 	// Warnf receives warnings (a message skipped for its size). nil
 	// drops them. Called from the goroutine calling the Conn.
-	Warnf func(format string, args ...any)
+	Warnf func(format string, args ...any) `json:"-"`
 	// DisableUIDPlus and DisableCondStore make the Conn behave as if the
 	// server did not advertise UIDPLUS or CONDSTORE.
 	DisableUIDPlus, DisableCondStore bool
