@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mailsync/mailsync/internal/redact"
 )
 
 // Account is one [accounts.NAME] section, checked and with paths
@@ -37,6 +39,14 @@ type Account struct {
 	Exclude         []string
 	IncludeAllMail  bool
 	Connections     int
+
+	// Security and limits (see security.go).
+	TLSCAFile          string
+	TLSFingerprint     string
+	AllowInsecureAuth  bool
+	OAuth2TokenCommand string
+	Timeout            time.Duration
+	MaxMessageSize     int64
 
 	file string
 }
@@ -87,6 +97,13 @@ type rawAccount struct {
 	Exclude         []string `toml:"exclude"`
 	IncludeAllMail  bool     `toml:"include_all_mail"`
 	Connections     *int64   `toml:"connections"`
+
+	TLSCAFile          string `toml:"tls_ca_file"`
+	TLSFingerprint     string `toml:"tls_fingerprint"`
+	AllowInsecureAuth  bool   `toml:"allow_insecure_auth"`
+	OAuth2TokenCommand string `toml:"oauth2_token_command"`
+	Timeout            string `toml:"timeout"`
+	MaxMessageSize     any    `toml:"max_message_size"`
 }
 
 type rawConfig struct {
@@ -205,7 +222,10 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	if a.User == "" {
 		return nil, bad("user", "missing: the login name")
 	}
-	if a.PasswordCommand == "" && a.PasswordEnv == "" {
+	if err := checkSecurity(a, base, ra, bad); err != nil {
+		return nil, err
+	}
+	if a.PasswordCommand == "" && a.PasswordEnv == "" && a.OAuth2TokenCommand == "" {
 		return nil, bad("password_command", "missing: a command that prints the password (e.g. \"pass show mail/"+name+"\"), or set password_env")
 	}
 	if a.PasswordCommand != "" && a.PasswordEnv != "" {
@@ -278,11 +298,17 @@ func RunPasswordCommand(ctx context.Context, cmd string) (string, error) {
 	c := exec.CommandContext(ctx, "sh", "-c", cmd)
 	c.Stdout, c.Stderr, c.Stdin = &stdout, &stderr, os.Stdin
 	if err := c.Run(); err != nil {
+		// The command may have printed the secret before failing, or
+		// repeat it on stderr: never pass it on.
+		var sec redact.Set
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			sec.Add(strings.TrimSpace(line))
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if msg != "" {
-			return "", fmt.Errorf("%q failed: %v: %s", cmd, err, msg)
+			return "", errors.New(sec.String(fmt.Sprintf("%q failed: %v: %s", cmd, err, msg)))
 		}
-		return "", fmt.Errorf("%q failed: %v", cmd, err)
+		return "", errors.New(sec.String(fmt.Sprintf("%q failed: %v", cmd, err)))
 	}
 	pw := strings.TrimRight(strings.SplitN(stdout.String(), "\n", 2)[0], "\r")
 	pw = strings.TrimSpace(pw)

@@ -15,6 +15,16 @@
 //     fetching never sets \Seen (BODY.PEEK).
 //   - Every call takes a context; when it ends, the connection is closed so
 //     that the call returns. The Conn is then unusable.
+//   - What the server sends is bounded (see listGuard): a response line,
+//     a LIST line, a literal (Options.MaxMessageSize) and the plain-text
+//     prelude before STARTTLS; exceeding a bound fails the connection with
+//     an error saying so. Messages above MaxMessageSize are not fetched.
+//   - Every wait on the server is bounded by Options.Timeout (no byte in
+//     either direction while a call waits): the connection is closed and
+//     the error names the server and what was being done.
+//   - The password, OAuth2 tokens and their SASL encodings are scrubbed
+//     from every error the package returns and from the trace, whatever
+//     the server echoes.
 //   - Errors say what was being done. ErrAuth marks refused credentials;
 //     IsRetryable tells a broken connection (reconnect and resume) from a
 //     refusal by the server (NO/BAD) or a fatal setup error. After a
@@ -44,9 +54,12 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailsync/mailsync/internal/redact"
 )
 
-// Options configure Dial.
+// Options configure Dial. The function fields and Secrets are left out
+// of JSON (tests hand Options to helper processes that way).
 type Options struct {
 	Host string
 	// Port is 993 for TLS "implicit" and 143 otherwise when zero.
@@ -55,18 +68,50 @@ type Options struct {
 	// empty), "starttls" (plain connection upgraded before login, refused
 	// if the server cannot) or "none" (everything in clear text,
 	// including the password).
-	TLS                string
-	User               string
-	Password           string
+	TLS      string
+	User     string
+	Password string
+	// OAuth2Token, when set, is called for a fresh OAuth2 access token
+	// and the login uses OAUTHBEARER (preferred) or XOAUTH2, whichever
+	// the server offers, instead of Password. When the server refuses
+	// the token, OAuth2Token is called once more and the login retried
+	// once before Dial fails with ErrAuth.
+	OAuth2Token func(ctx context.Context) (string, error) `json:"-"`
+	// InsecureSkipVerify accepts any certificate (the caller warns).
 	InsecureSkipVerify bool
+	// TLSCAFile is a PEM file of the certificate authorities to trust
+	// instead of the system's (e.g. a self-signed server certificate).
+	TLSCAFile string
+	// TLSFingerprint pins the server's certificate: "sha256:" and the
+	// hex SHA-256 of the leaf certificate (DER), colons optional. With a
+	// pin, a certificate matching it is accepted whatever its issuer or
+	// name, and any other is refused.
+	TLSFingerprint string
+	// AllowInsecureAuth permits TLS "none" to a host that is not a
+	// loopback address; without it Dial refuses to send the password in
+	// clear text over the network.
+	AllowInsecureAuth bool
+	// Secrets receives the password and tokens Dial uses, and scrubs
+	// every error the Conn returns and the trace. nil: a private set.
+	Secrets *redact.Set `json:"-"`
 	// DebugWriter receives the protocol trace, one line per line sent
 	// ("C: ") or received ("S: "), with LOGIN and AUTHENTICATE exchanges
-	// redacted. Message bodies are included.
+	// and every secret redacted. Message bodies are included.
 	DebugWriter io.Writer
-	// DialTimeout bounds the TCP connection and TLS handshake; 30 s when
-	// zero. Responses are bounded by go-imap's own timeouts (30 s per
-	// response line, 5 min per literal).
+	// Timeout bounds every wait on the server: a call fails (and the
+	// connection is closed) when no byte has come or gone for this long
+	// while the client waits for an answer. 60 s when zero.
+	Timeout time.Duration
+	// DialTimeout bounds the TCP connection, TLS handshake and STARTTLS
+	// prelude; Timeout when zero.
 	DialTimeout time.Duration
+	// MaxMessageSize bounds a message and any literal the server sends
+	// (256 MiB when zero). FetchBodies skips larger messages, reporting
+	// each to Warnf; a literal announced above it fails the connection.
+	MaxMessageSize int64
+	// Warnf receives warnings (a message skipped for its size). nil
+	// drops them. Called from the goroutine calling the Conn.
+	Warnf func(format string, args ...any) `json:"-"`
 	// DisableUIDPlus and DisableCondStore make the Conn behave as if the
 	// server did not advertise UIDPLUS or CONDSTORE.
 	DisableUIDPlus, DisableCondStore bool
@@ -147,6 +192,8 @@ type Conn struct {
 	guard  *listGuard // what go-imap reads from: raw, minus unusable LIST names
 	client *imapclient.Client
 	tr     *tracer
+	wd     *watchdog
+	sec    *redact.Set
 	caps   Caps
 	rawCap imap.CapSet
 
@@ -173,8 +220,22 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 			o.Port = 993
 		}
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = 30 * time.Second
+		o.DialTimeout = o.Timeout
+	}
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = defaultMaxLiteral
+	}
+	if o.Secrets == nil {
+		o.Secrets = &redact.Set{}
+	}
+	o.Secrets.Add(o.Password)
+	if o.Password != "" {
+		// The SASL PLAIN response, as a server might echo it.
+		o.Secrets.Add("\x00" + o.User + "\x00" + o.Password)
 	}
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 	switch o.TLS {
@@ -182,14 +243,23 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	default:
 		return nil, fmt.Errorf("imap %s: tls mode %q: want implicit, starttls or none", addr, o.TLS)
 	}
+	if o.TLS == "none" && !o.AllowInsecureAuth && !isLoopback(o.Host) {
+		return nil, &fatalSetupError{fmt.Sprintf("imap %s: tls = \"none\" would send the password in clear text over the network: use tls = \"implicit\" or \"starttls\", or set allow_insecure_auth = true if the network is trusted", addr)}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 
-	c := &Conn{opts: o, addr: addr}
+	c := &Conn{opts: o, addr: addr, sec: o.Secrets}
 	if o.DebugWriter != nil {
-		c.tr = &tracer{w: o.DebugWriter}
+		c.tr = &tracer{w: o.DebugWriter, sec: o.Secrets}
 	}
+	c, err := c.dial(ctx)
+	return c, o.Secrets.Err(err)
+}
+
+func (c *Conn) dial(ctx context.Context) (*Conn, error) {
+	o, addr := c.opts, c.addr
 
 	dctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
@@ -198,10 +268,11 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, &connError{op: "connect to " + addr, err: err, retryable: classifyNetErr(err)}
+		return nil, &connError{op: "connect to " + addr, err: explainTLS(err), retryable: classifyNetErr(err)}
 	}
 	c.raw = raw
-	c.guard = &listGuard{Conn: raw}
+	c.wd = newWatchdog(o.Timeout, addr, func() { raw.Close() })
+	c.guard = &listGuard{Conn: raw, maxLiteral: o.MaxMessageSize, wd: c.wd}
 	c.client = imapclient.New(c.guard, &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Unsolicited FETCH (flag changes by other clients) are
@@ -216,10 +287,18 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	// From here on, an ending ctx closes the connection.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
+	defer c.wd.disarm()
 	fail := func(op string, err error) (*Conn, error) {
+		c.wd.stop()
 		c.client.Close()
 		if ctx.Err() != nil {
 			return nil, &connError{op: op, err: ctx.Err()}
+		}
+		if st := c.wd.takeStall(); st != nil {
+			return nil, &connError{op: op, err: st, retryable: true}
+		}
+		if le := c.guard.failure(); le != nil {
+			return nil, &connError{op: op, err: le}
 		}
 		var ie *imap.Error
 		if errors.As(err, &ie) {
@@ -228,12 +307,15 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		return nil, &connError{op: op, err: err, retryable: true}
 	}
 
+	c.wd.arm("waiting for the greeting")
 	if err := c.client.WaitGreeting(); err != nil {
 		return fail("greeting from "+addr, err)
 	}
-	if err := c.login(); err != nil {
+	c.wd.arm("logging in")
+	if err := c.login(ctx); err != nil {
 		var ae *authError
 		if errors.As(err, &ae) {
+			c.wd.stop()
 			c.client.Close()
 			return nil, err
 		}
@@ -267,10 +349,12 @@ func (c *Conn) connect(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConf := &tls.Config{
-		ServerName:         c.opts.Host,
-		InsecureSkipVerify: c.opts.InsecureSkipVerify,
-		NextProtos:         []string{"imap"},
+	var tlsConf *tls.Config
+	if c.opts.TLS != "none" {
+		if tlsConf, err = c.tlsConfig(); err != nil {
+			tcp.Close()
+			return nil, err
+		}
 	}
 	switch c.opts.TLS {
 	case "none":
@@ -303,8 +387,9 @@ func (c *Conn) connect(ctx context.Context) (net.Conn, error) {
 
 // startTLSPrelude reads the greeting and sends STARTTLS.
 func (c *Conn) startTLSPrelude(conn net.Conn) error {
-	br := bufio.NewReader(conn)
-	line, err := br.ReadString('\n')
+	lr := &io.LimitedReader{R: conn, N: maxPrelude}
+	br := bufio.NewReaderSize(lr, 4096)
+	line, err := readLine(br, lr)
 	if err != nil {
 		return fmt.Errorf("read greeting: %w", err)
 	}
@@ -316,7 +401,7 @@ func (c *Conn) startTLSPrelude(conn net.Conn) error {
 		return err
 	}
 	for {
-		line, err = br.ReadString('\n')
+		line, err = readLine(br, lr)
 		if err != nil {
 			return fmt.Errorf("read STARTTLS answer: %w", err)
 		}
@@ -331,6 +416,40 @@ func (c *Conn) startTLSPrelude(conn net.Conn) error {
 		return &fatalSetupError{"server sent data after STARTTLS OK (possible injection)"}
 	}
 	return nil
+}
+
+// maxPrelude bounds what the server may send before TLS is up
+// (greeting, untagged lines, the STARTTLS answer), and maxPreludeLine
+// one line of it.
+const (
+	maxPrelude     = 64 << 10
+	maxPreludeLine = 4 << 10
+)
+
+// readLine reads one line of the plain-text prelude, refusing a line
+// longer than maxPreludeLine and a prelude longer than maxPrelude.
+func readLine(br *bufio.Reader, lr *io.LimitedReader) (string, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line = append(line, part...)
+		if len(line) > maxPreludeLine {
+			return "", &fatalSetupError{fmt.Sprintf("server sent a line longer than %d bytes before TLS was established", maxPreludeLine)}
+		}
+		switch {
+		case err == nil:
+			return string(line), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if lr.N <= 0 {
+				return "", &fatalSetupError{fmt.Sprintf("server sent more than %d bytes before TLS was established", maxPrelude)}
+			}
+			return "", io.ErrUnexpectedEOF
+		default:
+			return "", err
+		}
+	}
 }
 
 // fatalSetupError is a setup failure retrying will not fix.
@@ -352,7 +471,10 @@ func (c *Conn) traced(conn net.Conn) net.Conn {
 	return &traceConn{Conn: conn, t: c.tr}
 }
 
-func (c *Conn) login() error {
+func (c *Conn) login(ctx context.Context) error {
+	if c.opts.OAuth2Token != nil {
+		return c.loginOAuth2(ctx)
+	}
 	o := c.opts
 	caps := c.client.Caps()
 	var err error
@@ -364,14 +486,19 @@ func (c *Conn) login() error {
 	default:
 		err = c.client.Login(o.User, o.Password).Wait()
 	}
+	return c.authResult(err)
+}
+
+// authResult turns a NO to LOGIN/AUTHENTICATE into an authError, with
+// every secret scrubbed from the server's text.
+func (c *Conn) authResult(err error) error {
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
 		text := ie.Text
 		if ie.Code != "" {
 			text = "[" + string(ie.Code) + "] " + text
 		}
-		text = strings.ReplaceAll(text, o.Password, "<redacted>")
-		return &authError{fmt.Sprintf("login as %s at %s refused: %s", o.User, c.addr, text)}
+		return &authError{c.sec.String(fmt.Sprintf("login as %s at %s refused: %s", c.opts.User, c.addr, text))}
 	}
 	return err
 }
@@ -387,6 +514,7 @@ func (c *Conn) HasCap(name string) bool { return c.rawCap.Has(imap.Cap(name)) }
 // then fails with a connection error.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
+		c.wd.stop()
 		if c.mu.TryLock() {
 			if c.broken == nil {
 				done := make(chan struct{})
@@ -422,8 +550,15 @@ func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err 
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
+	what := op
+	if c.selected != "" {
+		what = fmt.Sprintf("%s in %q", op, c.selected)
+	}
+	c.wd.arm(what)
 	return func(errp *error) {
 		defer c.mu.Unlock()
+		c.wd.disarm()
+		defer func() { *errp = c.sec.Err(*errp) }()
 		fired := !stop()
 		if fired {
 			// The connection was closed under the command.
@@ -433,6 +568,18 @@ func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err 
 			} else {
 				*errp = fmt.Errorf("%s: %w", op, &connError{op: "context ended", err: ctx.Err()})
 			}
+			return
+		}
+		if st := c.wd.takeStall(); st != nil {
+			e := &connError{op: op, err: st, retryable: true}
+			c.broken = e
+			*errp = e
+			return
+		}
+		if le := c.guard.failure(); le != nil {
+			e := &connError{op: op, err: le}
+			c.broken = e
+			*errp = e
 			return
 		}
 		if *errp != nil {

@@ -3,40 +3,110 @@ package imapconn
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"sync"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// listGuard sits between the server and go-imap's reader and drops LIST
+// listGuard sits between the server and go-imap's reader. It drops LIST
 // and LSUB responses whose mailbox name is not valid modified UTF-7
-// (RFC 3501 5.1.3). go-imap v2 closes the connection on such a name,
+// (RFC 3501 5.1.3): go-imap v2 closes the connection on such a name,
 // which would make every folder of the account unreachable; dropped
 // names are reported by ListFolders as skipped instead. Literals (message
 // bodies) pass through unscanned.
+//
+// It also bounds what the server can make the client hold: a response
+// line (outside literals) longer than maxLine, a LIST/LSUB line longer
+// than maxListLine, or a literal announced larger than maxLiteral fails
+// the connection with a *limitError before go-imap buffers it. Only
+// LIST/LSUB lines are held whole here; other lines stream through.
+//
+// go-imap sets its own fixed read and write deadlines; the guard ignores
+// them (SetDeadline and friends do nothing) because the Conn's watchdog
+// enforces Options.Timeout instead. Reads and writes report progress to
+// the watchdog.
 type listGuard struct {
 	net.Conn
 
+	maxLine, maxListLine, maxLiteral int64 // 0: the defaults
+	wd                               *watchdog
+
 	buf     []byte
-	line    []byte // the current response line, up to its "\n"
+	line    []byte // the current response line (or, when passing, its tail)
+	lineLen int64  // bytes of the current line seen so far
+	passing bool   // the current line is not LIST/LSUB: streamed through
 	out     []byte // filtered bytes; out[off:] is not yet returned
 	off     int
 	literal int64 // bytes of a literal still to pass through
+	err     error // a limit was exceeded: every later Read fails
 
 	mu      sync.Mutex
 	dropped []string
+	failed  error // g.err, for other goroutines
+}
+
+// failure returns the limit the server exceeded, if it did.
+func (g *listGuard) failure() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.failed
+}
+
+// Default bounds on server data (see listGuard).
+const (
+	defaultMaxLine     = 16 << 20 // a UID SEARCH ALL of about two million messages
+	defaultMaxListLine = 64 << 10
+	defaultMaxLiteral  = 256 << 20
+	keepTail           = 32 // bytes of a streamed line kept to spot "{N}"
+)
+
+// limitError is the server sending more than a bound allows.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+func (g *listGuard) SetDeadline(time.Time) error      { return nil }
+func (g *listGuard) SetReadDeadline(time.Time) error  { return nil }
+func (g *listGuard) SetWriteDeadline(time.Time) error { return nil }
+
+func (g *listGuard) Write(b []byte) (int, error) {
+	n, err := g.Conn.Write(b)
+	if n > 0 && g.wd != nil {
+		g.wd.progress()
+	}
+	return n, err
 }
 
 func (g *listGuard) Read(b []byte) (int, error) {
 	for g.off == len(g.out) {
+		if g.err != nil {
+			return 0, g.err
+		}
 		g.out, g.off = g.out[:0], 0
 		if g.buf == nil {
 			g.buf = make([]byte, 32*1024)
 		}
 		n, err := g.Conn.Read(g.buf)
+		if n > 0 && g.wd != nil {
+			g.wd.progress()
+		}
 		g.feed(g.buf[:n])
+		if g.err != nil {
+			g.mu.Lock()
+			g.failed = g.err
+			g.mu.Unlock()
+			g.Conn.Close()
+			if len(g.out) == 0 {
+				return 0, g.err
+			}
+			break
+		}
 		if len(g.out) == 0 && err != nil {
 			return 0, err
 		}
@@ -46,9 +116,24 @@ func (g *listGuard) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+func (g *listGuard) limits() (line, listLine, literal int64) {
+	line, listLine, literal = g.maxLine, g.maxListLine, g.maxLiteral
+	if line <= 0 {
+		line = defaultMaxLine
+	}
+	if listLine <= 0 {
+		listLine = defaultMaxListLine
+	}
+	if literal <= 0 {
+		literal = defaultMaxLiteral
+	}
+	return
+}
+
 // feed runs p through the filter into g.out.
 func (g *listGuard) feed(p []byte) {
-	for len(p) > 0 {
+	maxLine, maxListLine, _ := g.limits()
+	for len(p) > 0 && g.err == nil {
 		if g.literal > 0 {
 			n := min(int64(len(p)), g.literal)
 			g.out = append(g.out, p[:n]...)
@@ -57,23 +142,62 @@ func (g *listGuard) feed(p []byte) {
 			continue
 		}
 		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			g.line = append(g.line, p...)
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i+1]
+		}
+		p = p[len(chunk):]
+		g.lineLen += int64(len(chunk))
+		g.line = append(g.line, chunk...)
+		if !g.passing && len(g.line) >= 7 && !isListLine(g.line) {
+			g.passing = true
+		}
+		switch {
+		case g.passing && g.lineLen > maxLine:
+			g.err = &limitError{fmt.Sprintf("server sent a response line longer than %d bytes", maxLine)}
+			return
+		case !g.passing && g.lineLen > maxListLine:
+			g.err = &limitError{fmt.Sprintf("server sent a LIST response line longer than %d bytes", maxListLine)}
 			return
 		}
-		g.line = append(g.line, p[:i+1]...)
-		p = p[i+1:]
-		g.endLine()
+		if i >= 0 {
+			g.endLine()
+			continue
+		}
+		if g.passing && len(g.line) > keepTail {
+			cut := len(g.line) - keepTail
+			g.out = append(g.out, g.line[:cut]...)
+			g.line = append(g.line[:0], g.line[cut:]...)
+		}
 	}
+}
+
+// isListLine reports whether a line (at least 7 bytes) is a LIST or
+// LSUB response, the only lines held whole.
+func isListLine(line []byte) bool {
+	if line[0] != '*' || line[1] != ' ' {
+		return false
+	}
+	kw := bytes.ToUpper(line[2:7])
+	return bytes.Equal(kw, []byte("LIST ")) || bytes.Equal(kw, []byte("LSUB "))
 }
 
 // endLine decides about the complete line in g.line.
 func (g *listGuard) endLine() {
 	line := g.line
-	g.line = nil
+	passing := g.passing
+	g.line, g.lineLen, g.passing = nil, 0, false
 	if n, ok := literalSize(line); ok {
+		if _, _, maxLit := g.limits(); n > maxLit {
+			g.err = &limitError{fmt.Sprintf("server announced a %d-byte literal, more than the %d bytes allowed (max_message_size)", n, maxLit)}
+			return
+		}
 		g.out = append(g.out, line...)
 		g.literal = n
+		return
+	}
+	if passing {
+		g.out = append(g.out, line...)
 		return
 	}
 	if name, ok := listedName(line); ok && !validMUTF7(name) {
@@ -107,6 +231,9 @@ func literalSize(line []byte) (int64, bool) {
 	}
 	num := bytes.TrimSuffix(line[i+1:len(line)-1], []byte("+"))
 	n, err := strconv.ParseInt(string(num), 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return math.MaxInt64, true // all digits, just too many
+	}
 	if err != nil || n < 0 {
 		return 0, false
 	}

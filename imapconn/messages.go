@@ -176,6 +176,48 @@ type Message struct {
 	Body []byte
 }
 
+// withinSize drops the UIDs whose RFC822.SIZE is above
+// Options.MaxMessageSize, warning about each, so that no oversize body is
+// ever asked for. Called with c locked.
+func (c *Conn) withinSize(uids []model.UID) ([]model.UID, error) {
+	max := c.opts.MaxMessageSize
+	big := map[model.UID]int64{}
+	for _, ch := range chunks(uids, smallChunk) {
+		cmd := c.client.Fetch(uidSet(ch), &imap.FetchOptions{UID: true, RFC822Size: true})
+		for {
+			m := cmd.Next()
+			if m == nil {
+				break
+			}
+			buf, err := m.Collect()
+			if err != nil {
+				cmd.Close()
+				return nil, err
+			}
+			if buf.UID != 0 && buf.RFC822Size > max {
+				big[model.UID(buf.UID)] = buf.RFC822Size
+			}
+		}
+		if err := cmd.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if len(big) == 0 {
+		return uids, nil
+	}
+	kept := make([]model.UID, 0, len(uids)-len(big))
+	for _, u := range uids {
+		if size, ok := big[u]; ok {
+			if c.opts.Warnf != nil {
+				c.opts.Warnf("folder %q: message uid %d (%d bytes) is larger than max_message_size (%d bytes): skipped; raise max_message_size to sync it", c.selected, u, size, max)
+			}
+			continue
+		}
+		kept = append(kept, u)
+	}
+	return kept, nil
+}
+
 // FetchBodies fetches the given messages of the selected folder
 // (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]: \Seen is not set) and
 // calls fn for each as it arrives, in the server's order, one message in
@@ -183,13 +225,18 @@ type Message struct {
 // go out in chunks of 100 with the next chunk's command sent before the
 // current one is consumed. An error from fn stops the fetch (the rest of
 // the responses in flight are read and dropped) and is returned wrapped
-// (errors.Is finds it). fn must not call c.
+// (errors.Is finds it). fn must not call c. Messages larger than
+// Options.MaxMessageSize (by RFC822.SIZE, asked for first) are not
+// fetched: each is reported to Options.Warnf and fn is not called.
 func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
 	end, err := c.beginSelected(ctx, "fetch messages", false)
 	if err != nil {
 		return err
 	}
 	defer end(&err)
+	if uids, err = c.withinSize(uids); err != nil {
+		return err
+	}
 	body := &imap.FetchItemBodySection{Peek: true}
 	opts := &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
@@ -231,7 +278,7 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		select {
 		case f := <-out:
 			if firstErr == nil {
-				if err := readBody(f.m, body, fn); err != nil {
+				if err := readBody(f.m, body, c.paused(fn)); err != nil {
 					stop(err)
 				}
 			}
@@ -248,6 +295,15 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		}
 	}
 	return firstErr
+}
+
+// paused wraps fn so that the watchdog does not run while fn does.
+func (c *Conn) paused(fn func(Message) error) func(Message) error {
+	return func(m Message) error {
+		resume := c.wd.pause()
+		defer resume()
+		return fn(m)
+	}
 }
 
 // fetched is one message handed from a pump to FetchBodies.

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"sync"
+
+	"github.com/mailsync/mailsync/internal/redact"
 )
 
 // traceConn copies what is read and written to a tracer.
@@ -48,6 +50,7 @@ const (
 // is complete, so a password split over two writes never leaks.
 type tracer struct {
 	mu     sync.Mutex
+	sec    *redact.Set // scrubs secrets a server echoes, too
 	w      io.Writer
 	buf    [2][]byte
 	secret bool
@@ -83,7 +86,7 @@ func (t *tracer) flush() {
 }
 
 func (t *tracer) emit(dir int, line []byte) {
-	text := strings.TrimRight(string(line), "\r\n")
+	text := t.sec.String(strings.TrimRight(string(line), "\r\n"))
 	if dir == dirServer {
 		if t.secret && !strings.HasPrefix(text, "*") && !strings.HasPrefix(text, "+") {
 			t.secret = false // the tagged answer to LOGIN/AUTHENTICATE

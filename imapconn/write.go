@@ -96,7 +96,10 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		if c.caps.UIDPlus && data != nil && data.UIDValidity != 0 {
 			res = AppendResult{UIDValidity: data.UIDValidity, UID: model.UID(data.UID)}
 		}
-		if derr := done(p.i, res); derr != nil {
+		resume := c.wd.pause()
+		derr := done(p.i, res)
+		resume()
+		if derr != nil {
 			doneErr = true
 			record(&cmdErr{derr})
 		}

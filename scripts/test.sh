@@ -28,3 +28,9 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 40m "$@" ./...
+echo "== fuzz (3 s per target; a failing input is saved under the package's testdata/fuzz: commit it)"
+for target in ./imapconn:FuzzListGuard ./config:FuzzParse ./model:FuzzLineEndings \
+  ./maildir:FuzzParseName ./maildir:FuzzDirName ./maildir:FuzzFolderName; do
+  pkg=${target%%:*} name=${target##*:}
+  go test -run='^$' -fuzz="^${name}\$" -fuzztime=3s "$pkg"
+done

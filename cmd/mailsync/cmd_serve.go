@@ -138,7 +138,7 @@ func runServe(c *cli.Context, g *globals, o serveOptions) error {
 	srv, err := serve.New(serve.Options{
 		Maildir: o.maildir, User: o.user, Password: password, ReadOnly: o.readOnly,
 		TLSConfig: tlsConf, ImplicitTLS: o.implicitTLS,
-		AllowInsecureAuth: tlsConf == nil, Logger: logger,
+		AllowInsecureAuth: tlsConf == nil, Logger: logger, DebugWriter: g.serveTrace(password),
 	})
 	if err != nil {
 		return err

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mailsync/mailsync/config"
-	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/sync"
 )
 
@@ -39,15 +37,14 @@ func syncCommand(g *globals) *cli.Command {
 
 // engineAccount turns a configured account into the engine's, running
 // its password command.
-func engineAccount(ctx context.Context, a *config.Account) (sync.Account, error) {
-	pw, err := a.Password(ctx)
+func engineAccount(ctx context.Context, g *globals, a *config.Account) (sync.Account, error) {
+	io, err := imapOptions(ctx, g, a)
 	if err != nil {
 		return sync.Account{}, err
 	}
 	return sync.Account{
-		Name: a.Name,
-		IMAP: imapconn.Options{Host: a.Host, Port: a.Port, TLS: a.TLS, User: a.User, Password: pw,
-			InsecureSkipVerify: a.TLSSkipVerify, DialTimeout: 30 * time.Second},
+		Name:           a.Name,
+		IMAP:           io,
 		Maildir:        a.Maildir,
 		StatePath:      a.State,
 		Exclude:        a.Exclude,
@@ -61,7 +58,7 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 	var failed []string
 	var firstErr error
 	for _, a := range accts {
-		acct, err := engineAccount(ctx, a)
+		acct, err := engineAccount(ctx, g, a)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func verifyCommand(g *globals) *cli.Command {
 			var reports []*sync.Report
 			differ := false
 			for _, a := range accts {
-				acct, err := engineAccount(c.Context, a)
+				acct, err := engineAccount(c.Context, g, a)
 				if err != nil {
 					return err
 				}

@@ -40,6 +40,7 @@ type globals struct {
 	quiet      bool
 	verbose    bool
 	json       bool
+	debug      bool // --debug: the protocol trace, redacted, on stderr
 	stdout     io.Writer
 	stderr     io.Writer
 	isTerminal bool
@@ -123,6 +124,7 @@ func newApp(g *globals) *cli.App {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", Destination: &g.quiet},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print what is done, folder by folder", Destination: &g.verbose},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout", Destination: &g.json},
+			&cli.BoolFlag{Name: "debug", Usage: "print the IMAP protocol trace on stderr (passwords and tokens redacted)", Destination: &g.debug},
 		},
 		Commands: []*cli.Command{
 			syncCommand(g),

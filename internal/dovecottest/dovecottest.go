@@ -81,6 +81,14 @@ type Options struct {
 	// TLSPort, with a fresh self-signed certificate for "127.0.0.1"
 	// (Server.CACert).
 	TLS bool
+	// OAuth2IntrospectionURL, when set, adds an oauth2 passdb (after the
+	// password file) that checks tokens by POSTing them to this URL
+	// (introspection_mode = post); the endpoint answers
+	// {"active": true, "username": USER} for a good token. The
+	// mechanisms offered are OAuth2Mechanisms (default "xoauth2
+	// oauthbearer") besides PLAIN and LOGIN.
+	OAuth2IntrospectionURL string
+	OAuth2Mechanisms       string
 }
 
 // Capabilities Dovecot 2.3 advertises after login; used to build the
@@ -266,6 +274,12 @@ func start(uid, gid int, sep string, opts *Options) (*Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd), 0o644); err != nil {
 		return nil, err
 	}
+	if opts.OAuth2IntrospectionURL != "" {
+		conf := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\nforce_introspection = yes\n", opts.OAuth2IntrospectionURL)
+		if err := os.WriteFile(filepath.Join(dir, "oauth2.conf.ext"), []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.WriteFile(s.Conf, []byte(s.config(uid, gid, opts)), 0o644); err != nil {
 		return nil, err
 	}
@@ -319,7 +333,15 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 		p("ssl = no")
 	}
 	p("disable_plaintext_auth = no")
-	p("auth_mechanisms = plain login")
+	if opts.OAuth2IntrospectionURL != "" {
+		mechs := opts.OAuth2Mechanisms
+		if mechs == "" {
+			mechs = "xoauth2 oauthbearer"
+		}
+		p("auth_mechanisms = plain login %s", mechs)
+	} else {
+		p("auth_mechanisms = plain login")
+	}
 	p("default_login_user = dovenull")
 	p("default_internal_user = dovecot")
 	p("mail_uid = %d", uid)
@@ -336,6 +358,9 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	p("auth_failure_delay = 0")
 	p("shutdown_clients = yes")
 	p("passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %s/passwd\n}", s.Dir)
+	if opts.OAuth2IntrospectionURL != "" {
+		p("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s/oauth2.conf.ext\n}", s.Dir)
+	}
 	p("userdb {\n  driver = passwd-file\n  args = username_format=%%u %s/passwd\n}", s.Dir)
 	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = %d\n    ssl = yes\n  }\n  chroot =\n}", s.Port, s.TLSPort)
 	p("namespace inbox {\n  separator = %s\n  prefix =\n  inbox = yes", s.Separator)
