@@ -44,6 +44,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+
+	"github.com/mailsync/mailsync/model"
 )
 
 // Options configure Dial.
@@ -133,10 +135,9 @@ func classifyNetErr(err error) bool {
 	return true
 }
 
-// Caps are the capabilities that change what the Conn sends.
-type Caps struct {
-	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus bool
-}
+// Caps are the capabilities that change what the Conn sends
+// (model.Caps).
+type Caps = model.Caps
 
 // Conn is one logged-in IMAP connection. See the package comment for its
 // concurrency rules.

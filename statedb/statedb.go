@@ -49,29 +49,13 @@ type DB struct {
 	path string
 }
 
-// Pair is a message known to both sides.
-type Pair struct {
-	UID   model.UID
-	Key   string      // Maildir key (base name)
-	Flags model.Flags // the flags both sides had after the last sync
-}
-
-// Intent is a local message whose upload was started.
-type Intent struct {
-	Key         string
-	Fingerprint string
-	Created     time.Time
-}
-
-// Folder is everything stored about one folder.
-type Folder struct {
-	Name          string
-	UIDValidity   uint32 // 0: never synced
-	UIDNext       model.UID
-	HighestModSeq uint64
-	Pairs         []Pair // sorted by UID
-	Intents       []Intent
-}
+// Pair, Intent and Folder are the model's types (kept here as aliases
+// for callers that name them through statedb).
+type (
+	Pair   = model.Pair
+	Intent = model.Intent
+	Folder = model.FolderState
+)
 
 // Open opens or creates the database at path, creating its directory.
 func Open(path string) (*DB, error) {
