@@ -2,10 +2,10 @@
 // account and one Maildir in two-way sync, using the state database as
 // the memory of the last run.
 //
-// The engine is a planner and an executor. BuildPlan is a pure function
-// of (stored state, server listing, Maildir listing) and decides every
-// change; the executor (this file and folder.go) lists, asks the planner,
-// and applies the plan in an order that makes a crash at any moment
+// The engine is a planner and an executor. Package sync/plan holds every
+// decision as pure functions of (stored state, server listing, Maildir
+// listing); the executor (this file and folder.go) lists, asks the
+// planner, and applies the plan in an order that makes a crash at any moment
 // harmless: a message file is durable before the state that names it is
 // committed, and an upload intent is committed before the APPEND is sent.
 //
@@ -18,8 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"sort"
 	gosync "sync"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // Account is one account to sync.
@@ -218,19 +217,10 @@ func (e *engine) rememberedMessages(folders []string) int {
 	return n
 }
 
-func (e *engine) excluded(name string) bool {
-	for _, pat := range e.acct.Exclude {
-		if ok, _ := path.Match(pat, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// prepareFolders decides which folders to sync, creating on each side the
-// folders that are new on the other. A folder that was synced before and
-// is now gone from one side is not deleted on the other: it is skipped
-// with a warning.
+// prepareFolders lists the folders of both sides, asks plan.Folders what
+// to do with each, and does it: it creates on each side the folders that
+// are new on the other, forgets those gone from both, and warns about
+// the ones it skips. It returns the folders to sync.
 func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []string) ([]string, error) {
 	remoteList, skipped, err := c.ListFolders(ctx)
 	if err != nil {
@@ -239,90 +229,45 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 	for _, s := range skipped {
 		e.warn("server folder skipped: %s", s)
 	}
-	remote := map[string]bool{}
-	unselectable := map[string]bool{}
-	for _, f := range remoteList {
-		if e.excluded(f.Name) {
-			continue
-		}
-		if f.NoSelect {
-			unselectable[f.Name] = true
-			continue
-		}
-		if f.SpecialUse == `\All` && !e.acct.IncludeAllMail {
-			e.logf("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", f.Name)
-			continue
-		}
-		remote[f.Name] = true
-	}
 	localList, err := e.md.Folders()
 	if err != nil {
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
-	local := map[string]bool{}
-	for _, name := range localList {
-		if !e.excluded(name) {
-			local[name] = true
-		}
+	decisions, allMail := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateFolders,
+		Exclude: e.acct.Exclude, IncludeAllMail: e.acct.IncludeAllMail})
+	for _, name := range allMail {
+		e.logf("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
 	}
-	known := map[string]bool{}
-	for _, name := range stateFolders {
-		known[name] = true
-	}
-	all := map[string]bool{model.Inbox: true}
-	for _, m := range []map[string]bool{remote, local, known} {
-		for name := range m {
-			all[name] = true
-		}
-	}
-	names := make([]string, 0, len(all))
-	for name := range all {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-
 	var out []string
-	for _, name := range names {
-		r, l, k := remote[name], local[name], known[name]
-		if e.excluded(name) {
-			continue
-		}
-		switch {
-		case r && l:
+	for _, d := range decisions {
+		name := d.Name
+		switch d.Action {
+		case plan.Sync:
 			out = append(out, name)
-		case r && !l:
-			if k {
-				e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
-				continue
-			}
+		case plan.SkipLocalGone:
+			e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
+		case plan.CreateLocal:
 			if _, err := e.md.CreateFolder(name); err != nil {
 				e.folderError(name, fmt.Errorf("create Maildir folder: %w", err))
 				continue
 			}
 			out = append(out, name)
-		case !r && l:
-			if k {
-				e.warn("folder %q: it is gone from the server; the local copy in %s is kept", name, e.folderPath(name))
-				continue
-			}
-			if unselectable[name] {
-				e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
-				continue
-			}
+		case plan.SkipRemoteGone:
+			e.warn("folder %q: it is gone from the server; the local copy in %s is kept", name, e.folderPath(name))
+		case plan.SkipNoSelect:
+			e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
+		case plan.CreateRemote:
 			if err := c.CreateFolder(ctx, name); err != nil {
 				e.folderError(name, fmt.Errorf("create on the server: %w", err))
 				continue
 			}
 			e.logf("created folder %q on the server", name)
 			out = append(out, name)
-		case k:
-			// Gone on both sides: forget it.
+		case plan.Forget:
 			if err := e.db.Update(func(tx *statedb.Tx) error { return tx.DeleteFolder(name) }); err != nil {
 				return nil, err
 			}
-		case name == model.Inbox:
-			// Neither side has an INBOX yet (an empty account and a new
-			// Maildir): the Maildir's root is its INBOX.
+		case plan.CreateInbox:
 			if _, err := e.md.CreateFolder(name); err != nil {
 				return nil, err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // Batch sizes: one state commit per batch of transfers.
@@ -97,34 +98,34 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	for i, en := range entries {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
-	in := &Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
+	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
 		AllowMassDelete: r.e.opts.AllowMassDelete}
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
-	plan, err := BuildPlan(in)
+	pl, err := plan.Build(in)
 	if err != nil {
 		return false, err
 	}
-	for _, b := range plan.Blocked {
+	for _, b := range pl.Blocked {
 		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
 			r.sum.Errors = append(r.sum.Errors, b)
 			r.e.logf("error: %s", b)
 		}
 	}
-	if len(plan.Upload) > 0 || len(plan.ExpungeRemote) > 0 {
+	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
 		r.serverChanged = true
 	}
-	for _, fs := range plan.Flags {
+	for _, fs := range pl.Flags {
 		if fs.Remote != fs.Target {
 			r.serverChanged = true
 		}
 	}
-	again, err := r.apply(ctx, st, plan)
+	again, err := r.apply(ctx, st, pl)
 	if err != nil {
 		return false, err
 	}
-	if !again && len(plan.Blocked) == 0 {
+	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
 		// is applied: remember them for the next run's shortcut.
 		if st.UIDValidity != r.status.UIDValidity || st.UIDNext != r.status.UIDNext || st.HighestModSeq != r.status.HighestModSeq {
@@ -139,61 +140,32 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	return again, nil
 }
 
-// listRemote lists the server's messages with their flags. With
-// CONDSTORE it asks only for what changed since the last run, or nothing
-// at all when the folder is untouched.
-func (r *folderRun) listRemote(ctx context.Context, st *statedb.Folder) ([]model.RemoteMsg, error) {
-	s := r.status
-	if !r.c.Caps().CondStore || st.HighestModSeq == 0 || s.HighestModSeq == 0 || st.UIDValidity != s.UIDValidity {
-		return r.c.ListMessages(ctx, 0)
-	}
-	fromState := func() map[model.UID]model.RemoteMsg {
-		m := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
-		for _, p := range st.Pairs {
-			m[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags}
+// listRemote lists the server's messages with their flags, the way
+// plan.Listing decides: in full, from the state (nothing sent), or only
+// what changed since the last run (CONDSTORE).
+func (r *folderRun) listRemote(ctx context.Context, st *model.FolderState) ([]model.RemoteMsg, error) {
+	switch plan.Listing(r.c.Caps().CondStore, st, r.status) {
+	case plan.ListFromState:
+		return plan.FromState(st), nil
+	case plan.ListChanged:
+		changed, err := r.c.ListMessages(ctx, st.HighestModSeq)
+		if err != nil {
+			return nil, err
 		}
-		return m
-	}
-	if s.HighestModSeq == st.HighestModSeq && s.UIDNext == st.UIDNext && int(s.Messages) == len(st.Pairs) {
-		return sortedRemote(fromState()), nil
-	}
-	changed, err := r.c.ListMessages(ctx, st.HighestModSeq)
-	if err != nil {
-		return nil, err
-	}
-	uids, err := r.c.UIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	known := fromState()
-	for _, m := range changed {
-		known[m.UID] = m
-	}
-	out := make(map[model.UID]model.RemoteMsg, len(uids))
-	for _, uid := range uids {
-		m, ok := known[uid]
-		if !ok {
-			// Neither paired nor reported as changed (an unpaired
-			// message from an earlier interrupted run): list in full.
-			return r.c.ListMessages(ctx, 0)
+		uids, err := r.c.UIDs(ctx)
+		if err != nil {
+			return nil, err
 		}
-		out[uid] = m
+		if out, ok := plan.Merge(st, changed, uids); ok {
+			return out, nil
+		}
 	}
-	return sortedRemote(out), nil
-}
-
-func sortedRemote(m map[model.UID]model.RemoteMsg) []model.RemoteMsg {
-	out := make([]model.RemoteMsg, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
-	return out
+	return r.c.ListMessages(ctx, 0)
 }
 
 // fingerprint fills in the fingerprints the planner needs.
-func (r *folderRun) fingerprint(ctx context.Context, in *Input) error {
-	ruids, lkeys := NeedFingerprints(in)
+func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
+	ruids, lkeys := plan.NeedFingerprints(in)
 	if len(ruids) > 0 {
 		fps, err := r.c.Fingerprints(ctx, ruids)
 		if err != nil {
@@ -229,7 +201,7 @@ func (r *folderRun) fingerprint(ctx context.Context, in *Input) error {
 
 // apply carries out a plan in crash-safe order. It reports whether an
 // upload's UID is unknown, so that another pass must pair it.
-func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (bool, error) {
+func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Plan) (bool, error) {
 	db := r.e.db
 	// 1. Pairs found by content, pairs gone on both sides, old intents.
 	expunging := map[string]bool{}
@@ -300,7 +272,7 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -336,7 +308,7 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
 		}
 		crashpoint.Step("imap-store")
 	}
-	agreed := make([]FlagSync, 0, len(syncs))
+	agreed := make([]plan.FlagSync, 0, len(syncs))
 	for _, s := range syncs {
 		if s.Local != s.Target {
 			_, err := r.f.SetFlags(s.Key, s.Target)
@@ -382,7 +354,7 @@ func (r *folderRun) commitPairs(n int, pair func(i int) statedb.Pair, extra func
 }
 
 // deleteLocal removes the files of messages expunged on the server.
-func (r *folderRun) deleteLocal(refs []Ref) error {
+func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -407,11 +379,11 @@ func (r *folderRun) deleteLocal(refs []Ref) error {
 // expungeRemote expunges, with UID EXPUNGE, exactly the messages whose
 // files were removed. A file that turns up again (renamed by another
 // program during the scan) is not taken for deleted.
-func (r *folderRun) expungeRemote(ctx context.Context, refs []Ref) error {
+func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	var gone []Ref
+	var gone []plan.Ref
 	for _, x := range refs {
 		if _, err := r.f.Lookup(x.Key); err == nil {
 			continue
@@ -453,7 +425,7 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []Ref) error {
 // durable (fsynced, renamed, directory fsynced) before the batch's state
 // commit names it; a crash in between leaves an unpaired file that the
 // next run pairs by content.
-func (r *folderRun) download(ctx context.Context, dls []Download) error {
+func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
 	}
@@ -509,7 +481,7 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 // upload APPENDs new Maildir messages in batches: the batch's intents are
 // committed before the first APPEND is sent, and each pair as soon as its
 // APPENDUID is known. It reports whether some UID stayed unknown.
-func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
+func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}

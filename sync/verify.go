@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // VerifyOptions are the switches of Verify.
@@ -72,49 +72,31 @@ func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, err
 	if err != nil {
 		return rep, err
 	}
-	names := map[string]bool{}
-	remote := map[string]bool{}
-	for _, f := range remoteList {
-		if f.NoSelect || (f.SpecialUse == `\All` && !acct.IncludeAllMail) {
-			continue
-		}
-		remote[f.Name] = true
-		names[f.Name] = true
-	}
 	localList, err := md.Folders()
 	if err != nil {
 		return rep, err
 	}
-	local := map[string]bool{}
-	for _, n := range localList {
-		local[n] = true
-		names[n] = true
-	}
 	stateList, _ := db.Folders()
-	for _, n := range stateList {
-		names[n] = true
-	}
-	e := &engine{acct: acct}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		if !e.excluded(n) {
-			sorted = append(sorted, n)
-		}
-	}
-	sort.Strings(sorted)
-	for _, name := range sorted {
+	// The same folder decisions as a sync; what a sync would create,
+	// skip or forget is a difference here.
+	decisions, _ := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateList,
+		Exclude: acct.Exclude, IncludeAllMail: acct.IncludeAllMail})
+	for _, d := range decisions {
+		name := d.Name
 		diff := func(uid model.UID, key, format string, args ...any) {
 			rep.Differences = append(rep.Differences, Difference{Folder: name, UID: uint32(uid), Key: key, What: fmt.Sprintf(format, args...)})
 		}
-		switch {
-		case !remote[name] && !local[name]:
+		switch d.Action {
+		case plan.Forget:
 			diff(0, "", "in the state but on neither side")
 			continue
-		case !remote[name]:
+		case plan.CreateRemote, plan.SkipRemoteGone, plan.SkipNoSelect:
 			diff(0, "", "only in the Maildir")
 			continue
-		case !local[name]:
+		case plan.CreateLocal, plan.SkipLocalGone:
 			diff(0, "", "only on the server")
+			continue
+		case plan.CreateInbox:
 			continue
 		}
 		rep.Folders++
