@@ -214,3 +214,30 @@ type FolderState struct {
 	Pairs         []Pair // sorted by UID
 	Intents       []Intent
 }
+
+// Meta is a folder's server-side position: what the state records once
+// every change up to it has been applied.
+type Meta struct {
+	UIDValidity   uint32
+	UIDNext       UID
+	HighestModSeq uint64
+}
+
+// StateChange is one atomic change to one folder's stored state, applied
+// in the order of its fields: reset the pairs, record Meta, put and
+// delete pairs, put and delete intents.
+type StateChange struct {
+	// ResetPairs forgets every pair (after a UIDVALIDITY change).
+	ResetPairs    bool
+	Meta          *Meta
+	PutPairs      []Pair
+	DeletePairs   []UID
+	PutIntents    []Intent
+	DeleteIntents []string
+}
+
+// Empty reports whether c changes nothing.
+func (c *StateChange) Empty() bool {
+	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0
+}

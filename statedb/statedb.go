@@ -188,6 +188,50 @@ func (d *DB) Update(fn func(tx *Tx) error) error {
 	return nil
 }
 
+// Commit applies ch to folder name in one transaction (one Update): on
+// error nothing of ch is written. Safe for concurrent use; commits are
+// serialized.
+func (d *DB) Commit(name string, ch model.StateChange) error {
+	return d.Update(func(tx *Tx) error {
+		if ch.ResetPairs {
+			if err := tx.ResetPairs(name); err != nil {
+				return err
+			}
+		}
+		if m := ch.Meta; m != nil {
+			if err := tx.SetMeta(name, m.UIDValidity, m.UIDNext, m.HighestModSeq); err != nil {
+				return err
+			}
+		}
+		for _, p := range ch.PutPairs {
+			if err := tx.PutPair(name, p); err != nil {
+				return err
+			}
+		}
+		for _, uid := range ch.DeletePairs {
+			if err := tx.DeletePair(name, uid); err != nil {
+				return err
+			}
+		}
+		for _, in := range ch.PutIntents {
+			if err := tx.PutIntent(name, in); err != nil {
+				return err
+			}
+		}
+		for _, k := range ch.DeleteIntents {
+			if err := tx.DeleteIntent(name, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Forget deletes everything stored about folder name, in one Update.
+func (d *DB) Forget(name string) error {
+	return d.Update(func(tx *Tx) error { return tx.DeleteFolder(name) })
+}
+
 // Check verifies the database's internal consistency (for tests and
 // `mailsync verify`).
 func (d *DB) Check() error {

@@ -57,23 +57,6 @@ type Options struct {
 	Retries int
 }
 
-// conn is what the engine needs of an IMAP connection; *imapconn.Conn
-// has it.
-type conn interface {
-	Caps() imapconn.Caps
-	ListFolders(ctx context.Context) ([]imapconn.Folder, []string, error)
-	CreateFolder(ctx context.Context, name string) error
-	Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error)
-	ListMessages(ctx context.Context, changedSince uint64) ([]model.RemoteMsg, error)
-	UIDs(ctx context.Context) ([]model.UID, error)
-	Fingerprints(ctx context.Context, uids []model.UID) (map[model.UID]string, error)
-	FetchBodies(ctx context.Context, uids []model.UID, fn func(imapconn.Message) error) error
-	AppendBatch(ctx context.Context, folder string, reqs []imapconn.AppendReq, done func(i int, res imapconn.AppendResult) error) error
-	StoreFlags(ctx context.Context, uids []model.UID, add bool, flags model.Flags) error
-	Expunge(ctx context.Context, uids []model.UID) error
-	Close() error
-}
-
 // ErrMaildirMissing means the Maildir root is gone while the state
 // remembers messages: probably an unmounted disk.
 var ErrMaildirMissing = errors.New("Maildir is missing")
@@ -82,9 +65,9 @@ var ErrMaildirMissing = errors.New("Maildir is missing")
 type engine struct {
 	acct Account
 	opts Options
-	db   *statedb.DB
-	md   *maildir.Maildir
-	dial func(ctx context.Context) (conn, error)
+	db   State
+	md   Local
+	dial func(ctx context.Context) (Remote, error)
 
 	mu  gosync.Mutex
 	sum Summary
@@ -137,7 +120,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if err != nil {
 		return &e.sum, err
 	}
-	e.md = md
+	e.md = maildirTree{md}
 	stateFolders, err := db.Folders()
 	if err != nil {
 		return &e.sum, err
@@ -264,7 +247,7 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 			e.logf("created folder %q on the server", name)
 			out = append(out, name)
 		case plan.Forget:
-			if err := e.db.Update(func(tx *statedb.Tx) error { return tx.DeleteFolder(name) }); err != nil {
+			if err := e.db.Forget(name); err != nil {
 				return nil, err
 			}
 		case plan.CreateInbox:

@@ -10,9 +10,7 @@ import (
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/crashpoint"
-	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
-	"github.com/mailsync/mailsync/statedb"
 	"github.com/mailsync/mailsync/sync/plan"
 )
 
@@ -30,7 +28,7 @@ type folderRun struct {
 	e      *engine
 	c      conn
 	name   string
-	f      *maildir.Folder
+	f      LocalFolder
 	status model.FolderStatus
 	sum    *Summary
 	// unconfirmed holds the keys uploaded in this run whose UIDs the
@@ -129,9 +127,8 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
 		// is applied: remember them for the next run's shortcut.
 		if st.UIDValidity != r.status.UIDValidity || st.UIDNext != r.status.UIDNext || st.HighestModSeq != r.status.HighestModSeq {
-			err := r.e.db.Update(func(tx *statedb.Tx) error {
-				return tx.SetMeta(r.name, r.status.UIDValidity, r.status.UIDNext, r.status.HighestModSeq)
-			})
+			err := r.e.db.Commit(r.name, model.StateChange{Meta: &model.Meta{
+				UIDValidity: r.status.UIDValidity, UIDNext: r.status.UIDNext, HighestModSeq: r.status.HighestModSeq}})
 			if err != nil {
 				return false, err
 			}
@@ -221,35 +218,16 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 		}
 	}
 	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 {
-		err := db.Update(func(tx *statedb.Tx) error {
-			if p.ResetPairs {
-				if err := tx.ResetPairs(r.name); err != nil {
-					return err
-				}
-				// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
-				// HIGHESTMODSEQ are recorded when the pass completes.
-				if err := tx.SetMeta(r.name, r.status.UIDValidity, 0, 0); err != nil {
-					return err
-				}
-			}
-			for _, np := range p.Pair {
-				if err := tx.PutPair(r.name, statedb.Pair{UID: np.UID, Key: np.Key, Flags: np.Base}); err != nil {
-					return err
-				}
-			}
-			for _, uid := range p.DropPairs {
-				if err := tx.DeletePair(r.name, uid); err != nil {
-					return err
-				}
-			}
-			for _, k := range dropIntents {
-				if err := tx.DeleteIntent(r.name, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents}
+		if p.ResetPairs {
+			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
+			// HIGHESTMODSEQ are recorded when the pass completes.
+			ch.Meta = &model.Meta{UIDValidity: r.status.UIDValidity}
+		}
+		for _, np := range p.Pair {
+			ch.PutPairs = append(ch.PutPairs, model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base})
+		}
+		if err := db.Commit(r.name, ch); err != nil {
 			return false, err
 		}
 		r.sum.Paired += len(p.Pair)
@@ -323,30 +301,26 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error
 		}
 		agreed = append(agreed, s)
 	}
-	return r.commitPairs(len(agreed), func(i int) statedb.Pair {
-		return statedb.Pair{UID: agreed[i].UID, Key: agreed[i].Key, Flags: agreed[i].Target}
-	}, nil)
+	pairs := make([]model.Pair, len(agreed))
+	for i, s := range agreed {
+		pairs[i] = model.Pair{UID: s.UID, Key: s.Key, Flags: s.Target}
+	}
+	return r.commitPairs(pairs, false)
 }
 
-// commitPairs records n pairs, in transactions of a few thousand.
-func (r *folderRun) commitPairs(n int, pair func(i int) statedb.Pair, extra func(tx *statedb.Tx, i int) error) error {
+// commitPairs records pairs, in transactions of a few thousand; with
+// dropIntents, the intents of their keys are forgotten in the same
+// transactions.
+func (r *folderRun) commitPairs(pairs []model.Pair, dropIntents bool) error {
 	const chunk = 5000
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		err := r.e.db.Update(func(tx *statedb.Tx) error {
-			for i := lo; i < hi; i++ {
-				if err := tx.PutPair(r.name, pair(i)); err != nil {
-					return err
-				}
-				if extra != nil {
-					if err := extra(tx, i); err != nil {
-						return err
-					}
-				}
+	for lo := 0; lo < len(pairs); lo += chunk {
+		ch := model.StateChange{PutPairs: pairs[lo:min(lo+chunk, len(pairs))]}
+		if dropIntents {
+			for _, p := range ch.PutPairs {
+				ch.DeleteIntents = append(ch.DeleteIntents, p.Key)
 			}
-			return nil
-		})
-		if err != nil {
+		}
+		if err := r.e.db.Commit(r.name, ch); err != nil {
 			return err
 		}
 	}
@@ -366,14 +340,11 @@ func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 		crashpoint.Step("maildir-unlink")
 		r.sum.DeletedLocal++
 	}
-	return r.e.db.Update(func(tx *statedb.Tx) error {
-		for _, x := range refs {
-			if err := tx.DeletePair(r.name, x.UID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ch := model.StateChange{}
+	for _, x := range refs {
+		ch.DeletePairs = append(ch.DeletePairs, x.UID)
+	}
+	return r.e.db.Commit(r.name, ch)
 }
 
 // expungeRemote expunges, with UID EXPUNGE, exactly the messages whose
@@ -408,17 +379,12 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	}
 	crashpoint.Step("imap-expunge")
 	r.sum.ExpungedRemote += len(gone)
-	return r.e.db.Update(func(tx *statedb.Tx) error {
-		for _, x := range gone {
-			if err := tx.DeletePair(r.name, x.UID); err != nil {
-				return err
-			}
-			if err := tx.DeleteIntent(r.name, x.Key); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ch := model.StateChange{}
+	for _, x := range gone {
+		ch.DeletePairs = append(ch.DeletePairs, x.UID)
+		ch.DeleteIntents = append(ch.DeleteIntents, x.Key)
+	}
+	return r.e.db.Commit(r.name, ch)
 }
 
 // download fetches new server messages into the Maildir. Each file is
@@ -436,7 +402,7 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 		total += d.Size
 	}
 	r.e.opts.Progress.Plan(len(dls), total)
-	var pending []statedb.Pair
+	var pending []model.Pair
 	var pendingBytes int64
 	flush := func() error {
 		if len(pending) == 0 {
@@ -445,14 +411,13 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 		if err := r.f.SyncDirs(); err != nil {
 			return err
 		}
-		batch := pending
-		if err := r.commitPairs(len(batch), func(i int) statedb.Pair { return batch[i] }, nil); err != nil {
+		if err := r.commitPairs(pending, false); err != nil {
 			return err
 		}
 		pending, pendingBytes = nil, 0
 		return nil
 	}
-	err := r.c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
+	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: stop at once, what is delivered is committed below
 		}
@@ -462,7 +427,7 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pending = append(pending, statedb.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pending = append(pending, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
 		pendingBytes += int64(len(m.Body))
 		r.sum.Downloaded++
 		r.sum.BytesDown += int64(len(m.Body))
@@ -491,9 +456,9 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		var reqs []imapconn.AppendReq
+		var reqs []model.AppendReq
 		var keys []string
-		var intents []statedb.Intent
+		var intents []model.Intent
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
@@ -513,9 +478,9 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				return false, err
 			}
 			body := model.ToCRLF(data)
-			reqs = append(reqs, imapconn.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
 			keys = append(keys, en.Key)
-			intents = append(intents, statedb.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
 			size += int64(len(body))
 		}
 		lo = hi
@@ -523,19 +488,12 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			continue
 		}
 		r.e.opts.Progress.Plan(0, size)
-		err := r.e.db.Update(func(tx *statedb.Tx) error {
-			for _, in := range intents {
-				if err := tx.PutIntent(r.name, in); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := r.e.db.Commit(r.name, model.StateChange{PutIntents: intents})
 		if err != nil {
 			return false, err
 		}
-		var done []statedb.Pair
-		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res imapconn.AppendResult) error {
+		var done []model.Pair
+		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
 			r.sum.Uploaded++
 			r.sum.BytesUp += int64(len(reqs[i].Body))
@@ -545,12 +503,11 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				r.unconfirmed[keys[i]] = false // true once warned about
 				return nil
 			}
-			done = append(done, statedb.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
+			done = append(done, model.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
 			return nil
 		})
 		if len(done) > 0 {
-			cerr := r.commitPairs(len(done), func(i int) statedb.Pair { return done[i] },
-				func(tx *statedb.Tx, i int) error { return tx.DeleteIntent(r.name, done[i].Key) })
+			cerr := r.commitPairs(done, true)
 			if err == nil {
 				err = cerr
 			}

@@ -53,20 +53,26 @@ type Report struct {
 // opened with EXAMINE.
 func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Account: acct.Name}
-	db, err := statedb.Open(acct.StatePath)
+	sdb, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return rep, err
 	}
-	defer db.Close()
-	md, err := maildir.Open(acct.Maildir)
+	defer sdb.Close()
+	mdir, err := maildir.Open(acct.Maildir)
 	if err != nil {
 		return rep, err
 	}
-	c, err := imapconn.Dial(ctx, acct.IMAP)
+	ic, err := imapconn.Dial(ctx, acct.IMAP)
 	if err != nil {
 		return rep, err
 	}
-	defer c.Close()
+	defer ic.Close()
+	return verify(ctx, acct, opts, ic, maildirTree{mdir}, sdb)
+}
+
+// verify is Verify on the three ports.
+func verify(ctx context.Context, acct Account, opts VerifyOptions, c Remote, md Local, db State) (*Report, error) {
+	rep := &Report{Account: acct.Name}
 
 	remoteList, _, err := c.ListFolders(ctx)
 	if err != nil {
@@ -107,7 +113,7 @@ func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, err
 	return rep, nil
 }
 
-func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *maildir.Maildir, name string, opts VerifyOptions, rep *Report,
+func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string, opts VerifyOptions, rep *Report,
 	diff func(uid model.UID, key, format string, args ...any)) error {
 	st, err := db.Load(name)
 	if err != nil {
@@ -121,6 +127,7 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 		diff(0, "", "UIDVALIDITY is %d on the server, %d in the state: the next sync re-pairs by content", status.UIDValidity, st.UIDValidity)
 		return nil
 	}
+	// A full listing (plan.ListFull): verify trusts no shortcut.
 	msgs, err := c.ListMessages(ctx, 0)
 	if err != nil {
 		return err
@@ -137,9 +144,9 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 	for _, m := range msgs {
 		remote[m.UID] = m
 	}
-	local := map[string]maildir.Entry{}
+	local := map[string]model.LocalMsg{}
 	for _, en := range entries {
-		local[en.Key] = en
+		local[en.Key] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
 	pairedUID := map[model.UID]bool{}
 	pairedKey := map[string]bool{}
@@ -187,7 +194,7 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 		keyOf[p.UID] = p.Key
 	}
 	if len(fetch) > 0 {
-		err := c.FetchBodies(ctx, fetch, func(m imapconn.Message) error {
+		err := c.FetchBodies(ctx, fetch, func(m model.Message) error {
 			sum := sha256.Sum256(m.Body)
 			if hex.EncodeToString(sum[:]) != localHash[m.UID] {
 				diff(m.UID, keyOf[m.UID], "content differs")
