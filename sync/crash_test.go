@@ -315,7 +315,7 @@ func TestConnectionCutDuringAppend(t *testing.T) {
 			fx.srv.Save(t, "INBOX", fixedMsg("already there"))
 			fx.sync(t)
 			fx.deliver(t, "INBOX", fixedMsg("cut upload"), model.FlagSeen)
-			proxy.CutAfter([]byte("Append completed"))
+			proxy.CutAfter([]byte(appendOK()))
 			sum := fx.sync(t)
 			if proxy.Cuts() != 1 {
 				t.Fatalf("proxy cut %d times", proxy.Cuts())

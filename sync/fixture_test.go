@@ -20,14 +20,14 @@ import (
 
 // fixture is one account: a real Dovecot and a Maildir with its state.
 type fixture struct {
-	srv  *dovecottest.Server
+	srv  *testServer
 	acct Account
 	md   *maildir.Maildir
 }
 
 func newFixture(t *testing.T, opts *dovecottest.Options) *fixture {
 	t.Helper()
-	srv := dovecottest.Start(t, opts)
+	srv := startServer(t, opts)
 	dir := t.TempDir()
 	fx := &fixture{srv: srv, acct: Account{
 		Name: "test",

@@ -126,10 +126,8 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
 		// is applied: remember them for the next run's shortcut.
-		if st.UIDValidity != r.status.UIDValidity || st.UIDNext != r.status.UIDNext || st.HighestModSeq != r.status.HighestModSeq {
-			err := r.e.db.Commit(r.name, model.StateChange{Meta: &model.Meta{
-				UIDValidity: r.status.UIDValidity, UIDNext: r.status.UIDNext, HighestModSeq: r.status.HighestModSeq}})
-			if err != nil {
+		if m := plan.RecordMeta(r.c.Caps().CondStore, st, r.status); m != nil {
+			if err := r.e.db.Commit(r.name, model.StateChange{Meta: m}); err != nil {
 				return false, err
 			}
 		}

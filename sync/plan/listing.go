@@ -76,3 +76,17 @@ func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out, true
 }
+
+// RecordMeta decides what to record once a pass has applied everything
+// up to the status seen at SELECT: nil when nothing needs writing. A new
+// UIDVALIDITY is always recorded. UIDNEXT and HIGHESTMODSEQ serve only
+// the CONDSTORE shortcut (Listing), so without CONDSTORE they are not
+// rewritten: our own uploads move UIDNEXT on after the SELECT, and
+// recording it would make the next run of an unchanged folder write the
+// state again.
+func RecordMeta(condStore bool, st *model.FolderState, s model.FolderStatus) *model.Meta {
+	if st.UIDValidity == s.UIDValidity && (!condStore || (st.UIDNext == s.UIDNext && st.HighestModSeq == s.HighestModSeq)) {
+		return nil
+	}
+	return &model.Meta{UIDValidity: s.UIDValidity, UIDNext: s.UIDNext, HighestModSeq: s.HighestModSeq}
+}

@@ -233,3 +233,30 @@ func TestMerge(t *testing.T) {
 		t.Fatal("an unknown UID must ask for a full listing")
 	}
 }
+
+func TestRecordMeta(t *testing.T) {
+	st := &model.FolderState{UIDValidity: 5, UIDNext: 10, HighestModSeq: 100}
+	tests := []struct {
+		name      string
+		condStore bool
+		s         model.FolderStatus
+		want      *model.Meta
+	}{
+		{name: "unchanged", condStore: true, s: model.FolderStatus{UIDValidity: 5, UIDNext: 10, HighestModSeq: 100}},
+		{name: "moved on with CONDSTORE", condStore: true, s: model.FolderStatus{UIDValidity: 5, UIDNext: 12, HighestModSeq: 130},
+			want: &model.Meta{UIDValidity: 5, UIDNext: 12, HighestModSeq: 130}},
+		{name: "UIDNEXT moved without CONDSTORE is not rewritten", s: model.FolderStatus{UIDValidity: 5, UIDNext: 12}},
+		{name: "new UIDVALIDITY without CONDSTORE", s: model.FolderStatus{UIDValidity: 6, UIDNext: 3},
+			want: &model.Meta{UIDValidity: 6, UIDNext: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RecordMeta(tt.condStore, st, tt.s); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if got := RecordMeta(false, &model.FolderState{}, model.FolderStatus{UIDValidity: 1, UIDNext: 2}); got == nil || got.UIDValidity != 1 {
+		t.Fatalf("never synced: %+v", got)
+	}
+}
