@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine (Dovecot, mbsync,
-# offlineimap, Python), then runs every test with the race detector.
+# offlineimap, Python), then runs every test with the race detector, and
+# the sync scenario suite once more against mailsync serve.
 # Usage: scripts/test.sh [go test flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +27,7 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 40m "$@" ./...
+# The sync scenario suite a second time, against `mailsync serve` started
+# in-process (no Dovecot, no root): about half a minute.
+echo "== go test -race ./sync/... against mailsync serve"
+MAILSYNC_TEST_SERVER=serve go test -race -count=1 -timeout 10m "$@" ./sync/...

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/crashpoint"
@@ -22,6 +23,10 @@ const (
 	uploadBatchBytes   = 16 << 20
 	maxPasses          = 3
 )
+
+// staleTmpAge is how old a file in a folder's tmp/ must be for the sync
+// to remove it (the Maildir convention: 36 hours). A variable for tests.
+var staleTmpAge = 36 * time.Hour
 
 // folderRun is the sync of one folder on one connection.
 type folderRun struct {
@@ -49,6 +54,11 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	}
 	if !f.Exists() {
 		return fmt.Errorf("Maildir folder %s is missing", f.Path())
+	}
+	// Files in tmp/ are deliveries a crash interrupted (ours or another
+	// program's); after 36 hours nobody is still writing them.
+	if err := f.CleanTmp(staleTmpAge); err != nil {
+		e.warn("folder %q: %v", name, err)
 	}
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
 	settled := false
