@@ -50,7 +50,13 @@ type Options struct {
 	// AllowMassDelete turns off the mass-deletion guard.
 	AllowMassDelete bool
 	Progress        Progress
-	// Logf receives warnings and notes (nil: discarded).
+	// Logf receives the run's log, one line per call (nil: the engine is
+	// silent; it never writes to stdout or stderr itself). A line is a
+	// note (no prefix: something done or skipped by design), a warning
+	// ("warning: ", also in Summary.Warnings) or an error ("error: ", a
+	// folder not or not fully synced, also in Summary.Errors). Logf is
+	// called from the folder workers' goroutines: it must be safe for
+	// concurrent use.
 	Logf func(format string, args ...any)
 	// Retries is how many times a folder is retried on a new connection
 	// after a broken one (default 3).
@@ -73,18 +79,20 @@ type engine struct {
 	sum Summary
 }
 
-func (e *engine) logf(format string, args ...any) {
+// note logs something done or skipped by design (see Options.Logf).
+func (e *engine) note(format string, args ...any) {
 	if e.opts.Logf != nil {
 		e.opts.Logf(format, args...)
 	}
 }
 
+// warn logs a warning and keeps it in the summary.
 func (e *engine) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	e.mu.Lock()
 	e.sum.Warnings = append(e.sum.Warnings, msg)
 	e.mu.Unlock()
-	e.logf("warning: %s", msg)
+	e.note("warning: %s", msg)
 }
 
 // Run syncs one account. It returns the summary of what was done and an
@@ -219,7 +227,7 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 	decisions, allMail := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateFolders,
 		Exclude: e.acct.Exclude, IncludeAllMail: e.acct.IncludeAllMail})
 	for _, name := range allMail {
-		e.logf("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
+		e.note("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
 	}
 	var out []string
 	for _, d := range decisions {
@@ -244,7 +252,7 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 				e.folderError(name, fmt.Errorf("create on the server: %w", err))
 				continue
 			}
-			e.logf("created folder %q on the server", name)
+			e.note("created folder %q on the server", name)
 			out = append(out, name)
 		case plan.Forget:
 			if err := e.db.Forget(name); err != nil {
@@ -270,7 +278,7 @@ func (e *engine) folderError(name string, err error) {
 	e.mu.Lock()
 	e.sum.Errors = append(e.sum.Errors, fmt.Sprintf("folder %q: %v", name, err))
 	e.mu.Unlock()
-	e.logf("error: folder %q: %v", name, err)
+	e.note("error: folder %q: %v", name, err)
 }
 
 // syncFolderRetrying syncs one folder, reconnecting and starting the
@@ -303,7 +311,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		if !imapconn.IsRetryable(err) || ctx.Err() != nil {
 			break
 		}
-		e.logf("folder %q: connection lost (%v); reconnecting", name, err)
+		e.note("folder %q: connection lost (%v); reconnecting", name, err)
 		c.Close()
 		c = nil
 		sleep(ctx, time.Duration(attempt)*time.Second)

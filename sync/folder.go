@@ -118,7 +118,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	for _, b := range pl.Blocked {
 		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
 			r.sum.Errors = append(r.sum.Errors, b)
-			r.e.logf("error: %s", b)
+			r.e.note("error: %s", b)
 		}
 	}
 	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
