@@ -44,8 +44,10 @@ type Remote interface {
 	ListMessages(ctx context.Context, changedSince uint64) ([]model.RemoteMsg, error)
 	// UIDs lists the selected folder's UIDs.
 	UIDs(ctx context.Context) ([]model.UID, error)
-	// Fingerprints returns model.RemoteFingerprint of the given messages;
-	// UIDs the server no longer has are missing from the map.
+	// Fingerprints returns model.Fingerprint(RFC822.SIZE, header) of the
+	// given messages, equal to model.LocalFingerprint of the same
+	// message in a Maildir; UIDs the server no longer has are missing
+	// from the map.
 	Fingerprints(ctx context.Context, uids []model.UID) (map[model.UID]string, error)
 	// FetchBodies fetches the given messages without setting \Seen and
 	// calls fn for each, one at a time, on the calling goroutine. An

@@ -123,7 +123,7 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 	if err != nil {
 		return err
 	}
-	if st.UIDValidity != 0 && st.UIDValidity != status.UIDValidity {
+	if plan.ValidityChanged(st, status.UIDValidity) {
 		diff(0, "", "UIDVALIDITY is %d on the server, %d in the state: the next sync re-pairs by content", status.UIDValidity, st.UIDValidity)
 		return nil
 	}
