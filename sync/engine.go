@@ -2,12 +2,17 @@
 // account and one Maildir in two-way sync, using the state database as
 // the memory of the last run.
 //
-// The engine is a planner and an executor. Package sync/plan holds every
-// decision as pure functions of (stored state, server listing, Maildir
-// listing); the executor (this file and folder.go) lists, asks the
-// planner, and applies the plan in an order that makes a crash at any moment
-// harmless: a message file is durable before the state that names it is
-// committed, and an upload intent is committed before the APPEND is sent.
+// The engine is a planner and an executor: listings → decisions → plan →
+// executor. The executor (this file and folder.go) lists the server, the
+// Maildir and the state through three ports (ports.go: Remote, Local,
+// State); package sync/plan holds every decision as pure functions of
+// those listings; the executor applies the plan in an order that makes a
+// crash at any moment harmless: a message file is durable before the
+// state that names it is committed, and an upload intent is committed
+// before the APPEND is sent.
+//
+// The engine is silent unless Options.Logf is set (see there for the
+// convention).
 //
 // The package imports no CLI code: callers pass an Account and Options
 // and get a Summary back. It is imported as sync; it imports the standard
