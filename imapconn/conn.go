@@ -56,6 +56,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/mailsync/mailsync/internal/redact"
+	"github.com/mailsync/mailsync/model"
 )
 
 // Options configure Dial. The function fields and Secrets are left out
@@ -178,10 +179,9 @@ func classifyNetErr(err error) bool {
 	return true
 }
 
-// Caps are the capabilities that change what the Conn sends.
-type Caps struct {
-	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus bool
-}
+// Caps are the capabilities that change what the Conn sends
+// (model.Caps).
+type Caps = model.Caps
 
 // Conn is one logged-in IMAP connection. See the package comment for its
 // concurrency rules.

@@ -11,17 +11,8 @@ import (
 	"github.com/mailsync/mailsync/model"
 )
 
-// Folder is one folder of the server.
-type Folder struct {
-	// Name is canonical: "/"-separated UTF-8, the inbox as "INBOX".
-	Name string
-	// NoSelect is set for levels that hold no messages (\Noselect,
-	// \NonExistent).
-	NoSelect bool
-	// SpecialUse is the RFC 6154 attribute (`\Sent`, `\Trash`, `\All`,
-	// ...) or "".
-	SpecialUse string
-}
+// Folder is one folder of the server (model.RemoteFolder).
+type Folder = model.RemoteFolder
 
 var specialUses = []imap.MailboxAttr{
 	imap.MailboxAttrAll, imap.MailboxAttrArchive, imap.MailboxAttrDrafts,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -166,15 +165,8 @@ func (c *Conn) Fingerprints(ctx context.Context, uids []model.UID) (fps map[mode
 	return fps, nil
 }
 
-// Message is one fetched message.
-type Message struct {
-	UID          model.UID
-	Flags        model.Flags
-	InternalDate time.Time
-	Size         int64
-	// Body is the message exactly as the server sent it (CRLF).
-	Body []byte
-}
+// Message is one fetched message (model.Message).
+type Message = model.Message
 
 // withinSize drops the UIDs whose RFC822.SIZE is above
 // Options.MaxMessageSize, warning about each, so that no oversize body is

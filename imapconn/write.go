@@ -4,30 +4,18 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/mailsync/mailsync/model"
 )
 
-// AppendReq is one message to upload.
-type AppendReq struct {
-	Flags model.Flags
-	// Date becomes the internal date; the server's clock when zero.
-	Date time.Time
-	// Body is the message with CRLF line endings, sent as is.
-	Body []byte
-}
+// AppendReq is one message to upload (model.AppendReq).
+type AppendReq = model.AppendReq
 
-// AppendResult is what the server told about a stored message.
-type AppendResult struct {
-	// UIDValidity and UID come from APPENDUID; both are 0 when the
-	// server sent none or UIDPLUS is off. The caller must ignore them
-	// when UIDValidity differs from the one it knows.
-	UIDValidity uint32
-	UID         model.UID
-}
+// AppendResult is what the server told about a stored message
+// (model.AppendResult).
+type AppendResult = model.AppendResult
 
 // appendWindow is how many APPENDs AppendBatch keeps unanswered.
 const appendWindow = 8

@@ -7,6 +7,7 @@ package model
 
 import (
 	"strings"
+	"time"
 )
 
 // UID is an IMAP message UID (RFC 3501 2.3.1.1). Zero is never a valid UID.
@@ -140,4 +141,103 @@ type FolderStatus struct {
 	// HighestModSeq is zero when the server has no CONDSTORE or the
 	// folder has NOMODSEQ.
 	HighestModSeq uint64
+}
+
+// RemoteFolder is one folder of a server's listing.
+type RemoteFolder struct {
+	// Name is canonical: "/"-separated UTF-8, the inbox as "INBOX".
+	Name string
+	// NoSelect is set for levels that hold no messages (\Noselect,
+	// \NonExistent).
+	NoSelect bool
+	// SpecialUse is the RFC 6154 attribute (`\Sent`, `\Trash`, `\All`,
+	// ...) or "".
+	SpecialUse string
+}
+
+// Caps are the server capabilities that change what a client sends and
+// what the engine may rely on.
+type Caps struct {
+	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus bool
+}
+
+// Message is one message fetched from a server.
+type Message struct {
+	UID          UID
+	Flags        Flags
+	InternalDate time.Time
+	Size         int64
+	// Body is the message exactly as the server sent it (CRLF).
+	Body []byte
+}
+
+// AppendReq is one message to upload.
+type AppendReq struct {
+	Flags Flags
+	// Date becomes the internal date; the server's clock when zero.
+	Date time.Time
+	// Body is the message with CRLF line endings, sent as is.
+	Body []byte
+}
+
+// AppendResult is what the server told about a stored message.
+type AppendResult struct {
+	// UIDValidity and UID come from APPENDUID; both are 0 when the
+	// server sent none or UIDPLUS is off. The caller must ignore them
+	// when UIDValidity differs from the one it knows.
+	UIDValidity uint32
+	UID         UID
+}
+
+// Pair is a message known to both sides: the server's UID, the Maildir
+// key, and the flags both sides had after the last sync.
+type Pair struct {
+	UID   UID
+	Key   string // Maildir key (base name)
+	Flags Flags  // the flags both sides had after the last sync
+}
+
+// Intent is a local message whose upload was started: recorded before
+// the APPEND is sent, forgotten once the server's copy is paired.
+type Intent struct {
+	Key         string
+	Fingerprint string
+	Created     time.Time
+}
+
+// FolderState is everything the state remembers about one folder.
+type FolderState struct {
+	Name          string
+	UIDValidity   uint32 // 0: never synced
+	UIDNext       UID
+	HighestModSeq uint64
+	Pairs         []Pair // sorted by UID
+	Intents       []Intent
+}
+
+// Meta is a folder's server-side position: what the state records once
+// every change up to it has been applied.
+type Meta struct {
+	UIDValidity   uint32
+	UIDNext       UID
+	HighestModSeq uint64
+}
+
+// StateChange is one atomic change to one folder's stored state, applied
+// in the order of its fields: reset the pairs, record Meta, put and
+// delete pairs, put and delete intents.
+type StateChange struct {
+	// ResetPairs forgets every pair (after a UIDVALIDITY change).
+	ResetPairs    bool
+	Meta          *Meta
+	PutPairs      []Pair
+	DeletePairs   []UID
+	PutIntents    []Intent
+	DeleteIntents []string
+}
+
+// Empty reports whether c changes nothing.
+func (c *StateChange) Empty() bool {
+	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a Debian machine (Dovecot, GNU Mailutils
-# imap4d, mbsync, offlineimap, Python), then runs every test with the race detector.
+# imap4d, mbsync, offlineimap, Python), then runs every test with the race
+# detector, the sync scenario suite once more against mailsync serve, and
+# each fuzz target for a few seconds.
 # Usage: scripts/test.sh [go test flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,10 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 40m "$@" ./...
+# The sync scenario suite a second time, against `mailsync serve` started
+# in-process (no Dovecot, no root): about half a minute.
+echo "== go test -race ./sync/... against mailsync serve"
+MAILSYNC_TEST_SERVER=serve go test -race -count=1 -timeout 10m "$@" ./sync/...
 echo "== fuzz (3 s per target; a failing input is saved under the package's testdata/fuzz: commit it)"
 for target in ./imapconn:FuzzListGuard ./config:FuzzParse ./model:FuzzLineEndings \
   ./maildir:FuzzParseName ./maildir:FuzzDirName ./maildir:FuzzFolderName; do

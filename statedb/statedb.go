@@ -58,29 +58,13 @@ type DB struct {
 	broken bool // a bbolt call panicked: the file is damaged, bbolt's locks may be held
 }
 
-// Pair is a message known to both sides.
-type Pair struct {
-	UID   model.UID
-	Key   string      // Maildir key (base name)
-	Flags model.Flags // the flags both sides had after the last sync
-}
-
-// Intent is a local message whose upload was started.
-type Intent struct {
-	Key         string
-	Fingerprint string
-	Created     time.Time
-}
-
-// Folder is everything stored about one folder.
-type Folder struct {
-	Name          string
-	UIDValidity   uint32 // 0: never synced
-	UIDNext       model.UID
-	HighestModSeq uint64
-	Pairs         []Pair // sorted by UID
-	Intents       []Intent
-}
+// Pair, Intent and Folder are the model's types (kept here as aliases
+// for callers that name them through statedb).
+type (
+	Pair   = model.Pair
+	Intent = model.Intent
+	Folder = model.FolderState
+)
 
 // Open opens or creates the database at path, creating its directory.
 func Open(path string) (d *DB, err error) {
@@ -254,6 +238,50 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	}
 	crashpoint.Step("state-commit")
 	return nil
+}
+
+// Commit applies ch to folder name in one transaction (one Update): on
+// error nothing of ch is written. Safe for concurrent use; commits are
+// serialized.
+func (d *DB) Commit(name string, ch model.StateChange) error {
+	return d.Update(func(tx *Tx) error {
+		if ch.ResetPairs {
+			if err := tx.ResetPairs(name); err != nil {
+				return err
+			}
+		}
+		if m := ch.Meta; m != nil {
+			if err := tx.SetMeta(name, m.UIDValidity, m.UIDNext, m.HighestModSeq); err != nil {
+				return err
+			}
+		}
+		for _, p := range ch.PutPairs {
+			if err := tx.PutPair(name, p); err != nil {
+				return err
+			}
+		}
+		for _, uid := range ch.DeletePairs {
+			if err := tx.DeletePair(name, uid); err != nil {
+				return err
+			}
+		}
+		for _, in := range ch.PutIntents {
+			if err := tx.PutIntent(name, in); err != nil {
+				return err
+			}
+		}
+		for _, k := range ch.DeleteIntents {
+			if err := tx.DeleteIntent(name, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Forget deletes everything stored about folder name, in one Update.
+func (d *DB) Forget(name string) error {
+	return d.Update(func(tx *Tx) error { return tx.DeleteFolder(name) })
 }
 
 // Check verifies the database's internal consistency (for tests and

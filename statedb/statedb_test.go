@@ -113,3 +113,40 @@ func TestEmptyFolder(t *testing.T) {
 		t.Fatal("uid 0 accepted")
 	}
 }
+
+func TestCommit(t *testing.T) {
+	db, _ := openTest(t)
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := db.Commit("F", model.StateChange{Meta: &model.Meta{UIDValidity: 9, UIDNext: 4, HighestModSeq: 8},
+		PutPairs:   []model.Pair{{UID: 1, Key: "a"}, {UID: 2, Key: "b", Flags: model.FlagSeen}},
+		PutIntents: []model.Intent{{Key: "c", Fingerprint: "x", Created: created}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Reset, then put: the new pairs replace the old ones in one commit.
+	if err := db.Commit("F", model.StateChange{ResetPairs: true, PutPairs: []model.Pair{{UID: 7, Key: "a"}},
+		DeleteIntents: []string{"c"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Load("F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Folder{Name: "F", UIDValidity: 9, UIDNext: 4, HighestModSeq: 8, Pairs: []Pair{{UID: 7, Key: "a"}}}
+	if !reflect.DeepEqual(st, want) {
+		t.Fatalf("got %+v, want %+v", st, want)
+	}
+	// An invalid pair fails the whole commit.
+	err = db.Commit("F", model.StateChange{DeletePairs: []model.UID{7}, PutPairs: []model.Pair{{UID: 0, Key: "z"}}})
+	if err == nil {
+		t.Fatal("invalid pair accepted")
+	}
+	if st, _ := db.Load("F"); len(st.Pairs) != 1 {
+		t.Fatalf("failed commit wrote: %+v", st.Pairs)
+	}
+	if err := db.Forget("F"); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := db.Folders(); len(names) != 0 {
+		t.Fatalf("forgotten folder still listed: %v", names)
+	}
+}

@@ -2,15 +2,16 @@ package sync
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,28 +21,51 @@ import (
 	"github.com/mailsync/mailsync/model"
 )
 
-// The crash tests run the engine in a child process (this test binary,
-// re-executed) so that it can be stopped at any point: after its k-th
-// durable step (internal/crashpoint) or by SIGKILL at a random moment.
+// The crash tests run the engine in a child process so that it can be
+// stopped at any point: after its k-th durable step (internal/crashpoint)
+// or by SIGKILL at a random moment. The child is sync/internal/crashchild,
+// built once per test binary with the failpoint build tag: the step
+// counter exists only in such builds, never in a release binary.
 
 const childEnv = "MAILSYNC_TEST_CHILD_ACCOUNT"
 
-func TestMain(m *testing.M) {
-	if js := os.Getenv(childEnv); js != "" {
-		var acct Account
-		if err := json.Unmarshal([]byte(js), &acct); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(3)
+var (
+	childOnce gosync.Once
+	childBin  string
+	childErr  error
+)
+
+// childBinary builds the crash helper with failpoints on.
+func childBinary(t *testing.T) string {
+	t.Helper()
+	childOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mailsync-crashchild")
+		if err != nil {
+			childErr = err
+			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if _, err := Run(ctx, acct, Options{}); err != nil {
-			fmt.Fprintln(os.Stderr, "child:", err)
-			os.Exit(1)
+		childBin = filepath.Join(dir, "crashchild")
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
 		}
-		os.Exit(0)
+		cmd := exec.Command(gobin, "build", "-tags", crashpoint.Tag, "-o", childBin, "github.com/mailsync/mailsync/sync/internal/crashchild")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			childErr = fmt.Errorf("build the crash helper: %v\n%s", err, out)
+		}
+	})
+	if childErr != nil {
+		t.Fatal(childErr)
 	}
-	os.Exit(m.Run())
+	return childBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if childBin != "" {
+		os.RemoveAll(filepath.Dir(childBin))
+	}
+	os.Exit(code)
 }
 
 // child starts a sync of fx's account in a child process.
@@ -51,7 +75,7 @@ func (fx *fixture) child(t *testing.T, env ...string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.Command(childBinary(t))
 	cmd.Env = append(os.Environ(), childEnv+"="+string(js))
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
@@ -244,6 +268,7 @@ func equalContent(a, b map[string][]string) bool {
 // finishes; server and Maildir must then agree with no duplicates.
 func TestRandomKills(t *testing.T) {
 	fx := newFixture(t, nil)
+	fx.exempt.tmpFiles = true // a SIGKILL during a delivery leaves its tmp/ file
 	wave := 0
 	// addWork puts new mail on both sides.
 	addWork := func() {
@@ -315,7 +340,7 @@ func TestConnectionCutDuringAppend(t *testing.T) {
 			fx.srv.Save(t, "INBOX", fixedMsg("already there"))
 			fx.sync(t)
 			fx.deliver(t, "INBOX", fixedMsg("cut upload"), model.FlagSeen)
-			proxy.CutAfter([]byte("Append completed"))
+			proxy.CutAfter([]byte(appendOK()))
 			sum := fx.sync(t)
 			if proxy.Cuts() != 1 {
 				t.Fatalf("proxy cut %d times", proxy.Cuts())

@@ -2,12 +2,17 @@
 // account and one Maildir in two-way sync, using the state database as
 // the memory of the last run.
 //
-// The engine is a planner and an executor. BuildPlan is a pure function
-// of (stored state, server listing, Maildir listing) and decides every
-// change; the executor (this file and folder.go) lists, asks the planner,
-// and applies the plan in an order that makes a crash at any moment
-// harmless: a message file is durable before the state that names it is
-// committed, and an upload intent is committed before the APPEND is sent.
+// The engine is a planner and an executor: listings → decisions → plan →
+// executor. The executor (this file and folder.go) lists the server, the
+// Maildir and the state through three ports (ports.go: Remote, Local,
+// State); package sync/plan holds every decision as pure functions of
+// those listings; the executor applies the plan in an order that makes a
+// crash at any moment harmless: a message file is durable before the
+// state that names it is committed, and an upload intent is committed
+// before the APPEND is sent.
+//
+// The engine is silent unless Options.Logf is set (see there for the
+// convention).
 //
 // The package imports no CLI code: callers pass an Account and Options
 // and get a Summary back. It is imported as sync; it imports the standard
@@ -18,8 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"sort"
 	gosync "sync"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // Account is one account to sync.
@@ -51,28 +55,17 @@ type Options struct {
 	// AllowMassDelete turns off the mass-deletion guard.
 	AllowMassDelete bool
 	Progress        Progress
-	// Logf receives warnings and notes (nil: discarded).
+	// Logf receives the run's log, one line per call (nil: the engine is
+	// silent; it never writes to stdout or stderr itself). A line is a
+	// note (no prefix: something done or skipped by design), a warning
+	// ("warning: ", also in Summary.Warnings) or an error ("error: ", a
+	// folder not or not fully synced, also in Summary.Errors). Logf is
+	// called from the folder workers' goroutines: it must be safe for
+	// concurrent use.
 	Logf func(format string, args ...any)
 	// Retries is how many times a folder is retried on a new connection
 	// after a broken one (default 3).
 	Retries int
-}
-
-// conn is what the engine needs of an IMAP connection; *imapconn.Conn
-// has it.
-type conn interface {
-	Caps() imapconn.Caps
-	ListFolders(ctx context.Context) ([]imapconn.Folder, []string, error)
-	CreateFolder(ctx context.Context, name string) error
-	Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error)
-	ListMessages(ctx context.Context, changedSince uint64) ([]model.RemoteMsg, error)
-	UIDs(ctx context.Context) ([]model.UID, error)
-	Fingerprints(ctx context.Context, uids []model.UID) (map[model.UID]string, error)
-	FetchBodies(ctx context.Context, uids []model.UID, fn func(imapconn.Message) error) error
-	AppendBatch(ctx context.Context, folder string, reqs []imapconn.AppendReq, done func(i int, res imapconn.AppendResult) error) error
-	StoreFlags(ctx context.Context, uids []model.UID, add bool, flags model.Flags) error
-	Expunge(ctx context.Context, uids []model.UID) error
-	Close() error
 }
 
 // ErrMaildirMissing means the Maildir root is gone while the state
@@ -83,26 +76,28 @@ var ErrMaildirMissing = errors.New("Maildir is missing")
 type engine struct {
 	acct Account
 	opts Options
-	db   *statedb.DB
-	md   *maildir.Maildir
-	dial func(ctx context.Context) (conn, error)
+	db   State
+	md   Local
+	dial func(ctx context.Context) (Remote, error)
 
 	mu  gosync.Mutex
 	sum Summary
 }
 
-func (e *engine) logf(format string, args ...any) {
+// note logs something done or skipped by design (see Options.Logf).
+func (e *engine) note(format string, args ...any) {
 	if e.opts.Logf != nil {
 		e.opts.Logf(format, args...)
 	}
 }
 
+// warn logs a warning and keeps it in the summary.
 func (e *engine) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	e.mu.Lock()
 	e.sum.Warnings = append(e.sum.Warnings, msg)
 	e.mu.Unlock()
-	e.logf("warning: %s", msg)
+	e.note("warning: %s", msg)
 }
 
 // Run syncs one account. It returns the summary of what was done and an
@@ -138,7 +133,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if err != nil {
 		return &e.sum, err
 	}
-	e.md = md
+	e.md = maildirTree{md}
 	stateFolders, err := db.Folders()
 	if err != nil {
 		return &e.sum, err
@@ -218,19 +213,10 @@ func (e *engine) rememberedMessages(folders []string) int {
 	return n
 }
 
-func (e *engine) excluded(name string) bool {
-	for _, pat := range e.acct.Exclude {
-		if ok, _ := path.Match(pat, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// prepareFolders decides which folders to sync, creating on each side the
-// folders that are new on the other. A folder that was synced before and
-// is now gone from one side is not deleted on the other: it is skipped
-// with a warning.
+// prepareFolders lists the folders of both sides, asks plan.Folders what
+// to do with each, and does it: it creates on each side the folders that
+// are new on the other, forgets those gone from both, and warns about
+// the ones it skips. It returns the folders to sync.
 func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []string) ([]string, error) {
 	remoteList, skipped, err := c.ListFolders(ctx)
 	if err != nil {
@@ -239,90 +225,45 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 	for _, s := range skipped {
 		e.warn("server folder skipped: %s", s)
 	}
-	remote := map[string]bool{}
-	unselectable := map[string]bool{}
-	for _, f := range remoteList {
-		if e.excluded(f.Name) {
-			continue
-		}
-		if f.NoSelect {
-			unselectable[f.Name] = true
-			continue
-		}
-		if f.SpecialUse == `\All` && !e.acct.IncludeAllMail {
-			e.logf("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", f.Name)
-			continue
-		}
-		remote[f.Name] = true
-	}
 	localList, err := e.md.Folders()
 	if err != nil {
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
-	local := map[string]bool{}
-	for _, name := range localList {
-		if !e.excluded(name) {
-			local[name] = true
-		}
+	decisions, allMail := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateFolders,
+		Exclude: e.acct.Exclude, IncludeAllMail: e.acct.IncludeAllMail})
+	for _, name := range allMail {
+		e.note("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
 	}
-	known := map[string]bool{}
-	for _, name := range stateFolders {
-		known[name] = true
-	}
-	all := map[string]bool{model.Inbox: true}
-	for _, m := range []map[string]bool{remote, local, known} {
-		for name := range m {
-			all[name] = true
-		}
-	}
-	names := make([]string, 0, len(all))
-	for name := range all {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-
 	var out []string
-	for _, name := range names {
-		r, l, k := remote[name], local[name], known[name]
-		if e.excluded(name) {
-			continue
-		}
-		switch {
-		case r && l:
+	for _, d := range decisions {
+		name := d.Name
+		switch d.Action {
+		case plan.Sync:
 			out = append(out, name)
-		case r && !l:
-			if k {
-				e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
-				continue
-			}
+		case plan.SkipLocalGone:
+			e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
+		case plan.CreateLocal:
 			if _, err := e.md.CreateFolder(name); err != nil {
 				e.folderError(name, fmt.Errorf("create Maildir folder: %w", err))
 				continue
 			}
 			out = append(out, name)
-		case !r && l:
-			if k {
-				e.warn("folder %q: it is gone from the server; the local copy in %s is kept", name, e.folderPath(name))
-				continue
-			}
-			if unselectable[name] {
-				e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
-				continue
-			}
+		case plan.SkipRemoteGone:
+			e.warn("folder %q: it is gone from the server; the local copy in %s is kept", name, e.folderPath(name))
+		case plan.SkipNoSelect:
+			e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
+		case plan.CreateRemote:
 			if err := c.CreateFolder(ctx, name); err != nil {
 				e.folderError(name, fmt.Errorf("create on the server: %w", err))
 				continue
 			}
-			e.logf("created folder %q on the server", name)
+			e.note("created folder %q on the server", name)
 			out = append(out, name)
-		case k:
-			// Gone on both sides: forget it.
-			if err := e.db.Update(func(tx *statedb.Tx) error { return tx.DeleteFolder(name) }); err != nil {
+		case plan.Forget:
+			if err := e.db.Forget(name); err != nil {
 				return nil, err
 			}
-		case name == model.Inbox:
-			// Neither side has an INBOX yet (an empty account and a new
-			// Maildir): the Maildir's root is its INBOX.
+		case plan.CreateInbox:
 			if _, err := e.md.CreateFolder(name); err != nil {
 				return nil, err
 			}
@@ -342,7 +283,7 @@ func (e *engine) folderError(name string, err error) {
 	e.mu.Lock()
 	e.sum.Errors = append(e.sum.Errors, fmt.Sprintf("folder %q: %v", name, err))
 	e.mu.Unlock()
-	e.logf("error: folder %q: %v", name, err)
+	e.note("error: folder %q: %v", name, err)
 }
 
 // syncFolderRetrying syncs one folder, reconnecting and starting the
@@ -375,7 +316,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		if !imapconn.IsRetryable(err) || ctx.Err() != nil {
 			break
 		}
-		e.logf("folder %q: connection lost (%v); reconnecting", name, err)
+		e.note("folder %q: connection lost (%v); reconnecting", name, err)
 		c.Close()
 		c = nil
 		sleep(ctx, time.Duration(attempt)*time.Second)

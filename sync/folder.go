@@ -7,12 +7,12 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/crashpoint"
-	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
-	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // Batch sizes: one state commit per batch of transfers.
@@ -24,12 +24,16 @@ const (
 	maxPasses          = 3
 )
 
+// staleTmpAge is how old a file in a folder's tmp/ must be for the sync
+// to remove it (the Maildir convention: 36 hours). A variable for tests.
+var staleTmpAge = 36 * time.Hour
+
 // folderRun is the sync of one folder on one connection.
 type folderRun struct {
 	e      *engine
 	c      conn
 	name   string
-	f      *maildir.Folder
+	f      LocalFolder
 	status model.FolderStatus
 	sum    *Summary
 	// unconfirmed holds the keys uploaded in this run whose UIDs the
@@ -50,6 +54,11 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	}
 	if !f.Exists() {
 		return fmt.Errorf("Maildir folder %s is missing", f.Path())
+	}
+	// Files in tmp/ are deliveries a crash interrupted (ours or another
+	// program's); after 36 hours nobody is still writing them.
+	if err := f.CleanTmp(staleTmpAge); err != nil {
+		e.warn("folder %q: %v", name, err)
 	}
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
 	settled := false
@@ -97,41 +106,38 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	for i, en := range entries {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
-	in := &Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
+	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
 		AllowMassDelete: r.e.opts.AllowMassDelete}
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
-	plan, err := BuildPlan(in)
+	pl, err := plan.Build(in)
 	if err != nil {
 		return false, err
 	}
-	for _, b := range plan.Blocked {
+	for _, b := range pl.Blocked {
 		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
 			r.sum.Errors = append(r.sum.Errors, b)
-			r.e.logf("error: %s", b)
+			r.e.note("error: %s", b)
 		}
 	}
-	if len(plan.Upload) > 0 || len(plan.ExpungeRemote) > 0 {
+	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
 		r.serverChanged = true
 	}
-	for _, fs := range plan.Flags {
+	for _, fs := range pl.Flags {
 		if fs.Remote != fs.Target {
 			r.serverChanged = true
 		}
 	}
-	again, err := r.apply(ctx, st, plan)
+	again, err := r.apply(ctx, st, pl)
 	if err != nil {
 		return false, err
 	}
-	if !again && len(plan.Blocked) == 0 {
+	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
 		// is applied: remember them for the next run's shortcut.
-		if st.UIDValidity != r.status.UIDValidity || st.UIDNext != r.status.UIDNext || st.HighestModSeq != r.status.HighestModSeq {
-			err := r.e.db.Update(func(tx *statedb.Tx) error {
-				return tx.SetMeta(r.name, r.status.UIDValidity, r.status.UIDNext, r.status.HighestModSeq)
-			})
-			if err != nil {
+		if m := plan.RecordMeta(r.c.Caps().CondStore, st, r.status); m != nil {
+			if err := r.e.db.Commit(r.name, model.StateChange{Meta: m}); err != nil {
 				return false, err
 			}
 		}
@@ -139,61 +145,32 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	return again, nil
 }
 
-// listRemote lists the server's messages with their flags. With
-// CONDSTORE it asks only for what changed since the last run, or nothing
-// at all when the folder is untouched.
-func (r *folderRun) listRemote(ctx context.Context, st *statedb.Folder) ([]model.RemoteMsg, error) {
-	s := r.status
-	if !r.c.Caps().CondStore || st.HighestModSeq == 0 || s.HighestModSeq == 0 || st.UIDValidity != s.UIDValidity {
-		return r.c.ListMessages(ctx, 0)
-	}
-	fromState := func() map[model.UID]model.RemoteMsg {
-		m := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
-		for _, p := range st.Pairs {
-			m[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags}
+// listRemote lists the server's messages with their flags, the way
+// plan.Listing decides: in full, from the state (nothing sent), or only
+// what changed since the last run (CONDSTORE).
+func (r *folderRun) listRemote(ctx context.Context, st *model.FolderState) ([]model.RemoteMsg, error) {
+	switch plan.Listing(r.c.Caps().CondStore, st, r.status) {
+	case plan.ListFromState:
+		return plan.FromState(st), nil
+	case plan.ListChanged:
+		changed, err := r.c.ListMessages(ctx, st.HighestModSeq)
+		if err != nil {
+			return nil, err
 		}
-		return m
-	}
-	if s.HighestModSeq == st.HighestModSeq && s.UIDNext == st.UIDNext && int(s.Messages) == len(st.Pairs) {
-		return sortedRemote(fromState()), nil
-	}
-	changed, err := r.c.ListMessages(ctx, st.HighestModSeq)
-	if err != nil {
-		return nil, err
-	}
-	uids, err := r.c.UIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	known := fromState()
-	for _, m := range changed {
-		known[m.UID] = m
-	}
-	out := make(map[model.UID]model.RemoteMsg, len(uids))
-	for _, uid := range uids {
-		m, ok := known[uid]
-		if !ok {
-			// Neither paired nor reported as changed (an unpaired
-			// message from an earlier interrupted run): list in full.
-			return r.c.ListMessages(ctx, 0)
+		uids, err := r.c.UIDs(ctx)
+		if err != nil {
+			return nil, err
 		}
-		out[uid] = m
+		if out, ok := plan.Merge(st, changed, uids); ok {
+			return out, nil
+		}
 	}
-	return sortedRemote(out), nil
-}
-
-func sortedRemote(m map[model.UID]model.RemoteMsg) []model.RemoteMsg {
-	out := make([]model.RemoteMsg, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
-	return out
+	return r.c.ListMessages(ctx, 0)
 }
 
 // fingerprint fills in the fingerprints the planner needs.
-func (r *folderRun) fingerprint(ctx context.Context, in *Input) error {
-	ruids, lkeys := NeedFingerprints(in)
+func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
+	ruids, lkeys := plan.NeedFingerprints(in)
 	if len(ruids) > 0 {
 		fps, err := r.c.Fingerprints(ctx, ruids)
 		if err != nil {
@@ -229,7 +206,7 @@ func (r *folderRun) fingerprint(ctx context.Context, in *Input) error {
 
 // apply carries out a plan in crash-safe order. It reports whether an
 // upload's UID is unknown, so that another pass must pair it.
-func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (bool, error) {
+func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Plan) (bool, error) {
 	db := r.e.db
 	// 1. Pairs found by content, pairs gone on both sides, old intents.
 	expunging := map[string]bool{}
@@ -249,35 +226,16 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 		}
 	}
 	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 {
-		err := db.Update(func(tx *statedb.Tx) error {
-			if p.ResetPairs {
-				if err := tx.ResetPairs(r.name); err != nil {
-					return err
-				}
-				// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
-				// HIGHESTMODSEQ are recorded when the pass completes.
-				if err := tx.SetMeta(r.name, r.status.UIDValidity, 0, 0); err != nil {
-					return err
-				}
-			}
-			for _, np := range p.Pair {
-				if err := tx.PutPair(r.name, statedb.Pair{UID: np.UID, Key: np.Key, Flags: np.Base}); err != nil {
-					return err
-				}
-			}
-			for _, uid := range p.DropPairs {
-				if err := tx.DeletePair(r.name, uid); err != nil {
-					return err
-				}
-			}
-			for _, k := range dropIntents {
-				if err := tx.DeleteIntent(r.name, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents}
+		if p.ResetPairs {
+			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
+			// HIGHESTMODSEQ are recorded when the pass completes.
+			ch.Meta = &model.Meta{UIDValidity: r.status.UIDValidity}
+		}
+		for _, np := range p.Pair {
+			ch.PutPairs = append(ch.PutPairs, model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base})
+		}
+		if err := db.Commit(r.name, ch); err != nil {
 			return false, err
 		}
 		r.sum.Paired += len(p.Pair)
@@ -300,7 +258,7 @@ func (r *folderRun) apply(ctx context.Context, st *statedb.Folder, p *Plan) (boo
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -336,7 +294,7 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
 		}
 		crashpoint.Step("imap-store")
 	}
-	agreed := make([]FlagSync, 0, len(syncs))
+	agreed := make([]plan.FlagSync, 0, len(syncs))
 	for _, s := range syncs {
 		if s.Local != s.Target {
 			_, err := r.f.SetFlags(s.Key, s.Target)
@@ -351,30 +309,26 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []FlagSync) error {
 		}
 		agreed = append(agreed, s)
 	}
-	return r.commitPairs(len(agreed), func(i int) statedb.Pair {
-		return statedb.Pair{UID: agreed[i].UID, Key: agreed[i].Key, Flags: agreed[i].Target}
-	}, nil)
+	pairs := make([]model.Pair, len(agreed))
+	for i, s := range agreed {
+		pairs[i] = model.Pair{UID: s.UID, Key: s.Key, Flags: s.Target}
+	}
+	return r.commitPairs(pairs, false)
 }
 
-// commitPairs records n pairs, in transactions of a few thousand.
-func (r *folderRun) commitPairs(n int, pair func(i int) statedb.Pair, extra func(tx *statedb.Tx, i int) error) error {
+// commitPairs records pairs, in transactions of a few thousand; with
+// dropIntents, the intents of their keys are forgotten in the same
+// transactions.
+func (r *folderRun) commitPairs(pairs []model.Pair, dropIntents bool) error {
 	const chunk = 5000
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		err := r.e.db.Update(func(tx *statedb.Tx) error {
-			for i := lo; i < hi; i++ {
-				if err := tx.PutPair(r.name, pair(i)); err != nil {
-					return err
-				}
-				if extra != nil {
-					if err := extra(tx, i); err != nil {
-						return err
-					}
-				}
+	for lo := 0; lo < len(pairs); lo += chunk {
+		ch := model.StateChange{PutPairs: pairs[lo:min(lo+chunk, len(pairs))]}
+		if dropIntents {
+			for _, p := range ch.PutPairs {
+				ch.DeleteIntents = append(ch.DeleteIntents, p.Key)
 			}
-			return nil
-		})
-		if err != nil {
+		}
+		if err := r.e.db.Commit(r.name, ch); err != nil {
 			return err
 		}
 	}
@@ -382,7 +336,7 @@ func (r *folderRun) commitPairs(n int, pair func(i int) statedb.Pair, extra func
 }
 
 // deleteLocal removes the files of messages expunged on the server.
-func (r *folderRun) deleteLocal(refs []Ref) error {
+func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -394,24 +348,21 @@ func (r *folderRun) deleteLocal(refs []Ref) error {
 		crashpoint.Step("maildir-unlink")
 		r.sum.DeletedLocal++
 	}
-	return r.e.db.Update(func(tx *statedb.Tx) error {
-		for _, x := range refs {
-			if err := tx.DeletePair(r.name, x.UID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ch := model.StateChange{}
+	for _, x := range refs {
+		ch.DeletePairs = append(ch.DeletePairs, x.UID)
+	}
+	return r.e.db.Commit(r.name, ch)
 }
 
 // expungeRemote expunges, with UID EXPUNGE, exactly the messages whose
 // files were removed. A file that turns up again (renamed by another
 // program during the scan) is not taken for deleted.
-func (r *folderRun) expungeRemote(ctx context.Context, refs []Ref) error {
+func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	var gone []Ref
+	var gone []plan.Ref
 	for _, x := range refs {
 		if _, err := r.f.Lookup(x.Key); err == nil {
 			continue
@@ -436,24 +387,19 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []Ref) error {
 	}
 	crashpoint.Step("imap-expunge")
 	r.sum.ExpungedRemote += len(gone)
-	return r.e.db.Update(func(tx *statedb.Tx) error {
-		for _, x := range gone {
-			if err := tx.DeletePair(r.name, x.UID); err != nil {
-				return err
-			}
-			if err := tx.DeleteIntent(r.name, x.Key); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ch := model.StateChange{}
+	for _, x := range gone {
+		ch.DeletePairs = append(ch.DeletePairs, x.UID)
+		ch.DeleteIntents = append(ch.DeleteIntents, x.Key)
+	}
+	return r.e.db.Commit(r.name, ch)
 }
 
 // download fetches new server messages into the Maildir. Each file is
 // durable (fsynced, renamed, directory fsynced) before the batch's state
 // commit names it; a crash in between leaves an unpaired file that the
 // next run pairs by content.
-func (r *folderRun) download(ctx context.Context, dls []Download) error {
+func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
 	}
@@ -464,7 +410,7 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 		total += d.Size
 	}
 	r.e.opts.Progress.Plan(len(dls), total)
-	var pending []statedb.Pair
+	var pending []model.Pair
 	var pendingBytes int64
 	flush := func() error {
 		if len(pending) == 0 {
@@ -473,14 +419,13 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 		if err := r.f.SyncDirs(); err != nil {
 			return err
 		}
-		batch := pending
-		if err := r.commitPairs(len(batch), func(i int) statedb.Pair { return batch[i] }, nil); err != nil {
+		if err := r.commitPairs(pending, false); err != nil {
 			return err
 		}
 		pending, pendingBytes = nil, 0
 		return nil
 	}
-	err := r.c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
+	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: stop at once, what is delivered is committed below
 		}
@@ -490,7 +435,7 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pending = append(pending, statedb.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pending = append(pending, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
 		pendingBytes += int64(len(m.Body))
 		r.sum.Downloaded++
 		r.sum.BytesDown += int64(len(m.Body))
@@ -509,7 +454,7 @@ func (r *folderRun) download(ctx context.Context, dls []Download) error {
 // upload APPENDs new Maildir messages in batches: the batch's intents are
 // committed before the first APPEND is sent, and each pair as soon as its
 // APPENDUID is known. It reports whether some UID stayed unknown.
-func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
+func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}
@@ -519,9 +464,9 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		var reqs []imapconn.AppendReq
+		var reqs []model.AppendReq
 		var keys []string
-		var intents []statedb.Intent
+		var intents []model.Intent
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
@@ -541,9 +486,9 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 				return false, err
 			}
 			body := model.ToCRLF(data)
-			reqs = append(reqs, imapconn.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
 			keys = append(keys, en.Key)
-			intents = append(intents, statedb.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
 			size += int64(len(body))
 		}
 		lo = hi
@@ -551,19 +496,12 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 			continue
 		}
 		r.e.opts.Progress.Plan(0, size)
-		err := r.e.db.Update(func(tx *statedb.Tx) error {
-			for _, in := range intents {
-				if err := tx.PutIntent(r.name, in); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := r.e.db.Commit(r.name, model.StateChange{PutIntents: intents})
 		if err != nil {
 			return false, err
 		}
-		var done []statedb.Pair
-		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res imapconn.AppendResult) error {
+		var done []model.Pair
+		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
 			r.sum.Uploaded++
 			r.sum.BytesUp += int64(len(reqs[i].Body))
@@ -573,12 +511,11 @@ func (r *folderRun) upload(ctx context.Context, ups []Upload) (bool, error) {
 				r.unconfirmed[keys[i]] = false // true once warned about
 				return nil
 			}
-			done = append(done, statedb.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
+			done = append(done, model.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
 			return nil
 		})
 		if len(done) > 0 {
-			cerr := r.commitPairs(len(done), func(i int) statedb.Pair { return done[i] },
-				func(tx *statedb.Tx, i int) error { return tx.DeleteIntent(r.name, done[i].Key) })
+			cerr := r.commitPairs(done, true)
 			if err == nil {
 				err = cerr
 			}

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 // VerifyOptions are the switches of Verify.
@@ -53,68 +53,56 @@ type Report struct {
 // opened with EXAMINE.
 func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Account: acct.Name}
-	db, err := statedb.Open(acct.StatePath)
+	sdb, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return rep, err
 	}
-	defer db.Close()
-	md, err := maildir.Open(acct.Maildir)
+	defer sdb.Close()
+	mdir, err := maildir.Open(acct.Maildir)
 	if err != nil {
 		return rep, err
 	}
-	c, err := imapconn.Dial(ctx, acct.IMAP)
+	ic, err := imapconn.Dial(ctx, acct.IMAP)
 	if err != nil {
 		return rep, err
 	}
-	defer c.Close()
+	defer ic.Close()
+	return verify(ctx, acct, opts, ic, maildirTree{mdir}, sdb)
+}
+
+// verify is Verify on the three ports.
+func verify(ctx context.Context, acct Account, opts VerifyOptions, c Remote, md Local, db State) (*Report, error) {
+	rep := &Report{Account: acct.Name}
 
 	remoteList, _, err := c.ListFolders(ctx)
 	if err != nil {
 		return rep, err
 	}
-	names := map[string]bool{}
-	remote := map[string]bool{}
-	for _, f := range remoteList {
-		if f.NoSelect || (f.SpecialUse == `\All` && !acct.IncludeAllMail) {
-			continue
-		}
-		remote[f.Name] = true
-		names[f.Name] = true
-	}
 	localList, err := md.Folders()
 	if err != nil {
 		return rep, err
 	}
-	local := map[string]bool{}
-	for _, n := range localList {
-		local[n] = true
-		names[n] = true
-	}
 	stateList, _ := db.Folders()
-	for _, n := range stateList {
-		names[n] = true
-	}
-	e := &engine{acct: acct}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		if !e.excluded(n) {
-			sorted = append(sorted, n)
-		}
-	}
-	sort.Strings(sorted)
-	for _, name := range sorted {
+	// The same folder decisions as a sync; what a sync would create,
+	// skip or forget is a difference here.
+	decisions, _ := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateList,
+		Exclude: acct.Exclude, IncludeAllMail: acct.IncludeAllMail})
+	for _, d := range decisions {
+		name := d.Name
 		diff := func(uid model.UID, key, format string, args ...any) {
 			rep.Differences = append(rep.Differences, Difference{Folder: name, UID: uint32(uid), Key: key, What: fmt.Sprintf(format, args...)})
 		}
-		switch {
-		case !remote[name] && !local[name]:
+		switch d.Action {
+		case plan.Forget:
 			diff(0, "", "in the state but on neither side")
 			continue
-		case !remote[name]:
+		case plan.CreateRemote, plan.SkipRemoteGone, plan.SkipNoSelect:
 			diff(0, "", "only in the Maildir")
 			continue
-		case !local[name]:
+		case plan.CreateLocal, plan.SkipLocalGone:
 			diff(0, "", "only on the server")
+			continue
+		case plan.CreateInbox:
 			continue
 		}
 		rep.Folders++
@@ -125,7 +113,7 @@ func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, err
 	return rep, nil
 }
 
-func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *maildir.Maildir, name string, opts VerifyOptions, rep *Report,
+func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string, opts VerifyOptions, rep *Report,
 	diff func(uid model.UID, key, format string, args ...any)) error {
 	st, err := db.Load(name)
 	if err != nil {
@@ -135,10 +123,11 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 	if err != nil {
 		return err
 	}
-	if st.UIDValidity != 0 && st.UIDValidity != status.UIDValidity {
+	if plan.ValidityChanged(st, status.UIDValidity) {
 		diff(0, "", "UIDVALIDITY is %d on the server, %d in the state: the next sync re-pairs by content", status.UIDValidity, st.UIDValidity)
 		return nil
 	}
+	// A full listing (plan.ListFull): verify trusts no shortcut.
 	msgs, err := c.ListMessages(ctx, 0)
 	if err != nil {
 		return err
@@ -155,9 +144,9 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 	for _, m := range msgs {
 		remote[m.UID] = m
 	}
-	local := map[string]maildir.Entry{}
+	local := map[string]model.LocalMsg{}
 	for _, en := range entries {
-		local[en.Key] = en
+		local[en.Key] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
 	pairedUID := map[model.UID]bool{}
 	pairedKey := map[string]bool{}
@@ -205,7 +194,7 @@ func verifyFolder(ctx context.Context, c *imapconn.Conn, db *statedb.DB, md *mai
 		keyOf[p.UID] = p.Key
 	}
 	if len(fetch) > 0 {
-		err := c.FetchBodies(ctx, fetch, func(m imapconn.Message) error {
+		err := c.FetchBodies(ctx, fetch, func(m model.Message) error {
 			sum := sha256.Sum256(m.Body)
 			if hex.EncodeToString(sum[:]) != localHash[m.UID] {
 				diff(m.UID, keyOf[m.UID], "content differs")

@@ -1,4 +1,14 @@
-package sync
+// Package plan holds every decision the sync engine makes, as pure
+// functions of values: which folders to sync, create, skip or forget
+// (Folders), how to list a folder's server messages (Listing), which
+// fingerprints are needed (NeedFingerprints), and what to do with each
+// message (Build). It does no I/O and imports none of imapconn, maildir
+// or statedb: the engine in package sync lists both sides and the state,
+// asks this package, and applies the answer.
+//
+// Asking "why did mailsync do X?" starts here: every decision is a
+// function with a table test in this package.
+package plan
 
 import (
 	"errors"
@@ -6,7 +16,6 @@ import (
 	"sort"
 
 	"github.com/mailsync/mailsync/model"
-	"github.com/mailsync/mailsync/statedb"
 )
 
 // MassDeleteMin is the smallest number of deletions the mass-deletion
@@ -25,7 +34,7 @@ var ErrValidityConflict = errors.New("UIDVALIDITY changed on the server while th
 // needs.
 type Input struct {
 	Folder      string
-	State       *statedb.Folder
+	State       *model.FolderState
 	UIDValidity uint32            // the server's, from SELECT
 	Remote      []model.RemoteMsg // every message on the server
 	Local       []model.LocalMsg  // every message in the Maildir folder
@@ -92,10 +101,10 @@ func (p *Plan) Empty() bool {
 		len(p.Download) == 0 && len(p.Upload) == 0
 }
 
-// validityChanged reports whether the stored pairs belong to another
+// ValidityChanged reports whether the stored pairs belong to another
 // UIDVALIDITY than the server's.
-func (in *Input) validityChanged() bool {
-	return in.State.UIDValidity != 0 && in.State.UIDValidity != in.UIDValidity
+func ValidityChanged(st *model.FolderState, serverValidity uint32) bool {
+	return st.UIDValidity != 0 && st.UIDValidity != serverValidity
 }
 
 // NeedFingerprints returns the server UIDs and Maildir keys whose
@@ -104,7 +113,7 @@ func (in *Input) validityChanged() bool {
 // instead of copied again).
 func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
-	if !in.validityChanged() {
+	if !ValidityChanged(in.State, in.UIDValidity) {
 		for _, p := range in.State.Pairs {
 			pairedUID[p.UID] = true
 			pairedKey[p.Key] = true
@@ -152,34 +161,21 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 	return remote, local
 }
 
-// BuildPlan is the planner: a pure function of the stored state and the
-// two listings. It returns ErrValidityConflict (wrapped, naming the
-// folder) when it cannot plan safely.
-func BuildPlan(in *Input) (*Plan, error) {
+// Build is the planner: a pure function of the stored state and the two
+// listings. It returns ErrValidityConflict (wrapped, naming the folder)
+// when it cannot plan safely. It runs the steps below in order; each is
+// a function of its own with its own table test.
+func Build(in *Input) (*Plan, error) {
 	p := &Plan{Folder: in.Folder}
-	st := in.State
-	pairs := st.Pairs
-	oldBase := map[string]model.Flags{}
-	if in.validityChanged() {
-		local := map[string]bool{}
-		for _, l := range in.Local {
-			local[l.Key] = true
-		}
-		for _, pr := range st.Pairs {
-			oldBase[pr.Key] = pr.Flags
-			if !local[pr.Key] {
-				return nil, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
-			}
-		}
-		for _, l := range in.Local {
-			if _, ok := oldBase[l.Key]; !ok {
-				return nil, fmt.Errorf("folder %q: %w (message %s is new locally)", in.Folder, ErrValidityConflict, l.Key)
-			}
-		}
+	reset, err := ValidityReset(in)
+	if err != nil {
+		return nil, err
+	}
+	pairs := in.State.Pairs
+	if reset.Reset {
 		p.ResetPairs = true
 		pairs = nil
 	}
-
 	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
 	for _, r := range in.Remote {
 		remote[r.UID] = r
@@ -188,24 +184,69 @@ func BuildPlan(in *Input) (*Plan, error) {
 	for _, l := range in.Local {
 		local[l.Key] = l
 	}
-	pairedUID := make(map[model.UID]bool, len(pairs))
-	pairedKey := make(map[string]bool, len(pairs))
+	DiffPairs(p, pairs, remote, local)
+	PairByContent(p, in, pairs, reset.OldBase)
+	GuardMassDeletion(p, len(pairs), in.AllowMassDelete)
+	return p, nil
+}
 
-	flagSync := func(uid model.UID, key string, base, r, l model.Flags) {
-		target := model.MergeFlags(base, r, l)
-		if target != base || target != r || target != l {
-			p.Flags = append(p.Flags, FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target})
+// Reset is the UIDVALIDITY decision.
+type Reset struct {
+	// Reset: forget every pair and re-pair by content.
+	Reset bool
+	// OldBase maps each Maildir key of a forgotten pair to the flags the
+	// pair had agreed on, so that re-pairing keeps the three-way merge.
+	OldBase map[string]model.Flags
+}
+
+// ValidityReset decides what a changed UIDVALIDITY means. Unchanged: no
+// reset. Changed with the Maildir folder exactly as the pairs remember it
+// (no key gone, none new): reset and re-pair by content. Changed with
+// local changes: ErrValidityConflict, because a local deletion could not
+// be told from a message the server lost.
+func ValidityReset(in *Input) (Reset, error) {
+	r := Reset{OldBase: map[string]model.Flags{}}
+	if !ValidityChanged(in.State, in.UIDValidity) {
+		return r, nil
+	}
+	local := map[string]bool{}
+	for _, l := range in.Local {
+		local[l.Key] = true
+	}
+	for _, pr := range in.State.Pairs {
+		r.OldBase[pr.Key] = pr.Flags
+		if !local[pr.Key] {
+			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}
+	for _, l := range in.Local {
+		if _, ok := r.OldBase[l.Key]; !ok {
+			return Reset{}, fmt.Errorf("folder %q: %w (message %s is new locally)", in.Folder, ErrValidityConflict, l.Key)
+		}
+	}
+	r.Reset = true
+	return r, nil
+}
 
+// flagSync adds a FlagSync when the merged flags differ from any of
+// base, r and l.
+func (p *Plan) flagSync(uid model.UID, key string, base, r, l model.Flags) {
+	target := model.MergeFlags(base, r, l)
+	if target != base || target != r || target != l {
+		p.Flags = append(p.Flags, FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target})
+	}
+}
+
+// DiffPairs decides for every stored pair: on both sides, merge the
+// flags; gone from the Maildir, expunge on the server; gone from the
+// server, delete the file; gone from both, forget the pair.
+func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, local map[string]model.LocalMsg) {
 	for _, pr := range pairs {
-		pairedUID[pr.UID] = true
-		pairedKey[pr.Key] = true
 		r, rok := remote[pr.UID]
 		l, lok := local[pr.Key]
 		switch {
 		case rok && lok:
-			flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags)
+			p.flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags)
 		case rok:
 			p.ExpungeRemote = append(p.ExpungeRemote, Ref{pr.UID, pr.Key})
 		case lok:
@@ -214,11 +255,28 @@ func BuildPlan(in *Input) (*Plan, error) {
 			p.DropPairs = append(p.DropPairs, pr.UID)
 		}
 	}
+}
 
-	// Unpaired messages with the same fingerprint on both sides are one
-	// message: pair them (first sync over existing mail, lost state, a
-	// crash between a transfer and its commit, an APPEND without
-	// APPENDUID, a changed UIDVALIDITY).
+// PairByContent decides for every unpaired message. Unpaired messages
+// with the same fingerprint on both sides are one message: pair them
+// (first sync over existing mail, lost state, a crash between a transfer
+// and its commit, an APPEND without APPENDUID, a changed UIDVALIDITY). A
+// server message matching an upload intent whose file is gone was
+// uploaded by an interrupted run and deleted locally since: expunge it.
+// Other server messages are downloaded, other Maildir messages uploaded.
+// Every stored intent is dropped (the executor keeps those it still
+// needs). oldBase gives the agreed flags of pairs forgotten by a reset.
+func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]model.Flags) {
+	pairedUID := make(map[model.UID]bool, len(pairs))
+	pairedKey := make(map[string]bool, len(pairs))
+	for _, pr := range pairs {
+		pairedUID[pr.UID] = true
+		pairedKey[pr.Key] = true
+	}
+	local := make(map[string]model.LocalMsg, len(in.Local))
+	for _, l := range in.Local {
+		local[l.Key] = l
+	}
 	byPrint := map[string][]string{}
 	var unpairedLocal []model.LocalMsg
 	for _, l := range in.Local {
@@ -235,7 +293,7 @@ func BuildPlan(in *Input) (*Plan, error) {
 		sort.Strings(keys)
 	}
 	intentPrint := map[string][]string{}
-	for _, it := range st.Intents {
+	for _, it := range in.State.Intents {
 		p.DropIntents = append(p.DropIntents, it.Key)
 		if _, ok := local[it.Key]; !ok && it.Fingerprint != "" {
 			intentPrint[it.Fingerprint] = append(intentPrint[it.Fingerprint], it.Key)
@@ -258,13 +316,12 @@ func BuildPlan(in *Input) (*Plan, error) {
 					base = r.Flags & l.Flags
 				}
 				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base})
-				flagSync(r.UID, key, base, r.Flags, l.Flags)
+				p.flagSync(r.UID, key, base, r.Flags, l.Flags)
 				pairedUID[r.UID] = true
 				pairedKey[key] = true
 				continue
 			}
 			if keys := intentPrint[r.Fingerprint]; len(keys) > 0 {
-				// Uploaded by an interrupted run, deleted locally since.
 				intentPrint[r.Fingerprint] = keys[1:]
 				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
 				pairedUID[r.UID] = true
@@ -278,17 +335,21 @@ func BuildPlan(in *Input) (*Plan, error) {
 			p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
 		}
 	}
+}
 
-	if !in.AllowMassDelete {
-		total := len(pairs)
-		if n := len(p.ExpungeRemote); n >= MassDeleteMin && 2*n > total {
-			p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", in.Folder, n, total))
-			p.ExpungeRemote = nil
-		}
-		if n := len(p.DeleteLocal); n >= MassDeleteMin && 2*n > total {
-			p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", in.Folder, n, total))
-			p.DeleteLocal = nil
-		}
+// GuardMassDeletion holds back the deletions of one side when there are
+// at least MassDeleteMin of them and they are more than half of the
+// total pairs, unless allow is set; it says so in p.Blocked.
+func GuardMassDeletion(p *Plan, total int, allow bool) {
+	if allow {
+		return
 	}
-	return p, nil
+	if n := len(p.ExpungeRemote); n >= MassDeleteMin && 2*n > total {
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.ExpungeRemote = nil
+	}
+	if n := len(p.DeleteLocal); n >= MassDeleteMin && 2*n > total {
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.DeleteLocal = nil
+	}
 }

@@ -1,4 +1,4 @@
-package sync
+package plan
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/mailsync/mailsync/model"
-	"github.com/mailsync/mailsync/statedb"
 )
 
 const (
@@ -22,23 +21,23 @@ func rm(uid model.UID, f model.Flags, fp string) model.RemoteMsg {
 func lm(key string, f model.Flags, fp string) model.LocalMsg {
 	return model.LocalMsg{Key: key, Flags: f, Fingerprint: fp}
 }
-func pr(uid model.UID, key string, f model.Flags) statedb.Pair {
-	return statedb.Pair{UID: uid, Key: key, Flags: f}
+func pr(uid model.UID, key string, f model.Flags) model.Pair {
+	return model.Pair{UID: uid, Key: key, Flags: f}
 }
 
 func TestBuildPlan(t *testing.T) {
 	tests := []struct {
 		name     string
 		validity uint32 // server's; state's is 1 unless no pairs
-		state    []statedb.Pair
-		intents  []statedb.Intent
+		state    []model.Pair
+		intents  []model.Intent
 		remote   []model.RemoteMsg
 		local    []model.LocalMsg
 		allow    bool
 		want     Plan
 		wantErr  error
 	}{
-		{name: "nothing changed", state: []statedb.Pair{pr(1, "a", S)},
+		{name: "nothing changed", state: []model.Pair{pr(1, "a", S)},
 			remote: []model.RemoteMsg{rm(1, S, "")}, local: []model.LocalMsg{lm("a", S, "")},
 			want: Plan{}},
 		{name: "new on server is downloaded",
@@ -47,28 +46,28 @@ func TestBuildPlan(t *testing.T) {
 		{name: "new locally is uploaded",
 			local: []model.LocalMsg{lm("b", F, ""), lm("a", 0, "")},
 			want:  Plan{Upload: []Upload{{Key: "a"}, {Key: "b", Flags: F}}}},
-		{name: "flag set on server goes to the Maildir", state: []statedb.Pair{pr(1, "a", 0)},
+		{name: "flag set on server goes to the Maildir", state: []model.Pair{pr(1, "a", 0)},
 			remote: []model.RemoteMsg{rm(1, S, "")}, local: []model.LocalMsg{lm("a", 0, "")},
 			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: 0, Remote: S, Local: 0, Target: S}}}},
-		{name: "flag cleared locally goes to the server", state: []statedb.Pair{pr(1, "a", S|F)},
+		{name: "flag cleared locally goes to the server", state: []model.Pair{pr(1, "a", S|F)},
 			remote: []model.RemoteMsg{rm(1, S|F, "")}, local: []model.LocalMsg{lm("a", S, "")},
 			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: S | F, Remote: S | F, Local: S, Target: S}}}},
-		{name: "changes on both sides merge per flag", state: []statedb.Pair{pr(1, "a", S)},
+		{name: "changes on both sides merge per flag", state: []model.Pair{pr(1, "a", S)},
 			remote: []model.RemoteMsg{rm(1, S|F, "")}, local: []model.LocalMsg{lm("a", R, "")},
 			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: S, Remote: S | F, Local: R, Target: F | R}}}},
-		{name: "same change on both sides only updates the state", state: []statedb.Pair{pr(1, "a", 0)},
+		{name: "same change on both sides only updates the state", state: []model.Pair{pr(1, "a", 0)},
 			remote: []model.RemoteMsg{rm(1, S, "")}, local: []model.LocalMsg{lm("a", S, "")},
 			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: 0, Remote: S, Local: S, Target: S}}}},
-		{name: "deleted flag is synced like any flag", state: []statedb.Pair{pr(1, "a", S)},
+		{name: "deleted flag is synced like any flag", state: []model.Pair{pr(1, "a", S)},
 			remote: []model.RemoteMsg{rm(1, S, "")}, local: []model.LocalMsg{lm("a", S|T, "")},
 			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: S, Remote: S, Local: S | T, Target: S | T}}}},
-		{name: "expunged on server removes the file", state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0)},
+		{name: "expunged on server removes the file", state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(3, 0, "")}, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")},
 			want: Plan{DeleteLocal: []Ref{{2, "b"}}}},
-		{name: "file removed expunges exactly that UID", state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0)},
+		{name: "file removed expunges exactly that UID", state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, "")}, local: []model.LocalMsg{lm("b", 0, "")},
 			want: Plan{ExpungeRemote: []Ref{{1, "a"}}}},
-		{name: "gone on both sides drops the pair", state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0)},
+		{name: "gone on both sides drops the pair", state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0)},
 			remote: []model.RemoteMsg{rm(2, 0, "")}, local: []model.LocalMsg{lm("b", 0, "")},
 			want: Plan{DropPairs: []model.UID{1}}},
 		{name: "unpaired on both sides with equal content is paired, not copied",
@@ -79,15 +78,15 @@ func TestBuildPlan(t *testing.T) {
 		{name: "duplicates pair one to one",
 			remote: []model.RemoteMsg{rm(1, 0, "x"), rm(2, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "x")},
 			want: Plan{Pair: []NewPair{{UID: 1, Key: "k"}}, Download: []Download{{UID: 2, Size: 100}}}},
-		{name: "interrupted upload found on the server is paired", intents: []statedb.Intent{{Key: "k", Fingerprint: "x"}},
+		{name: "interrupted upload found on the server is paired", intents: []model.Intent{{Key: "k", Fingerprint: "x"}},
 			remote: []model.RemoteMsg{rm(9, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "x")},
 			want: Plan{Pair: []NewPair{{UID: 9, Key: "k"}}, DropIntents: []string{"k"}}},
-		{name: "interrupted upload then deleted locally is expunged", state: []statedb.Pair{pr(1, "a", 0)},
-			intents: []statedb.Intent{{Key: "gone", Fingerprint: "x"}},
+		{name: "interrupted upload then deleted locally is expunged", state: []model.Pair{pr(1, "a", 0)},
+			intents: []model.Intent{{Key: "gone", Fingerprint: "x"}},
 			remote:  []model.RemoteMsg{rm(1, 0, ""), rm(9, 0, "x")}, local: []model.LocalMsg{lm("a", 0, "")},
 			want: Plan{ExpungeRemote: []Ref{{9, "gone"}}, DropIntents: []string{"gone"}}},
 		{name: "UIDVALIDITY change re-pairs by content and keeps the old base", validity: 2,
-			state:  []statedb.Pair{pr(1, "a", S), pr(2, "b", S), pr(3, "c", 0)},
+			state:  []model.Pair{pr(1, "a", S), pr(2, "b", S), pr(3, "c", 0)},
 			remote: []model.RemoteMsg{rm(11, S|F, "fa"), rm(12, S, "fb"), rm(13, 0, "new")},
 			local:  []model.LocalMsg{lm("a", S, "fa"), lm("b", 0, "fb"), lm("c", 0, "fc")},
 			want: Plan{ResetPairs: true,
@@ -96,31 +95,31 @@ func TestBuildPlan(t *testing.T) {
 					{UID: 12, Key: "b", Base: S, Remote: S, Local: 0, Target: 0}},
 				Download: []Download{{UID: 13, Size: 100}}, Upload: []Upload{{Key: "c"}}}},
 		{name: "UIDVALIDITY change with a new local message is refused", validity: 2,
-			state: []statedb.Pair{pr(1, "a", 0)}, remote: []model.RemoteMsg{rm(1, 0, "fa")},
+			state: []model.Pair{pr(1, "a", 0)}, remote: []model.RemoteMsg{rm(1, 0, "fa")},
 			local: []model.LocalMsg{lm("a", 0, "fa"), lm("b", 0, "fb")}, wantErr: ErrValidityConflict},
 		{name: "UIDVALIDITY change with a local deletion is refused", validity: 2,
-			state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0)}, remote: []model.RemoteMsg{rm(1, 0, "fa")},
+			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0)}, remote: []model.RemoteMsg{rm(1, 0, "fa")},
 			local: []model.LocalMsg{lm("a", 0, "fa")}, wantErr: ErrValidityConflict},
 		{name: "emptied Maildir folder deletes nothing on the server",
-			state:  []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
+			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, ""), rm(3, 0, ""), rm(4, 0, ""), rm(5, 0, "")},
 			want:   Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)`}}},
 		{name: "emptied server folder deletes nothing locally",
-			state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
+			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")},
 			want:  Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`}}},
 		{name: "mass deletion when allowed",
-			state: []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
+			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")}, allow: true,
 			want: Plan{DeleteLocal: []Ref{{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {5, "e"}}}},
 		{name: "a few deletions out of few messages pass the guard",
-			state:  []statedb.Pair{pr(1, "a", 0), pr(2, "b", 0)},
+			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, "")},
 			want:   Plan{ExpungeRemote: []Ref{{1, "a"}, {2, "b"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &statedb.Folder{Name: "F", Pairs: tt.state, Intents: tt.intents}
+			st := &model.FolderState{Name: "F", Pairs: tt.state, Intents: tt.intents}
 			validity := tt.validity
 			if validity == 0 {
 				validity = 1
@@ -129,7 +128,7 @@ func TestBuildPlan(t *testing.T) {
 				st.UIDValidity = 1
 			}
 			in := &Input{Folder: "F", State: st, UIDValidity: validity, Remote: tt.remote, Local: tt.local, AllowMassDelete: tt.allow}
-			got, err := BuildPlan(in)
+			got, err := Build(in)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -151,7 +150,7 @@ func TestBuildPlan(t *testing.T) {
 }
 
 func TestNeedFingerprints(t *testing.T) {
-	st := &statedb.Folder{UIDValidity: 1, Pairs: []statedb.Pair{pr(1, "a", 0)}}
+	st := &model.FolderState{UIDValidity: 1, Pairs: []model.Pair{pr(1, "a", 0)}}
 	in := &Input{State: st, UIDValidity: 1,
 		Remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, "")},
 		Local:  []model.LocalMsg{lm("a", 0, ""), lm("b", 0, "")}}
@@ -165,7 +164,7 @@ func TestNeedFingerprints(t *testing.T) {
 		t.Fatalf("only remote new: %v %v", r, l)
 	}
 	// An interrupted upload whose file is gone: the server side is needed.
-	st.Intents = []statedb.Intent{{Key: "gone", Fingerprint: "x"}}
+	st.Intents = []model.Intent{{Key: "gone", Fingerprint: "x"}}
 	if r, _ := NeedFingerprints(in); !reflect.DeepEqual(r, []model.UID{2}) {
 		t.Fatalf("lost intent: %v", r)
 	}

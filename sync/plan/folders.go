@@ -1,0 +1,142 @@
+package plan
+
+import (
+	"path"
+	"sort"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// FolderInput is what the folder-level decision looks at: the server's
+// folder listing, the Maildir's folder names, the folders the state
+// remembers, and the account's folder switches.
+type FolderInput struct {
+	Remote []model.RemoteFolder
+	Local  []string
+	Known  []string
+	// Exclude lists folder name patterns (path.Match, "/" between
+	// levels) that are not synced.
+	Exclude []string
+	// IncludeAllMail syncs folders marked \All.
+	IncludeAllMail bool
+}
+
+// FolderAction is what to do with one folder.
+type FolderAction int
+
+// The folder actions. The Skip actions change nothing and are reported to
+// the user as warnings.
+const (
+	// Sync: the folder is on both sides.
+	Sync FolderAction = iota + 1
+	// CreateLocal: new on the server; create the Maildir folder, then sync.
+	CreateLocal
+	// CreateRemote: new in the Maildir; create it on the server, then sync.
+	CreateRemote
+	// SkipLocalGone: synced before, its Maildir directory is gone; nothing
+	// is deleted on the server.
+	SkipLocalGone
+	// SkipRemoteGone: synced before, gone from the server; the local copy
+	// is kept.
+	SkipRemoteGone
+	// SkipNoSelect: only in the Maildir, and the server has the name as a
+	// level that cannot hold messages (\Noselect).
+	SkipNoSelect
+	// Forget: synced before, gone from both sides; drop its state.
+	Forget
+	// CreateInbox: neither side has an INBOX yet (an empty account and a
+	// new Maildir): create the Maildir's root, which is its INBOX. The
+	// folder is not synced in this run.
+	CreateInbox
+)
+
+// FolderDecision is the decision for one folder.
+type FolderDecision struct {
+	Name   string
+	Action FolderAction
+}
+
+// Folders decides, for every folder any side or the state names, what
+// the run does with it, sorted by name. Excluded folders get no
+// decision. A folder that was synced before and is now gone from one side
+// is never deleted on the other. AllMail lists the server's \All folders
+// left out because IncludeAllMail is off (for a note to the user).
+func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
+	excluded := func(name string) bool { return Excluded(in.Exclude, name) }
+	remote := map[string]bool{}
+	unselectable := map[string]bool{}
+	for _, f := range in.Remote {
+		if excluded(f.Name) {
+			continue
+		}
+		if f.NoSelect {
+			unselectable[f.Name] = true
+			continue
+		}
+		if f.SpecialUse == `\All` && !in.IncludeAllMail {
+			allMail = append(allMail, f.Name)
+			continue
+		}
+		remote[f.Name] = true
+	}
+	local := map[string]bool{}
+	for _, name := range in.Local {
+		if !excluded(name) {
+			local[name] = true
+		}
+	}
+	known := map[string]bool{}
+	for _, name := range in.Known {
+		known[name] = true
+	}
+	all := map[string]bool{model.Inbox: true}
+	for _, m := range []map[string]bool{remote, local, known} {
+		for name := range m {
+			all[name] = true
+		}
+	}
+	names := make([]string, 0, len(all))
+	for name := range all {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if excluded(name) {
+			continue
+		}
+		r, l, k := remote[name], local[name], known[name]
+		var a FolderAction
+		switch {
+		case r && l:
+			a = Sync
+		case r && k:
+			a = SkipLocalGone
+		case r:
+			a = CreateLocal
+		case l && k:
+			a = SkipRemoteGone
+		case l && unselectable[name]:
+			a = SkipNoSelect
+		case l:
+			a = CreateRemote
+		case k:
+			a = Forget
+		case name == model.Inbox:
+			a = CreateInbox
+		default:
+			continue
+		}
+		out = append(out, FolderDecision{Name: name, Action: a})
+	}
+	return out, allMail
+}
+
+// Excluded reports whether name matches one of the patterns.
+func Excluded(patterns []string, name string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,262 @@
+package plan
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+func TestValidityReset(t *testing.T) {
+	pairs := []model.Pair{pr(1, "a", S), pr(2, "b", 0)}
+	tests := []struct {
+		name      string
+		stored    uint32
+		local     []model.LocalMsg
+		wantReset bool
+		wantErr   bool
+	}{
+		{name: "never synced", stored: 0, local: []model.LocalMsg{lm("x", 0, "")}},
+		{name: "unchanged", stored: 7, local: []model.LocalMsg{lm("a", 0, "")}},
+		{name: "changed, Maildir as remembered", stored: 1, local: []model.LocalMsg{lm("a", F, ""), lm("b", 0, "")}, wantReset: true},
+		{name: "changed, a file deleted", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, wantErr: true},
+		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: tt.stored, Pairs: pairs}, UIDValidity: 7, Local: tt.local}
+			got, err := ValidityReset(in)
+			if tt.wantErr {
+				if !errors.Is(err, ErrValidityConflict) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || got.Reset != tt.wantReset {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+			if got.Reset && !reflect.DeepEqual(got.OldBase, map[string]model.Flags{"a": S, "b": 0}) {
+				t.Fatalf("old base %v", got.OldBase)
+			}
+		})
+	}
+}
+
+func TestDiffPairs(t *testing.T) {
+	tests := []struct {
+		name   string
+		remote []model.RemoteMsg
+		local  []model.LocalMsg
+		want   Plan
+	}{
+		{name: "both sides, same flags", remote: []model.RemoteMsg{rm(1, S, "")}, local: []model.LocalMsg{lm("a", S, "")}},
+		{name: "both sides, flags moved", remote: []model.RemoteMsg{rm(1, S|F, "")}, local: []model.LocalMsg{lm("a", S, "")},
+			want: Plan{Flags: []FlagSync{{UID: 1, Key: "a", Base: S, Remote: S | F, Local: S, Target: S | F}}}},
+		{name: "server only", remote: []model.RemoteMsg{rm(1, S, "")}, want: Plan{ExpungeRemote: []Ref{{1, "a"}}}},
+		{name: "Maildir only", local: []model.LocalMsg{lm("a", S, "")}, want: Plan{DeleteLocal: []Ref{{1, "a"}}}},
+		{name: "neither", want: Plan{DropPairs: []model.UID{1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remote := map[model.UID]model.RemoteMsg{}
+			for _, r := range tt.remote {
+				remote[r.UID] = r
+			}
+			local := map[string]model.LocalMsg{}
+			for _, l := range tt.local {
+				local[l.Key] = l
+			}
+			var got Plan
+			DiffPairs(&got, []model.Pair{pr(1, "a", S)}, remote, local)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPairByContent(t *testing.T) {
+	tests := []struct {
+		name    string
+		pairs   []model.Pair
+		intents []model.Intent
+		oldBase map[string]model.Flags
+		remote  []model.RemoteMsg
+		local   []model.LocalMsg
+		want    Plan
+	}{
+		{name: "paired messages are not looked at", pairs: []model.Pair{pr(1, "a", 0)},
+			remote: []model.RemoteMsg{rm(1, 0, "x")}, local: []model.LocalMsg{lm("a", 0, "x")}},
+		{name: "same fingerprint pairs with the common flags as base",
+			remote: []model.RemoteMsg{rm(3, S|F, "x")}, local: []model.LocalMsg{lm("k", S, "x")},
+			want: Plan{Pair: []NewPair{{UID: 3, Key: "k", Base: S}},
+				Flags: []FlagSync{{UID: 3, Key: "k", Base: S, Remote: S | F, Local: S, Target: S | F}}}},
+		{name: "old base after a reset is kept", oldBase: map[string]model.Flags{"k": S | F},
+			remote: []model.RemoteMsg{rm(3, S|F, "x")}, local: []model.LocalMsg{lm("k", S, "x")},
+			want: Plan{Pair: []NewPair{{UID: 3, Key: "k", Base: S | F}},
+				Flags: []FlagSync{{UID: 3, Key: "k", Base: S | F, Remote: S | F, Local: S, Target: S}}}},
+		{name: "lowest UID pairs with the lowest key",
+			remote: []model.RemoteMsg{rm(9, 0, "x"), rm(4, 0, "x")}, local: []model.LocalMsg{lm("z", 0, "x"), lm("b", 0, "x")},
+			want: Plan{Pair: []NewPair{{UID: 4, Key: "b"}, {UID: 9, Key: "z"}}}},
+		{name: "no fingerprint: download and upload",
+			remote: []model.RemoteMsg{rm(2, S, "")}, local: []model.LocalMsg{lm("k", F, "")},
+			want: Plan{Download: []Download{{UID: 2, Flags: S, Size: 100}}, Upload: []Upload{{Key: "k", Flags: F}}}},
+		{name: "intent whose file is gone expunges its upload", intents: []model.Intent{{Key: "gone", Fingerprint: "x"}, {Key: "k"}},
+			remote: []model.RemoteMsg{rm(2, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "")},
+			want: Plan{ExpungeRemote: []Ref{{2, "gone"}}, DropIntents: []string{"gone", "k"}, Upload: []Upload{{Key: "k"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &Input{Folder: "F", State: &model.FolderState{Pairs: tt.pairs, Intents: tt.intents}, Remote: tt.remote, Local: tt.local}
+			var got Plan
+			PairByContent(&got, in, tt.pairs, tt.oldBase)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGuardMassDeletion(t *testing.T) {
+	refs := func(n int) []Ref {
+		out := make([]Ref, n)
+		for i := range out {
+			out[i] = Ref{model.UID(i + 1), "k"}
+		}
+		return out
+	}
+	tests := []struct {
+		name             string
+		expunge, del     int
+		total            int
+		allow            bool
+		keptExp, keptDel int
+		blocked          int
+	}{
+		{name: "below the minimum", expunge: 4, total: 4, keptExp: 4},
+		{name: "half is not more than half", expunge: 5, total: 10, keptExp: 5},
+		{name: "most of the server side", expunge: 6, total: 10, blocked: 1},
+		{name: "most of the local side", del: 5, total: 5, blocked: 1},
+		{name: "both sides", expunge: 5, del: 5, total: 9, blocked: 2},
+		{name: "allowed", expunge: 5, del: 5, total: 5, allow: true, keptExp: 5, keptDel: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Plan{Folder: "F", ExpungeRemote: refs(tt.expunge), DeleteLocal: refs(tt.del)}
+			GuardMassDeletion(p, tt.total, tt.allow)
+			if len(p.ExpungeRemote) != tt.keptExp || len(p.DeleteLocal) != tt.keptDel || len(p.Blocked) != tt.blocked {
+				t.Fatalf("kept %d/%d, blocked %q", len(p.ExpungeRemote), len(p.DeleteLocal), p.Blocked)
+			}
+		})
+	}
+}
+
+func TestFolders(t *testing.T) {
+	rf := func(name string) model.RemoteFolder { return model.RemoteFolder{Name: name} }
+	tests := []struct {
+		name        string
+		in          FolderInput
+		want        []FolderDecision
+		wantAllMail []string
+	}{
+		{name: "empty account, new Maildir", want: []FolderDecision{{"INBOX", CreateInbox}}},
+		{name: "on both sides", in: FolderInput{Remote: []model.RemoteFolder{rf("INBOX")}, Local: []string{"INBOX"}},
+			want: []FolderDecision{{"INBOX", Sync}}},
+		{name: "new either side", in: FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("A")}, Local: []string{"INBOX", "B"}},
+			want: []FolderDecision{{"A", CreateLocal}, {"B", CreateRemote}, {"INBOX", Sync}}},
+		{name: "vanished from one side is skipped, from both forgotten",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("A")}, Local: []string{"INBOX", "B"}, Known: []string{"INBOX", "A", "B", "C"}},
+			want: []FolderDecision{{"A", SkipLocalGone}, {"B", SkipRemoteGone}, {"C", Forget}, {"INBOX", Sync}}},
+		{name: "excluded on any side",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("Junk"), rf("Lists/x")}, Local: []string{"INBOX", "Lists/y"}, Known: []string{"Junk"}, Exclude: []string{"Junk", "Lists/*"}},
+			want: []FolderDecision{{"INBOX", Sync}}},
+		{name: "Noselect level with local mail",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), {Name: "L", NoSelect: true}}, Local: []string{"INBOX", "L"}},
+			want: []FolderDecision{{"INBOX", Sync}, {"L", SkipNoSelect}}},
+		{name: "All Mail left out unless asked",
+			in:          FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), {Name: "All", SpecialUse: `\All`}}, Local: []string{"INBOX"}},
+			want:        []FolderDecision{{"INBOX", Sync}},
+			wantAllMail: []string{"All"}},
+		{name: "All Mail included",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), {Name: "All", SpecialUse: `\All`}}, Local: []string{"INBOX"}, IncludeAllMail: true},
+			want: []FolderDecision{{"All", CreateLocal}, {"INBOX", Sync}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, allMail := Folders(tt.in)
+			if !reflect.DeepEqual(got, tt.want) || !reflect.DeepEqual(allMail, tt.wantAllMail) {
+				t.Fatalf("got %v %v\nwant %v %v", got, allMail, tt.want, tt.wantAllMail)
+			}
+		})
+	}
+}
+
+func TestListing(t *testing.T) {
+	st := &model.FolderState{UIDValidity: 5, UIDNext: 10, HighestModSeq: 100, Pairs: []model.Pair{pr(1, "a", 0), pr(2, "b", S)}}
+	same := model.FolderStatus{UIDValidity: 5, UIDNext: 10, Messages: 2, HighestModSeq: 100}
+	tests := []struct {
+		name      string
+		condStore bool
+		st        *model.FolderState
+		s         model.FolderStatus
+		want      ListingMode
+	}{
+		{name: "no CONDSTORE", st: st, s: same, want: ListFull},
+		{name: "never recorded", condStore: true, st: &model.FolderState{UIDValidity: 5, Pairs: st.Pairs}, s: same, want: ListFull},
+		{name: "NOMODSEQ", condStore: true, st: st, s: model.FolderStatus{UIDValidity: 5, UIDNext: 10, Messages: 2}, want: ListFull},
+		{name: "UIDVALIDITY changed", condStore: true, st: st, s: model.FolderStatus{UIDValidity: 6, UIDNext: 10, Messages: 2, HighestModSeq: 100}, want: ListFull},
+		{name: "untouched", condStore: true, st: st, s: same, want: ListFromState},
+		{name: "flags changed", condStore: true, st: st, s: model.FolderStatus{UIDValidity: 5, UIDNext: 10, Messages: 2, HighestModSeq: 101}, want: ListChanged},
+		{name: "a message expunged, modseq not moved", condStore: true, st: st, s: model.FolderStatus{UIDValidity: 5, UIDNext: 10, Messages: 1, HighestModSeq: 100}, want: ListChanged},
+		{name: "a message added", condStore: true, st: st, s: model.FolderStatus{UIDValidity: 5, UIDNext: 11, Messages: 3, HighestModSeq: 100}, want: ListChanged},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Listing(tt.condStore, tt.st, tt.s); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMerge(t *testing.T) {
+	st := &model.FolderState{Pairs: []model.Pair{pr(1, "a", 0), pr(2, "b", S)}}
+	if got := FromState(st); !reflect.DeepEqual(got, []model.RemoteMsg{{UID: 1}, {UID: 2, Flags: S}}) {
+		t.Fatalf("from state: %v", got)
+	}
+	got, ok := Merge(st, []model.RemoteMsg{rm(2, F, ""), rm(3, S, "")}, []model.UID{3, 2})
+	if !ok || !reflect.DeepEqual(got, []model.RemoteMsg{{UID: 2, Flags: F, Size: 100}, {UID: 3, Flags: S, Size: 100}}) {
+		t.Fatalf("merge: %v %v", got, ok)
+	}
+	if _, ok := Merge(st, nil, []model.UID{1, 4}); ok {
+		t.Fatal("an unknown UID must ask for a full listing")
+	}
+}
+
+func TestRecordMeta(t *testing.T) {
+	st := &model.FolderState{UIDValidity: 5, UIDNext: 10, HighestModSeq: 100}
+	tests := []struct {
+		name      string
+		condStore bool
+		s         model.FolderStatus
+		want      *model.Meta
+	}{
+		{name: "unchanged", condStore: true, s: model.FolderStatus{UIDValidity: 5, UIDNext: 10, HighestModSeq: 100}},
+		{name: "moved on with CONDSTORE", condStore: true, s: model.FolderStatus{UIDValidity: 5, UIDNext: 12, HighestModSeq: 130},
+			want: &model.Meta{UIDValidity: 5, UIDNext: 12, HighestModSeq: 130}},
+		{name: "UIDNEXT moved without CONDSTORE is not rewritten", s: model.FolderStatus{UIDValidity: 5, UIDNext: 12}},
+		{name: "new UIDVALIDITY without CONDSTORE", s: model.FolderStatus{UIDValidity: 6, UIDNext: 3},
+			want: &model.Meta{UIDValidity: 6, UIDNext: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RecordMeta(tt.condStore, st, tt.s); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if got := RecordMeta(false, &model.FolderState{}, model.FolderStatus{UIDValidity: 1, UIDNext: 2}); got == nil || got.UIDValidity != 1 {
+		t.Fatalf("never synced: %+v", got)
+	}
+}
