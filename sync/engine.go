@@ -56,6 +56,11 @@ type Options struct {
 	// Retries is how many times a folder is retried on a new connection
 	// after a broken one (default 3).
 	Retries int
+	// FolderDone, when set, is called once for every folder whose sync
+	// was attempted, from that folder's worker goroutine (so possibly
+	// from several at once), with what was done to it, how long it took
+	// and the error that stopped it (nil when it completed).
+	FolderDone func(folder string, sum Summary, elapsed time.Duration, err error)
 }
 
 // conn is what the engine needs of an IMAP connection; *imapconn.Conn
@@ -127,6 +132,18 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	e := &engine{acct: acct, opts: opts, dial: dial}
 	e.sum.Account = acct.Name
 
+	// Log in first: a wrong password or an unreachable server must not
+	// leave a new, empty Maildir or state file behind.
+	c, err := dial(ctx)
+	if err != nil {
+		return &e.sum, err
+	}
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+
 	db, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return &e.sum, err
@@ -153,15 +170,6 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		}
 	}
 
-	c, err := dial(ctx)
-	if err != nil {
-		return &e.sum, err
-	}
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
 	folders, err := e.prepareFolders(ctx, c, stateFolders)
 	if err != nil {
 		return &e.sum, err
@@ -350,6 +358,11 @@ func (e *engine) folderError(name string, err error) {
 // for the next folder (nil when none could be made).
 func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) conn {
 	var err error
+	var fsum Summary
+	if e.opts.FolderDone != nil {
+		start := time.Now()
+		defer func() { e.opts.FolderDone(name, fsum, time.Since(start), err) }()
+	}
 	for attempt := 0; attempt <= e.opts.Retries; attempt++ {
 		if ctx.Err() != nil {
 			return c
@@ -369,6 +382,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		e.mu.Lock()
 		e.sum.add(&sum)
 		e.mu.Unlock()
+		fsum.add(&sum)
 		if err == nil {
 			return c
 		}
@@ -382,6 +396,8 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 	}
 	if ctx.Err() == nil {
 		e.folderError(name, err)
+	} else if err == nil {
+		err = ctx.Err()
 	}
 	return c
 }

@@ -19,12 +19,28 @@ import (
 	"github.com/mailsync/mailsync/config"
 )
 
-// Exit codes.
+// Exit codes, documented in the app's help (exitHelp) and the README.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the work failed (or verify found differences)
-	exitUsage   = 2 // bad command line or configuration
+	exitOK          = 0
+	exitFailure     = 1   // the work failed (or verify found differences)
+	exitUsage       = 2   // bad command line or configuration
+	exitPartial     = 3   // some folders failed or some changes were held back; the rest synced
+	exitInterrupted = 130 // SIGINT or SIGTERM
 )
+
+const exitHelp = `EXIT STATUS:
+   0    ok (verify: both sides agree)
+   1    failure (verify: they differ)
+   2    bad command line or configuration
+   3    partial: some folders failed or some changes were held back, the rest was synced
+   130  interrupted (Ctrl-C, SIGTERM); the state is consistent, run again to finish
+`
+
+// exitStatus is an error that only carries an exit status: what went
+// wrong has been printed already.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError marks errors that are the user's command line or config.
 type usageError struct{ err error }
@@ -84,17 +100,25 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		g.isTerminal = term.IsTerminal(int(f.Fd()))
 	}
 	app := newApp(g)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil && g.commandNotFound {
 		return exitUsage
 	}
-	return exitCode(g, err)
+	code := exitCode(g, err)
+	if code != exitOK && ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return code
 }
 
 // exitCode prints err (if any) and maps it to the process's exit status.
 func exitCode(g *globals, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return int(es)
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && ec.Error() == "" {

@@ -99,3 +99,57 @@ func TestSyncVerifyStatusAgainstDovecot(t *testing.T) {
 		t.Fatalf("status: %d %q", code, stdout)
 	}
 }
+
+// account writes a config for one account "t" on srv and returns its path
+// and the Maildir.
+func account(t *testing.T, srv *dovecottest.Server, extra string) (cfg, mail string) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("TEST_PW", srv.Password)
+	mail = filepath.Join(dir, "Mail")
+	cfg = writeConfig(t, fmt.Sprintf("[accounts.t]\nhost = %q\nport = %d\ntls = \"none\"\nuser = %q\nmaildir = %q\nstate = %q\npassword_env = \"TEST_PW\"\n%s",
+		srv.Host, srv.Port, srv.User, mail, filepath.Join(dir, "t.db"), extra))
+	return cfg, mail
+}
+
+func msg(i int) []byte {
+	return []byte(fmt.Sprintf("Subject: m %d\nMessage-ID: <m%d@t>\n\nbody %d\n", i, i, i))
+}
+
+// Issue 10: options after the command and after the account names.
+func TestOptionsAfterCommandAndAccounts(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	for i := 0; i < 6; i++ {
+		srv.Save(t, "INBOX", msg(i))
+	}
+	cfg, mail := account(t, srv, "")
+	code, stdout, stderr := run(t, "sync", "--config", cfg, "--json")
+	if code != exitOK || !json.Valid([]byte(stdout)) || !strings.Contains(stdout, `"downloaded": 6`) {
+		t.Fatalf("sync --json: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// Delete every local message: the guard holds the deletion back
+	// (exit 3, partial) until --allow-mass-delete, given after the account.
+	for _, sub := range []string{"cur", "new"} {
+		ents, _ := os.ReadDir(filepath.Join(mail, sub))
+		for _, e := range ents {
+			os.Remove(filepath.Join(mail, sub, e.Name()))
+		}
+	}
+	code, stdout, stderr = run(t, "sync", "t", "-c", cfg)
+	if code != exitPartial || !strings.Contains(stderr, "--allow-mass-delete") || strings.Count(stderr, "not deleting") != 1 {
+		t.Fatalf("guarded sync: exit %d, stdout %q, stderr %q; want exit 3 and the reason once", code, stdout, stderr)
+	}
+	if code, stdout, stderr = run(t, "verify", "t", "--quick", "--config", cfg); code != exitFailure || !strings.Contains(stdout, "differences") {
+		t.Fatalf("verify t --quick: exit %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "sync", "t", "--allow-mass-delete", "--config", cfg)
+	if code != exitOK || !strings.Contains(stdout, "deleted 0 local 6 server") {
+		t.Fatalf("sync t --allow-mass-delete: exit %d %q %q", code, stdout, stderr)
+	}
+	if n := len(srv.Messages(t, "INBOX")); n != 0 {
+		t.Fatalf("server still has %d messages", n)
+	}
+	if code, stdout, stderr = run(t, "verify", "t", "--config", cfg, "--quick"); code != exitOK {
+		t.Fatalf("verify: exit %d %q %q", code, stdout, stderr)
+	}
+}
