@@ -153,3 +153,127 @@ func TestOptionsAfterCommandAndAccounts(t *testing.T) {
 		t.Fatalf("verify: exit %d %q %q", code, stdout, stderr)
 	}
 }
+
+// Issue 10: output for cron and scripts, exit statuses.
+func TestCronOutputJSONAndExitStatus(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	srv.CreateMailbox(t, "Work")
+	for i := 0; i < 2; i++ {
+		srv.Save(t, "INBOX", msg(i))
+		srv.Save(t, "Work", msg(10+i))
+	}
+	cfg, mail := account(t, srv, "")
+
+	// A failed login: exit 1, the reason once, in --json too, and
+	// neither the Maildir nor the state file is created.
+	t.Setenv("TEST_PW", "wrong")
+	code, stdout, stderr := run(t, "sync", "--config", cfg)
+	if code != exitFailure || strings.Count(stderr, "mailsync:") != 1 || stdout != "" {
+		t.Fatalf("wrong password: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, "sync", "--config", cfg, "--json")
+	var failed struct {
+		OK       bool
+		Error    string
+		Accounts []struct{ Error string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &failed); err != nil || code != exitFailure || failed.OK || failed.Error == "" || failed.Accounts[0].Error == "" {
+		t.Fatalf("failed --json: exit %d %q (%v)", code, stdout, err)
+	}
+	for _, p := range []string{mail, filepath.Join(filepath.Dir(mail), "t.db")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("a failed login left %s behind (%v)", p, err)
+		}
+	}
+	t.Setenv("TEST_PW", srv.Password)
+
+	// Changes without a terminal: one line, on stdout.
+	code, stdout, stderr = run(t, "sync", "--config", cfg)
+	if code != exitOK || strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, "4 downloaded") || stderr != "" {
+		t.Fatalf("first sync: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// A no-op prints nothing.
+	if code, stdout, stderr = run(t, "sync", "--config", cfg); code != exitOK || stdout != "" || stderr != "" {
+		t.Fatalf("no-op: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// -v: a line per changed folder, then the account's line.
+	srv.Save(t, "Work", msg(20))
+	code, stdout, stderr = run(t, "sync", "--config", cfg, "-v")
+	if code != exitOK || !strings.Contains(stdout, "t: Work: 1 downloaded") || strings.Contains(stdout, "INBOX") {
+		t.Fatalf("-v: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// --json: per-folder counts, bytes and duration.
+	srv.Save(t, "INBOX", msg(30))
+	code, stdout, _ = run(t, "sync", "--config", cfg, "--json")
+	var res struct {
+		OK       bool
+		Exit     int `json:"exit_status"`
+		Accounts []struct {
+			Downloaded    int
+			FolderResults []folderResult `json:"folder_results"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != exitOK || !res.OK {
+		t.Fatalf("--json: exit %d %q (%v)", code, stdout, err)
+	}
+	var inbox *folderResult
+	for i, f := range res.Accounts[0].FolderResults {
+		if f.Folder == "INBOX" {
+			inbox = &res.Accounts[0].FolderResults[i]
+		}
+	}
+	if inbox == nil || inbox.Downloaded != 1 || inbox.BytesDown == 0 || !inbox.OK || len(res.Accounts[0].FolderResults) != 2 {
+		t.Fatalf("--json folder results: %s", stdout)
+	}
+
+	// Interrupted: 130.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	if code := runMain(ctx, []string{"mailsync", "sync", "--config", cfg}, &out, &errb); code != exitInterrupted {
+		t.Fatalf("interrupted: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}
+
+// Issue 10: a folder that fails while the others sync is a partial run
+// (exit 3), its error is printed once (also with -v) and is in --json.
+func TestFolderFailureIsPartialAndPrintedOnce(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	srv.Save(t, "INBOX", msg(1))
+	srv.CreateMailbox(t, "Work")
+	srv.Save(t, "Work", msg(2))
+	cfg, _ := account(t, srv, "")
+	// Dovecot runs as an unprivileged user: it cannot open this folder.
+	broken := filepath.Join(srv.Dir, "mail", srv.User, ".Work", "cur")
+	if err := os.Chmod(broken, 0); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "sync", "--config", cfg, "-v")
+	if code != exitPartial || strings.Count(stderr, "Internal error") != 1 || !strings.Contains(stderr, `folder "Work"`) ||
+		!strings.Contains(stdout, "t: INBOX: 1 downloaded") || !strings.Contains(stdout, "t: Work: failed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 3, the error once", code, stdout, stderr)
+	}
+	os.Chmod(broken, 0o700)
+	srv.Save(t, "INBOX", msg(3))
+	os.Chmod(broken, 0)
+	code, stdout, _ = run(t, "sync", "--config", cfg, "--json")
+	var res struct {
+		OK       bool
+		Exit     int `json:"exit_status"`
+		Error    string
+		Accounts []struct {
+			Partial       bool
+			FolderResults []folderResult `json:"folder_results"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != exitPartial || res.OK || res.Exit != exitPartial ||
+		!strings.Contains(res.Error, "1 of 2 folders failed") || !res.Accounts[0].Partial {
+		t.Fatalf("--json: exit %d %q (%v)", code, stdout, err)
+	}
+	for _, f := range res.Accounts[0].FolderResults {
+		if f.Folder == "Work" && (f.OK || !strings.Contains(f.Error, "Internal error")) || f.Folder == "INBOX" && (!f.OK || f.Downloaded != 1) {
+			t.Fatalf("--json folder %+v", f)
+		}
+	}
+	os.Chmod(broken, 0o700)
+}
