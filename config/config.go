@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mailsync/mailsync/internal/folderpat"
 )
 
 // Account is one [accounts.NAME] section, checked and with paths
@@ -34,9 +36,13 @@ type Account struct {
 	PasswordEnv     string
 	Maildir         string
 	State           string
-	Exclude         []string
-	IncludeAllMail  bool
-	Connections     int
+	// Folders (ordered patterns, the last match wins) and Exclude
+	// (folders not synced, with their subfolders) select the folders;
+	// see internal/folderpat. Both were checked by Parse.
+	Folders        []string
+	Exclude        []string
+	IncludeAllMail bool
+	Connections    int
 
 	file string
 }
@@ -84,6 +90,7 @@ type rawAccount struct {
 	PasswordEnv     string   `toml:"password_env"`
 	Maildir         string   `toml:"maildir"`
 	State           string   `toml:"state"`
+	Folders         []string `toml:"folders"`
 	Exclude         []string `toml:"exclude"`
 	IncludeAllMail  bool     `toml:"include_all_mail"`
 	Connections     *int64   `toml:"connections"`
@@ -181,7 +188,7 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 		return nil, &Error{File: file, Key: "accounts." + name, Msg: "an account name may hold letters, digits, '.', '_' and '-' only"}
 	}
 	a := &Account{Name: name, Host: ra.Host, TLS: ra.TLS, TLSSkipVerify: ra.TLSSkipVerify, User: ra.User,
-		PasswordCommand: ra.PasswordCommand, PasswordEnv: ra.PasswordEnv, Exclude: ra.Exclude, IncludeAllMail: ra.IncludeAllMail, file: file}
+		PasswordCommand: ra.PasswordCommand, PasswordEnv: ra.PasswordEnv, Folders: ra.Folders, Exclude: ra.Exclude, IncludeAllMail: ra.IncludeAllMail, file: file}
 	if a.Host == "" {
 		return nil, bad("host", "missing: the IMAP server's host name")
 	}
@@ -220,10 +227,12 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	} else {
 		a.State = expand(base, ra.State)
 	}
-	for i, pat := range a.Exclude {
-		if _, err := filepath.Match(pat, ""); err != nil {
-			return nil, bad(fmt.Sprintf("exclude[%d]", i), fmt.Sprintf("%q is not a valid pattern: %v", pat, err))
+	if _, err := folderpat.New(a.Folders, a.Exclude); err != nil {
+		var pe *folderpat.Error
+		if errors.As(err, &pe) {
+			return nil, bad(fmt.Sprintf("%s[%d]", pe.List, pe.Index), fmt.Sprintf("%q %s", pe.Pattern, pe.Msg))
 		}
+		return nil, bad("folders", err.Error())
 	}
 	a.Connections = 3
 	if ra.Connections != nil {
@@ -319,4 +328,14 @@ func (c *Config) Select(names []string) ([]*Account, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// Selection returns the account's folder selection, a new Set (it
+// records which patterns matched) for each run.
+func (a *Account) Selection() *folderpat.Set {
+	s, err := folderpat.New(a.Folders, a.Exclude)
+	if err != nil {
+		panic("config: selection checked by Parse: " + err.Error())
+	}
+	return s
 }

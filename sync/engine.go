@@ -18,12 +18,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	gosync "sync"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
@@ -35,9 +35,11 @@ type Account struct {
 	IMAP      imapconn.Options
 	Maildir   string // root of the Maildir++ tree
 	StatePath string // bbolt file
-	// Exclude lists folder name patterns (path.Match, "/" between
-	// levels) that are not synced.
+	// Exclude lists folders that are not synced, with their subfolders
+	// (patterns: * any, % any but "/"; see internal/folderpat). Folders,
+	// when set, is the whole selection and Exclude is not used.
 	Exclude []string
+	Folders *folderpat.Set
 	// IncludeAllMail syncs folders marked \All (Gmail's "All Mail"),
 	// which hold a second copy of every message; off by default.
 	IncludeAllMail bool
@@ -227,12 +229,14 @@ func (e *engine) rememberedMessages(folders []string) int {
 }
 
 func (e *engine) excluded(name string) bool {
-	for _, pat := range e.acct.Exclude {
-		if ok, _ := path.Match(pat, name); ok {
-			return true
+	if e.acct.Folders == nil {
+		s, err := folderpat.New(nil, e.acct.Exclude)
+		if err != nil {
+			return true // checked by the config: not reached
 		}
+		e.acct.Folders = s
 	}
-	return false
+	return !e.acct.Folders.Match(name)
 }
 
 // prepareFolders decides which folders to sync, creating on each side the

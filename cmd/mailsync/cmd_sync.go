@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailsync/mailsync/config"
 	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/sync"
 )
 
@@ -34,10 +35,13 @@ func syncCommand(g *globals) *cli.Command {
 			"deletions were held back), 130 interrupted.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
-			&cli.StringSliceFlag{Name: "folder", Aliases: []string{"f"}, Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
+			&cli.StringSliceFlag{Name: "folder", Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
 		},
 		Action: func(c *cli.Context) error {
 			o.folders = folders.Value()
+			if _, err := folderpat.New(o.folders, nil); err != nil {
+				return usagef("sync --folder: %v", strings.TrimPrefix(err.Error(), "folders"))
+			}
 			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
 				return err
@@ -60,7 +64,7 @@ func engineAccount(ctx context.Context, a *config.Account) (sync.Account, error)
 			InsecureSkipVerify: a.TLSSkipVerify, DialTimeout: 30 * time.Second},
 		Maildir:        a.Maildir,
 		StatePath:      a.State,
-		Exclude:        a.Exclude,
+		Folders:        a.Selection(),
 		IncludeAllMail: a.IncludeAllMail,
 		Connections:    a.Connections,
 	}, nil
@@ -156,6 +160,10 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 		r := &accountResult{Summary: &sync.Summary{Account: a.Name}}
 		start := time.Now()
 		acct, err := engineAccount(ctx, a)
+		if len(o.folders) > 0 {
+			// --folder replaces the config's selection.
+			acct.Folders, _ = folderpat.New(o.folders, nil)
+		}
 		if err == nil {
 			err = syncAccount(ctx, g, acct, sync.Options{AllowMassDelete: o.allowMassDelete}, r)
 		}
@@ -278,6 +286,12 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 	}
 	if sum != nil {
 		r.Summary = sum
+	}
+	if err == nil || r.okFolders+r.failedFolders > 0 {
+		// The folders were listed: say which patterns found nothing.
+		for _, p := range acct.Folders.Unmatched() {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("folder pattern %q matches no folder on the server or in the Maildir", p))
+		}
 	}
 	return err
 }

@@ -277,3 +277,59 @@ func TestFolderFailureIsPartialAndPrintedOnce(t *testing.T) {
 	}
 	os.Chmod(broken, 0o700)
 }
+
+// Issue 10: folders = [...] (last match wins, * and %), exclude also
+// excludes subfolders, a pattern that matches nothing is reported, and
+// --folder syncs only the named folders.
+func TestFolderSelection(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	for i, f := range []string{"INBOX", "Trash", "Archive", "Archive/2002", "Lists", "Lists/go", "Lists/go/nuts", "Old", "Old/2001"} {
+		if f != "INBOX" {
+			srv.CreateMailbox(t, f)
+		}
+		srv.Save(t, f, msg(i))
+	}
+	synced := func(mail string) []string {
+		var out []string
+		ents, _ := os.ReadDir(mail)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") && e.IsDir() {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	cfg, mail := account(t, srv, `folders = ["*", "!Trash", "!Archive/*", "!Lists/%", "!Nothing*"]`+"\nexclude = [\"Old\"]\n")
+	code, stdout, stderr := run(t, "sync", "--config", cfg)
+	if code != exitOK || strings.Count(stderr, "matches no folder") != 1 || !strings.Contains(stderr, `"!Nothing*"`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the unmatched pattern reported", code, stdout, stderr)
+	}
+	if got, want := strings.Join(synced(mail), " "), ".Archive .Lists .Lists.go.nuts"; got != want {
+		t.Fatalf("synced folders %q, want %q", got, want)
+	}
+
+	cfg, mail = account(t, srv, "exclude = [\"Archive\", \"Lists/go\"]\n")
+	if code, stdout, stderr := run(t, "sync", "--config", cfg); code != exitOK || stderr != "" {
+		t.Fatalf("exclude: exit %d, %q %q", code, stdout, stderr)
+	}
+	if got, want := strings.Join(synced(mail), " "), ".Lists .Old .Old.2001 .Trash"; got != want {
+		t.Fatalf("exclude: synced folders %q, want %q", got, want)
+	}
+
+	cfg, mail = account(t, srv, "exclude = [\"Trash\"]\n")
+	code, stdout, stderr = run(t, "sync", "t", "--folder", "Trash", "--config", cfg, "--folder", "Lists/go", "--json")
+	if code != exitOK || !strings.Contains(stdout, `"downloaded": 2`) {
+		t.Fatalf("--folder: exit %d, %q %q", code, stdout, stderr)
+	}
+	if got, want := strings.Join(synced(mail), " "), ".Lists.go .Trash"; got != want {
+		t.Fatalf("--folder: synced folders %q, want %q", got, want)
+	}
+	if n := len(srv.Messages(t, "INBOX")); n != 1 {
+		t.Fatalf("INBOX on the server: %d messages", n)
+	}
+
+	bad := writeConfig(t, "[accounts.a]\nhost = \"h\"\nuser = \"u\"\npassword_command = \"true\"\nmaildir = \"/m\"\nexclude = [\"*\", \"!INBOX\"]\n")
+	if code, _, stderr := run(t, "sync", "--config", bad); code != exitUsage || !strings.Contains(stderr, "folders") {
+		t.Fatalf("exclude = [*, !INBOX]: exit %d %q", code, stderr)
+	}
+}
