@@ -49,7 +49,7 @@ func serveCommand(g *globals) *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := o.fillFromConfig(cfg); err != nil {
+				if err := o.fillFromConfig(cfg, c.IsSet("read-only")); err != nil {
 					return err
 				}
 			}
@@ -58,7 +58,10 @@ func serveCommand(g *globals) *cli.Command {
 	}
 }
 
-func (o *serveOptions) fillFromConfig(cfg *config.Config) error {
+// fillFromConfig takes from the config's [serve] section what the flags
+// did not set: flags win, also --read-only=false over read_only = true
+// (readOnlySet says whether --read-only was given).
+func (o *serveOptions) fillFromConfig(cfg *config.Config, readOnlySet bool) error {
 	s := cfg.Serve
 	set := func(dst *string, v string) {
 		if *dst == "" {
@@ -72,7 +75,9 @@ func (o *serveOptions) fillFromConfig(cfg *config.Config) error {
 	set(&o.passwordCommand, s.PasswordCommand)
 	set(&o.tlsCert, s.TLSCert)
 	set(&o.tlsKey, s.TLSKey)
-	o.readOnly = o.readOnly || s.ReadOnly
+	if !readOnlySet {
+		o.readOnly = s.ReadOnly
+	}
 	if o.account != "" && o.maildir == "" {
 		a, ok := cfg.Accounts[o.account]
 		if !ok {
