@@ -171,6 +171,9 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 		if err != nil {
 			r.Error = err.Error()
 		}
+		if rerr := recordRun(a, r, start, err); rerr != nil {
+			r.Warnings = append(r.Warnings, rerr.Error())
+		}
 		r.OK = r.Error == "" && len(r.Errors) == 0
 		st := r.status()
 		r.Partial = st == exitPartial

@@ -276,6 +276,34 @@ func TestFolderFailureIsPartialAndPrintedOnce(t *testing.T) {
 		}
 	}
 	os.Chmod(broken, 0o700)
+
+	// status: per folder the messages on each side at the last sync, its
+	// time and result, the last error, CONDSTORE.
+	code, stdout, stderr = run(t, "status", "--config", cfg)
+	lines := strings.Split(stdout, "\n")
+	if code != exitOK || len(lines) < 4 || !strings.Contains(lines[1], "last sync") || !strings.Contains(lines[1], "failed: 1 of 2 folders failed") {
+		t.Fatalf("status: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, l := range lines[2:4] {
+		inbox := strings.Contains(l, "INBOX") && strings.Contains(l, "server 2, Maildir 2") && strings.Contains(l, " CONDSTORE") && strings.HasSuffix(l, " ok")
+		work := strings.Contains(l, "Work") && strings.Contains(l, "FAILED: select") && strings.Contains(l, "Internal error")
+		if !inbox && !work {
+			t.Fatalf("status line %q", l)
+		}
+	}
+	code, stdout, _ = run(t, "status", "--json", "--config", cfg)
+	var st []struct {
+		LastOK  *bool `json:"last_ok"`
+		Folders []struct {
+			Folder         string
+			ServerMessages *int   `json:"server_messages"`
+			LastError      string `json:"last_error"`
+			CondStore      bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != 0 || *st[0].LastOK || len(st[0].Folders) != 2 {
+		t.Fatalf("status --json: %d %q %v", code, stdout, err)
+	}
 }
 
 // Issue 10: folders = [...] (last match wins, * and %), exclude also
