@@ -20,7 +20,8 @@ import (
 // unknown flag is kept in the command's flags so that urfave/cli reports
 // it as a usage error. args[0] is the program name.
 func reorderArgs(app *cli.App, args []string) []string {
-	if len(args) < 2 {
+	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
+		// Shell completion reads the words as typed.
 		return args
 	}
 	global := flagTable(app.Flags)

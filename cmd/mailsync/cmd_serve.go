@@ -172,7 +172,7 @@ func demoCommand(g *globals) *cli.Command {
 		Name:  "demo",
 		Usage: "zero-setup demonstration: a sample archive, served over IMAP and synced both ways",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Value: demo.DefaultDir(), Usage: "`DIR` for the sample archive, its synced copy and state", Destination: &o.Dir},
+			&cli.StringFlag{Name: "dir", Value: demo.DefaultDir(), DefaultText: "/tmp/mailsync-demo-$UID", Usage: "`DIR` for the sample archive, its synced copy and state", Destination: &o.Dir},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1143", Usage: "`ADDR` to serve on (a free port if taken)", Destination: &o.Listen},
 			&cli.BoolFlag{Name: "no-wait", Usage: "exit after the demonstration instead of serving until Ctrl-C", Destination: &noWait},
 		},

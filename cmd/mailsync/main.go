@@ -137,13 +137,20 @@ func exitCode(g *globals, err error) int {
 }
 
 func newApp(g *globals) *cli.App {
+	// -v is --verbose: --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and the commit it was built from"}
 	app := &cli.App{
-		Name:      "mailsync",
-		Usage:     "two-way IMAP ↔ Maildir sync, and an IMAP server for the Maildir",
-		Writer:    g.stdout,
-		ErrWriter: g.stderr,
+		Name:    "mailsync",
+		Usage:   "two-way IMAP ↔ Maildir sync, and an IMAP server for the Maildir",
+		Version: version(),
+		Description: "Every option may be given before or after the command and after the account names.\n" +
+			"The configuration is $XDG_CONFIG_HOME/mailsync/config.toml (see the README's Configuration section).\n\n" +
+			exitHelp,
+		Writer:               g.stdout,
+		ErrWriter:            g.stderr,
+		EnableBashCompletion: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), Usage: "configuration `FILE`", Destination: &g.configPath},
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), DefaultText: "$XDG_CONFIG_HOME/mailsync/config.toml", Usage: "configuration `FILE`", Destination: &g.configPath},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", Destination: &g.quiet},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print what is done, folder by folder", Destination: &g.verbose},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout", Destination: &g.json},
@@ -154,6 +161,8 @@ func newApp(g *globals) *cli.App {
 			demoCommand(g),
 			verifyCommand(g),
 			statusCommand(g),
+			completionCommand(g),
+			manCommand(g),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usageError{err}
@@ -166,6 +175,10 @@ func newApp(g *globals) *cli.App {
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		switch c.Name {
+		case "sync", "verify", "status":
+			c.BashComplete = completeAccounts(g, func() *cli.Command { return c })
+		}
 	}
 	return app
 }
