@@ -36,13 +36,10 @@ type Account struct {
 	PasswordEnv     string
 	Maildir         string
 	State           string
-	// Folders (ordered patterns, the last match wins) and Exclude
-	// (folders not synced, with their subfolders) select the folders;
-	// see internal/folderpat. Both were checked by Parse.
-	Folders        []string
-	Exclude        []string
-	IncludeAllMail bool
-	Connections    int
+	Folders         []string // ordered patterns, the last match wins (internal/folderpat)
+	Exclude         []string // not synced, with their subfolders
+	IncludeAllMail  bool
+	Connections     int
 
 	file string
 }
@@ -188,7 +185,7 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 		return nil, &Error{File: file, Key: "accounts." + name, Msg: "an account name may hold letters, digits, '.', '_' and '-' only"}
 	}
 	a := &Account{Name: name, Host: ra.Host, TLS: ra.TLS, TLSSkipVerify: ra.TLSSkipVerify, User: ra.User,
-		PasswordCommand: ra.PasswordCommand, PasswordEnv: ra.PasswordEnv, Folders: ra.Folders, Exclude: ra.Exclude, IncludeAllMail: ra.IncludeAllMail, file: file}
+		PasswordCommand: ra.PasswordCommand, PasswordEnv: ra.PasswordEnv, Exclude: ra.Exclude, IncludeAllMail: ra.IncludeAllMail, file: file}
 	if a.Host == "" {
 		return nil, bad("host", "missing: the IMAP server's host name")
 	}
@@ -227,6 +224,7 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	} else {
 		a.State = expand(base, ra.State)
 	}
+	a.Folders = ra.Folders
 	if _, err := folderpat.New(a.Folders, a.Exclude); err != nil {
 		var pe *folderpat.Error
 		if errors.As(err, &pe) {
