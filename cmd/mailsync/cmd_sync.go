@@ -186,12 +186,16 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 			break
 		}
 		var ce *config.Error
-		if errors.As(err, &ce) && code == exitOK {
+		switch {
+		case errors.As(err, &ce):
 			// A password command that failed is the config's problem.
-			code = exitUsage
-		}
-		if st == exitFailure || (st == exitPartial && code == exitOK) {
-			code = st
+			if code == exitOK || code == exitPartial {
+				code = exitUsage
+			}
+		case st == exitFailure:
+			code = exitFailure
+		case st == exitPartial && code == exitOK:
+			code = exitPartial
 		}
 	}
 	if g.json {

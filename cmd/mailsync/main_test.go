@@ -187,6 +187,12 @@ func TestCronOutputJSONAndExitStatus(t *testing.T) {
 	}
 	t.Setenv("TEST_PW", srv.Password)
 
+	// A password command that fails is a config error: exit 2, said once.
+	badpw := writeConfig(t, strings.Replace(string(must(os.ReadFile(cfg))), `password_env = "TEST_PW"`, `password_command = "echo no such secret >&2; exit 1"`, 1))
+	if code, stdout, stderr := run(t, "sync", "--config", badpw); code != exitUsage || stdout != "" || strings.Count(stderr, "password_command") != 1 {
+		t.Fatalf("failing password command: exit %d, %q %q", code, stdout, stderr)
+	}
+
 	// Changes without a terminal: one line, on stdout.
 	code, stdout, stderr = run(t, "sync", "--config", cfg)
 	if code != exitOK || strings.Count(stdout, "\n") != 1 || !strings.Contains(stdout, "4 downloaded") || stderr != "" {
@@ -360,4 +366,11 @@ func TestFolderSelection(t *testing.T) {
 	if code, _, stderr := run(t, "sync", "--config", bad); code != exitUsage || !strings.Contains(stderr, "folders") {
 		t.Fatalf("exclude = [*, !INBOX]: exit %d %q", code, stderr)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
