@@ -153,6 +153,8 @@ func (r *accountResult) status() int {
 	return exitFailure
 }
 
+var errInterrupted = errors.New("interrupted; the state is consistent, run again to finish")
+
 func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOptions) error {
 	var results []*accountResult
 	code := exitOK
@@ -168,6 +170,10 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 			err = syncAccount(ctx, g, acct, sync.Options{AllowMassDelete: o.allowMassDelete}, r)
 		}
 		r.DurationMS = time.Since(start).Milliseconds()
+		if err != nil && ctx.Err() != nil {
+			// Whatever it was doing when the signal came.
+			err = errInterrupted
+		}
 		if err != nil {
 			r.Error = err.Error()
 		}
@@ -181,7 +187,7 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 		if !g.json {
 			printAccount(g, r, err)
 		}
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		if err == errInterrupted {
 			code = exitInterrupted
 			break
 		}
@@ -239,7 +245,7 @@ func printAccount(g *globals, r *accountResult, err error) {
 	for _, e := range r.Errors {
 		fmt.Fprintf(g.stderr, "mailsync: %s: %s\n", r.Account, e)
 	}
-	if errors.Is(err, context.Canceled) {
+	if err == errInterrupted {
 		fmt.Fprintf(g.stderr, "mailsync: %s: %v\n", r.Account, err)
 	}
 	if g.quiet {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailsync/mailsync/internal/dovecottest"
 )
@@ -373,4 +376,43 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestMain lets a test run this test binary as the mailsync command
+// (MAILSYNC_RUN_MAIN=1), to send it real signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("MAILSYNC_RUN_MAIN") == "1" {
+		os.Args = append([]string{"mailsync"}, os.Args[1:]...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// Issue 10: Ctrl-C (SIGINT) during a sync exits 130, not 1.
+func TestInterruptExits130(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	srv.Save(t, "INBOX", msg(1))
+	proxy := dovecottest.NewProxy(t, srv.Addr)
+	cfg, _ := account(t, srv, "")
+	cfg = writeConfig(t, strings.Replace(string(must(os.ReadFile(cfg))), fmt.Sprintf("port = %d", srv.Port), fmt.Sprintf("port = %d", proxy.Port), 1))
+	proxy.Hold(true) // the server's answers stop: the sync waits
+	cmd := exec.Command(os.Args[0], "sync", "--config", cfg)
+	cmd.Env = append(os.Environ(), "MAILSYNC_RUN_MAIN=1")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	proxy.Hold(false)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("after SIGINT: %v, stderr %q; want exit 130", err, errb.String())
+	}
+	if got := errb.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "interrupted") {
+		t.Fatalf("after SIGINT, stderr %q: want one line saying it was interrupted", got)
+	}
 }
