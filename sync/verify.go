@@ -53,6 +53,12 @@ type Report struct {
 // opened with EXAMINE.
 func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Account: acct.Name}
+	// Log in first: a failed login must not create the state file.
+	c, err := imapconn.Dial(ctx, acct.IMAP)
+	if err != nil {
+		return rep, err
+	}
+	defer c.Close()
 	db, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return rep, err
@@ -62,11 +68,6 @@ func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, err
 	if err != nil {
 		return rep, err
 	}
-	c, err := imapconn.Dial(ctx, acct.IMAP)
-	if err != nil {
-		return rep, err
-	}
-	defer c.Close()
 
 	remoteList, _, err := c.ListFolders(ctx)
 	if err != nil {

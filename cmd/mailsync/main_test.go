@@ -183,6 +183,10 @@ func TestCronOutputJSONAndExitStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &failed); err != nil || code != exitFailure || failed.OK || failed.Error == "" || failed.Accounts[0].Error == "" {
 		t.Fatalf("failed --json: exit %d %q (%v)", code, stdout, err)
 	}
+	code, stdout, _ = run(t, "verify", "--config", cfg, "--json")
+	if err := json.Unmarshal([]byte(stdout), &failed); err != nil || code != exitFailure || failed.OK || !strings.Contains(failed.Error, "verify t") {
+		t.Fatalf("failed verify --json: exit %d %q (%v)", code, stdout, err)
+	}
 	for _, p := range []string{mail, filepath.Join(filepath.Dir(mail), "t.db")} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Fatalf("a failed login left %s behind (%v)", p, err)
