@@ -149,6 +149,8 @@ func newApp(g *globals) *cli.App {
 		Writer:               g.stdout,
 		ErrWriter:            g.stderr,
 		EnableBashCompletion: true,
+		// --folder "Lists, old" is one folder.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), DefaultText: "$XDG_CONFIG_HOME/mailsync/config.toml", Usage: "configuration `FILE`", Destination: &g.configPath},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", Destination: &g.quiet},

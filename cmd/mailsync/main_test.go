@@ -324,7 +324,7 @@ func TestFolderFailureIsPartialAndPrintedOnce(t *testing.T) {
 // --folder syncs only the named folders.
 func TestFolderSelection(t *testing.T) {
 	srv := dovecottest.Start(t, nil)
-	for i, f := range []string{"INBOX", "Trash", "Archive", "Archive/2002", "Lists", "Lists/go", "Lists/go/nuts", "Old", "Old/2001"} {
+	for i, f := range []string{"INBOX", "Trash", "Archive", "Archive/2002", "Lists", "Lists/go", "Lists/go/nuts", "Old", "Old/2001", "A, B"} {
 		if f != "INBOX" {
 			srv.CreateMailbox(t, f)
 		}
@@ -345,7 +345,7 @@ func TestFolderSelection(t *testing.T) {
 	if code != exitOK || strings.Count(stderr, "matches no folder") != 1 || !strings.Contains(stderr, `"!Nothing*"`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want the unmatched pattern reported", code, stdout, stderr)
 	}
-	if got, want := strings.Join(synced(mail), " "), ".Archive .Lists .Lists.go.nuts"; got != want {
+	if got, want := strings.Join(synced(mail), " "), ".A, B .Archive .Lists .Lists.go.nuts"; got != want {
 		t.Fatalf("synced folders %q, want %q", got, want)
 	}
 
@@ -353,16 +353,16 @@ func TestFolderSelection(t *testing.T) {
 	if code, stdout, stderr := run(t, "sync", "--config", cfg); code != exitOK || stderr != "" {
 		t.Fatalf("exclude: exit %d, %q %q", code, stdout, stderr)
 	}
-	if got, want := strings.Join(synced(mail), " "), ".Lists .Old .Old.2001 .Trash"; got != want {
+	if got, want := strings.Join(synced(mail), " "), ".A, B .Lists .Old .Old.2001 .Trash"; got != want {
 		t.Fatalf("exclude: synced folders %q, want %q", got, want)
 	}
 
 	cfg, mail = account(t, srv, "exclude = [\"Trash\"]\n")
-	code, stdout, stderr = run(t, "sync", "t", "--folder", "Trash", "--config", cfg, "--folder", "Lists/go", "--json")
-	if code != exitOK || !strings.Contains(stdout, `"downloaded": 2`) {
+	code, stdout, stderr = run(t, "sync", "t", "--folder", "Trash", "--config", cfg, "--folder", "Lists/go", "--json", "--folder", "A, B")
+	if code != exitOK || !strings.Contains(stdout, `"downloaded": 3`) {
 		t.Fatalf("--folder: exit %d, %q %q", code, stdout, stderr)
 	}
-	if got, want := strings.Join(synced(mail), " "), ".Lists.go .Trash"; got != want {
+	if got, want := strings.Join(synced(mail), " "), ".A, B .Lists.go .Trash"; got != want {
 		t.Fatalf("--folder: synced folders %q, want %q", got, want)
 	}
 	if n := len(srv.Messages(t, "INBOX")); n != 1 {
