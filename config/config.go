@@ -20,6 +20,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/internal/redact"
 )
 
@@ -36,7 +37,8 @@ type Account struct {
 	PasswordEnv     string
 	Maildir         string
 	State           string
-	Exclude         []string
+	Folders         []string // ordered patterns, the last match wins (internal/folderpat)
+	Exclude         []string // not synced, with their subfolders
 	IncludeAllMail  bool
 	Connections     int
 
@@ -94,6 +96,7 @@ type rawAccount struct {
 	PasswordEnv     string   `toml:"password_env"`
 	Maildir         string   `toml:"maildir"`
 	State           string   `toml:"state"`
+	Folders         []string `toml:"folders"`
 	Exclude         []string `toml:"exclude"`
 	IncludeAllMail  bool     `toml:"include_all_mail"`
 	Connections     *int64   `toml:"connections"`
@@ -240,10 +243,13 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	} else {
 		a.State = expand(base, ra.State)
 	}
-	for i, pat := range a.Exclude {
-		if _, err := filepath.Match(pat, ""); err != nil {
-			return nil, bad(fmt.Sprintf("exclude[%d]", i), fmt.Sprintf("%q is not a valid pattern: %v", pat, err))
+	a.Folders = ra.Folders
+	if _, err := folderpat.New(a.Folders, a.Exclude); err != nil {
+		var pe *folderpat.Error
+		if errors.As(err, &pe) {
+			return nil, bad(fmt.Sprintf("%s[%d]", pe.List, pe.Index), fmt.Sprintf("%q %s", pe.Pattern, pe.Msg))
 		}
+		return nil, bad("folders", err.Error())
 	}
 	a.Connections = 3
 	if ra.Connections != nil {
@@ -345,4 +351,14 @@ func (c *Config) Select(names []string) ([]*Account, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// Selection returns the account's folder selection, a new Set (it
+// records which patterns matched) for each run.
+func (a *Account) Selection() *folderpat.Set {
+	s, err := folderpat.New(a.Folders, a.Exclude)
+	if err != nil {
+		panic("config: selection checked by Parse: " + err.Error())
+	}
+	return s
 }

@@ -16,6 +16,7 @@ user = "me@example.org"
 password_command = "echo secret"
 maildir = "~/Mail/work"
 exclude = ["Junk", "Archive/*"]
+folders = ["*", "!Trash"]
 
 [accounts.home]
 host = "localhost"
@@ -33,6 +34,9 @@ connections = 2
 	w := c.Accounts["work"]
 	if w.Port != 993 || w.TLS != "implicit" || w.Maildir != "/home/u/Mail/work" || w.State != "/st/mailsync/work.db" || w.Connections != 3 {
 		t.Fatalf("work: %+v", w)
+	}
+	if sel := w.Selection(); sel.Match("Trash") || sel.Match("Junk/x") || !sel.Match("Archive") || sel.Match("Archive/2002") || !sel.Match("INBOX") {
+		t.Fatalf("work's folder selection: folders %q exclude %q", w.Folders, w.Exclude)
 	}
 	h := c.Accounts["home"]
 	if h.Port != 1143 || h.Maildir != "/etc/m/mail" || h.State != "/etc/m/home.db" || h.Connections != 2 {
@@ -64,6 +68,10 @@ func TestParseErrors(t *testing.T) {
 		{"[accounts.a\n", "line 2: expected"},
 		{base + "[serve]\naccount = \"b\"\n", `serve.account: no account "b"`},
 		{base + "connections = 0\n", "accounts.a.connections: 0 is out of range"},
+		{base + "exclude = [\"*\", \"!INBOX\"]\n", `accounts.a.exclude[0]: "*" excludes every folder: to sync only some folders list them in folders`},
+		{base + "exclude = [\"Junk\", \"!INBOX\"]\n", `accounts.a.exclude[1]: "!INBOX" cannot re-include a folder`},
+		{base + "folders = [\"INBOX\", \"\"]\n", `accounts.a.folders[1]: "" is empty`},
+		{base + "folders = \"INBOX\"\n", "config /c.toml:"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("/c.toml", []byte(tt.text))

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
@@ -39,9 +40,11 @@ type Account struct {
 	IMAP      imapconn.Options
 	Maildir   string // root of the Maildir++ tree
 	StatePath string // bbolt file
-	// Exclude lists folder name patterns (path.Match, "/" between
-	// levels) that are not synced.
+	// Exclude lists folders that are not synced, with their subfolders
+	// (patterns: * any, % any but "/"; see internal/folderpat). Folders,
+	// when set, is the whole selection and Exclude is not used.
 	Exclude []string
+	Folders *folderpat.Set
 	// IncludeAllMail syncs folders marked \All (Gmail's "All Mail"),
 	// which hold a second copy of every message; off by default.
 	IncludeAllMail bool
@@ -66,6 +69,11 @@ type Options struct {
 	// Retries is how many times a folder is retried on a new connection
 	// after a broken one (default 3).
 	Retries int
+	// FolderDone, when set, is called once for every folder whose sync
+	// was attempted, from that folder's worker goroutine (so possibly
+	// from several at once), with what was done to it, how long it took
+	// and the error that stopped it (nil when it completed).
+	FolderDone func(folder string, sum Summary, elapsed time.Duration, err error)
 }
 
 // ErrMaildirMissing means the Maildir root is gone while the state
@@ -122,6 +130,18 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	e := &engine{acct: acct, opts: opts, dial: dial}
 	e.sum.Account = acct.Name
 
+	// Log in first: a wrong password or an unreachable server must not
+	// leave a new, empty Maildir or state file behind.
+	c, err := dial(ctx)
+	if err != nil {
+		return &e.sum, err
+	}
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+
 	db, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return &e.sum, err
@@ -148,15 +168,6 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		}
 	}
 
-	c, err := dial(ctx)
-	if err != nil {
-		return &e.sum, err
-	}
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
 	folders, err := e.prepareFolders(ctx, c, stateFolders)
 	if err != nil {
 		return &e.sum, err
@@ -213,6 +224,16 @@ func (e *engine) rememberedMessages(folders []string) int {
 	return n
 }
 
+// selection is the account's folder selection: Folders, or else Exclude.
+func (a *Account) selection() *folderpat.Set {
+	if a.Folders == nil && len(a.Exclude) > 0 {
+		if s, err := folderpat.New(nil, a.Exclude); err == nil { // the config checked the patterns
+			a.Folders = s
+		}
+	}
+	return a.Folders
+}
+
 // prepareFolders lists the folders of both sides, asks plan.Folders what
 // to do with each, and does it: it creates on each side the folders that
 // are new on the other, forgets those gone from both, and warns about
@@ -230,7 +251,7 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
 	decisions, allMail := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateFolders,
-		Exclude: e.acct.Exclude, IncludeAllMail: e.acct.IncludeAllMail})
+		Selection: e.acct.selection(), IncludeAllMail: e.acct.IncludeAllMail})
 	for _, name := range allMail {
 		e.note("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
 	}
@@ -291,6 +312,11 @@ func (e *engine) folderError(name string, err error) {
 // for the next folder (nil when none could be made).
 func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) conn {
 	var err error
+	var fsum Summary
+	if e.opts.FolderDone != nil {
+		start := time.Now()
+		defer func() { e.opts.FolderDone(name, fsum, time.Since(start), err) }()
+	}
 	for attempt := 0; attempt <= e.opts.Retries; attempt++ {
 		if ctx.Err() != nil {
 			return c
@@ -310,6 +336,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		e.mu.Lock()
 		e.sum.add(&sum)
 		e.mu.Unlock()
+		fsum.add(&sum)
 		if err == nil {
 			return c
 		}
@@ -323,6 +350,8 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 	}
 	if ctx.Err() == nil {
 		e.folderError(name, err)
+	} else if err == nil {
+		err = ctx.Err()
 	}
 	return c
 }

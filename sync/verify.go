@@ -53,6 +53,12 @@ type Report struct {
 // opened with EXAMINE.
 func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Account: acct.Name}
+	// Log in first: a failed login must not create the state file.
+	ic, err := imapconn.Dial(ctx, acct.IMAP)
+	if err != nil {
+		return rep, err
+	}
+	defer ic.Close()
 	sdb, err := statedb.Open(acct.StatePath)
 	if err != nil {
 		return rep, err
@@ -62,11 +68,6 @@ func Verify(ctx context.Context, acct Account, opts VerifyOptions) (*Report, err
 	if err != nil {
 		return rep, err
 	}
-	ic, err := imapconn.Dial(ctx, acct.IMAP)
-	if err != nil {
-		return rep, err
-	}
-	defer ic.Close()
 	return verify(ctx, acct, opts, ic, maildirTree{mdir}, sdb)
 }
 
@@ -86,7 +87,7 @@ func verify(ctx context.Context, acct Account, opts VerifyOptions, c Remote, md 
 	// The same folder decisions as a sync; what a sync would create,
 	// skip or forget is a difference here.
 	decisions, _ := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateList,
-		Exclude: acct.Exclude, IncludeAllMail: acct.IncludeAllMail})
+		Selection: acct.selection(), IncludeAllMail: acct.IncludeAllMail})
 	for _, d := range decisions {
 		name := d.Name
 		diff := func(uid model.UID, key, format string, args ...any) {

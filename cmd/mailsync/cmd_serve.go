@@ -49,7 +49,7 @@ func serveCommand(g *globals) *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := o.fillFromConfig(cfg); err != nil {
+				if err := o.fillFromConfig(cfg, c.IsSet("read-only")); err != nil {
 					return err
 				}
 			}
@@ -58,7 +58,10 @@ func serveCommand(g *globals) *cli.Command {
 	}
 }
 
-func (o *serveOptions) fillFromConfig(cfg *config.Config) error {
+// fillFromConfig takes from the config's [serve] section what the flags
+// did not set: flags win, also --read-only=false over read_only = true
+// (readOnlySet says whether --read-only was given).
+func (o *serveOptions) fillFromConfig(cfg *config.Config, readOnlySet bool) error {
 	s := cfg.Serve
 	set := func(dst *string, v string) {
 		if *dst == "" {
@@ -72,7 +75,9 @@ func (o *serveOptions) fillFromConfig(cfg *config.Config) error {
 	set(&o.passwordCommand, s.PasswordCommand)
 	set(&o.tlsCert, s.TLSCert)
 	set(&o.tlsKey, s.TLSKey)
-	o.readOnly = o.readOnly || s.ReadOnly
+	if !readOnlySet {
+		o.readOnly = s.ReadOnly
+	}
 	if o.account != "" && o.maildir == "" {
 		a, ok := cfg.Accounts[o.account]
 		if !ok {
@@ -167,7 +172,7 @@ func demoCommand(g *globals) *cli.Command {
 		Name:  "demo",
 		Usage: "zero-setup demonstration: a sample archive, served over IMAP and synced both ways",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dir", Value: demo.DefaultDir(), Usage: "`DIR` for the sample archive, its synced copy and state", Destination: &o.Dir},
+			&cli.StringFlag{Name: "dir", Value: demo.DefaultDir(), DefaultText: "/tmp/mailsync-demo-$UID", Usage: "`DIR` for the sample archive, its synced copy and state", Destination: &o.Dir},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1143", Usage: "`ADDR` to serve on (a free port if taken)", Destination: &o.Listen},
 			&cli.BoolFlag{Name: "no-wait", Usage: "exit after the demonstration instead of serving until Ctrl-C", Destination: &noWait},
 		},

@@ -32,7 +32,13 @@ func verifyCommand(g *globals) *cli.Command {
 				}
 				rep, err := sync.Verify(c.Context, acct, sync.VerifyOptions{Quick: quick})
 				if err != nil {
-					return fmt.Errorf("verify %s: %w", a.Name, err)
+					err = fmt.Errorf("verify %s: %w", a.Name, err)
+					if g.json {
+						// The reason goes into the JSON too; it is also
+						// printed on stderr.
+						json.NewEncoder(g.stdout).Encode(map[string]any{"ok": false, "error": err.Error(), "accounts": reports})
+					}
+					return err
 				}
 				reports = append(reports, rep)
 				if len(rep.Differences) > 0 {

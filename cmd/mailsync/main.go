@@ -19,12 +19,28 @@ import (
 	"github.com/mailsync/mailsync/config"
 )
 
-// Exit codes.
+// Exit codes, documented in the app's help (exitHelp) and the README.
 const (
-	exitOK      = 0
-	exitFailure = 1 // the work failed (or verify found differences)
-	exitUsage   = 2 // bad command line or configuration
+	exitOK          = 0
+	exitFailure     = 1   // the work failed (or verify found differences)
+	exitUsage       = 2   // bad command line or configuration
+	exitPartial     = 3   // some folders failed or some changes were held back; the rest synced
+	exitInterrupted = 130 // SIGINT or SIGTERM
 )
+
+const exitHelp = `EXIT STATUS:
+   0    ok (verify: both sides agree)
+   1    failure (verify: they differ)
+   2    bad command line or configuration
+   3    partial: some folders failed or some changes were held back, the rest was synced
+   130  interrupted (Ctrl-C, SIGTERM); the state is consistent, run again to finish
+`
+
+// exitStatus is an error that only carries an exit status: what went
+// wrong has been printed already.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // usageError marks errors that are the user's command line or config.
 type usageError struct{ err error }
@@ -85,17 +101,25 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		g.isTerminal = term.IsTerminal(int(f.Fd()))
 	}
 	app := newApp(g)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil && g.commandNotFound {
 		return exitUsage
 	}
-	return exitCode(g, err)
+	code := exitCode(g, err)
+	if code != exitOK && ctx.Err() != nil {
+		return exitInterrupted
+	}
+	return code
 }
 
 // exitCode prints err (if any) and maps it to the process's exit status.
 func exitCode(g *globals, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		return int(es)
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && ec.Error() == "" {
@@ -114,13 +138,22 @@ func exitCode(g *globals, err error) int {
 }
 
 func newApp(g *globals) *cli.App {
+	// -v is --verbose: --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and the commit it was built from"}
 	app := &cli.App{
-		Name:      "mailsync",
-		Usage:     "two-way IMAP ↔ Maildir sync, and an IMAP server for the Maildir",
-		Writer:    g.stdout,
-		ErrWriter: g.stderr,
+		Name:    "mailsync",
+		Usage:   "two-way IMAP ↔ Maildir sync, and an IMAP server for the Maildir",
+		Version: version(),
+		Description: "Every option may be given before or after the command and after the account names.\n" +
+			"The configuration is $XDG_CONFIG_HOME/mailsync/config.toml (see the README's Configuration section).\n\n" +
+			exitHelp,
+		Writer:               g.stdout,
+		ErrWriter:            g.stderr,
+		EnableBashCompletion: true,
+		// --folder "Lists, old" is one folder.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), Usage: "configuration `FILE`", Destination: &g.configPath},
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: config.DefaultPath(), DefaultText: "$XDG_CONFIG_HOME/mailsync/config.toml", Usage: "configuration `FILE`", Destination: &g.configPath},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors", Destination: &g.quiet},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print what is done, folder by folder", Destination: &g.verbose},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout", Destination: &g.json},
@@ -132,6 +165,8 @@ func newApp(g *globals) *cli.App {
 			demoCommand(g),
 			verifyCommand(g),
 			statusCommand(g),
+			completionCommand(g),
+			manCommand(g),
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
 			return usageError{err}
@@ -144,6 +179,10 @@ func newApp(g *globals) *cli.App {
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
+		switch c.Name {
+		case "sync", "verify", "status":
+			c.BashComplete = completeAccounts(g, func() *cli.Command { return c })
+		}
 	}
 	return app
 }

@@ -66,3 +66,11 @@ func (p *progressBar) Finish() {
 	p.bar.Finish()
 	p.bar.Clear()
 }
+
+// Clear erases the bar so that a line can be printed; it is drawn again
+// on the next update.
+func (p *progressBar) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bar.Clear()
+}

@@ -1,9 +1,9 @@
 package plan
 
 import (
-	"path"
 	"sort"
 
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -14,9 +14,9 @@ type FolderInput struct {
 	Remote []model.RemoteFolder
 	Local  []string
 	Known  []string
-	// Exclude lists folder name patterns (path.Match, "/" between
-	// levels) that are not synced.
-	Exclude []string
+	// Selection is the account's folder selection (config folders and
+	// exclude); nil selects every folder.
+	Selection *folderpat.Set
 	// IncludeAllMail syncs folders marked \All.
 	IncludeAllMail bool
 }
@@ -62,7 +62,7 @@ type FolderDecision struct {
 // is never deleted on the other. AllMail lists the server's \All folders
 // left out because IncludeAllMail is off (for a note to the user).
 func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
-	excluded := func(name string) bool { return Excluded(in.Exclude, name) }
+	excluded := func(name string) bool { return !in.Selection.Match(name) }
 	remote := map[string]bool{}
 	unselectable := map[string]bool{}
 	for _, f := range in.Remote {
@@ -129,14 +129,4 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		out = append(out, FolderDecision{Name: name, Action: a})
 	}
 	return out, allMail
-}
-
-// Excluded reports whether name matches one of the patterns.
-func Excluded(patterns []string, name string) bool {
-	for _, pat := range patterns {
-		if ok, _ := path.Match(pat, name); ok {
-			return true
-		}
-	}
-	return false
 }

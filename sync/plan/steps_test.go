@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -169,8 +170,14 @@ func TestFolders(t *testing.T) {
 			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("A")}, Local: []string{"INBOX", "B"}, Known: []string{"INBOX", "A", "B", "C"}},
 			want: []FolderDecision{{"A", SkipLocalGone}, {"B", SkipRemoteGone}, {"C", Forget}, {"INBOX", Sync}}},
 		{name: "excluded on any side",
-			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("Junk"), rf("Lists/x")}, Local: []string{"INBOX", "Lists/y"}, Known: []string{"Junk"}, Exclude: []string{"Junk", "Lists/*"}},
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("Junk"), rf("Lists/x")}, Local: []string{"INBOX", "Lists/y"}, Known: []string{"Junk"}, Selection: mustSelection(t, nil, []string{"Junk", "Lists/*"})},
 			want: []FolderDecision{{"INBOX", Sync}}},
+		{name: "an excluded folder takes its subfolders with it",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("Archive"), rf("Archive/2002")}, Local: []string{"INBOX"}, Selection: mustSelection(t, nil, []string{"Archive"})},
+			want: []FolderDecision{{"INBOX", Sync}}},
+		{name: "ordered folder patterns, last match wins",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("Trash"), rf("Lists/a"), rf("Lists/b")}, Local: []string{"INBOX"}, Selection: mustSelection(t, []string{"*", "!Trash", "!Lists/*", "Lists/b"}, nil)},
+			want: []FolderDecision{{"INBOX", Sync}, {"Lists/b", CreateLocal}}},
 		{name: "Noselect level with local mail",
 			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), {Name: "L", NoSelect: true}}, Local: []string{"INBOX", "L"}},
 			want: []FolderDecision{{"INBOX", Sync}, {"L", SkipNoSelect}}},
@@ -259,4 +266,13 @@ func TestRecordMeta(t *testing.T) {
 	if got := RecordMeta(false, &model.FolderState{}, model.FolderStatus{UIDValidity: 1, UIDNext: 2}); got == nil || got.UIDValidity != 1 {
 		t.Fatalf("never synced: %+v", got)
 	}
+}
+
+func mustSelection(t *testing.T, folders, exclude []string) *folderpat.Set {
+	t.Helper()
+	s, err := folderpat.New(folders, exclude)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
