@@ -59,25 +59,27 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				if err := mb.setFlagsLocked(m, m.flags|model.FlagSeen); err != nil && !isNotExist(err) {
 					s.srv.log.Printf("serve: set \\Seen on %d in %q: %v", uid, mb.name, err)
 				}
-				info.flags = m.flags
+				info.flags, info.kw = m.flags, m.kw
 			}
 			mb.mu.Unlock()
 			sendFlags = true
 		}
+		var flagList []imap.Flag
 		if sendFlags {
-			s.view[i].flags = info.flags
+			s.view[i].flags, s.view[i].kw = info.flags, info.kw
+			flagList = mb.flagList(info.flags, info.kw, s.view[i].recent)
 		}
-		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, sendFlags, options); err != nil {
+		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, flagList, options); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags bool, options *imap.FetchOptions) error {
+func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags []imap.Flag, options *imap.FetchOptions) error {
 	w.WriteUID(info.uid)
-	if flags {
-		w.WriteFlags(imapFlags(info.flags))
+	if flags != nil {
+		w.WriteFlags(flags)
 	}
 	if options.InternalDate {
 		w.WriteInternalDate(info.mtime)

@@ -16,6 +16,7 @@ import (
 //	folders/<name>/validity     uint32
 //	folders/<name>/uidnext      uint32: never decreases, so no UID is reused
 //	folders/<name>/uids/<key>   uint32: Maildir key -> UID
+//	folders/<name>/firstrecent  uint32: lowest UID not yet claimed as \Recent
 //	subscriptions/<name>        empty
 //
 // UIDVALIDITY values come from one counter for the whole index (at least
@@ -32,6 +33,7 @@ var (
 	keyLastValidity = []byte("lastvalidity")
 	keyValidity     = []byte("validity")
 	keyUIDNext      = []byte("uidnext")
+	keyFirstRecent  = []byte("firstrecent")
 )
 
 // ErrIndexInUse is returned by New when another process holds the index.
@@ -81,9 +83,10 @@ func u32b(v uint32) []byte {
 
 // folderState is what the index knows of one folder.
 type folderState struct {
-	validity uint32
-	uidNext  uint32
-	uids     map[string]uint32
+	validity    uint32
+	uidNext     uint32
+	firstRecent uint32
+	uids        map[string]uint32
 }
 
 // loadFolder returns the folder's state, creating it with a fresh
@@ -120,6 +123,10 @@ func (x *index) loadFolder(name string) (*folderState, error) {
 		st.uidNext = u32(b.Get(keyUIDNext))
 		if st.uidNext == 0 {
 			st.uidNext = 1
+		}
+		st.firstRecent = u32(b.Get(keyFirstRecent))
+		if st.firstRecent == 0 {
+			st.firstRecent = 1
 		}
 		uids := b.Bucket(bucketUIDs)
 		if uids == nil {
@@ -181,6 +188,22 @@ func (x *index) forgetFolder(names ...string) error {
 		}
 		return nil
 	})
+}
+
+// setFirstRecent records the lowest UID of the folder not yet claimed
+// as \Recent.
+func (x *index) setFirstRecent(name string, uid uint32) error {
+	err := x.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if b == nil {
+			return fmt.Errorf("folder is not in the index")
+		}
+		return b.Put(keyFirstRecent, u32b(uid))
+	})
+	if err != nil {
+		return fmt.Errorf("index: update folder %q: %w", name, err)
+	}
+	return nil
 }
 
 func (x *index) setSubscribed(name string, on bool) error {

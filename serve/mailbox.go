@@ -30,9 +30,17 @@ type mailbox struct {
 	gone     bool
 	validity uint32
 	uidNext  uint32
-	msgs     []*message // ascending UID
-	byKey    map[string]*message
-	byUID    map[imap.UID]*message
+	// firstRecent is the lowest UID not yet claimed as \Recent by a
+	// session (Dovecot's rule: a message is recent in the first session
+	// that selects the folder, or has it selected, after it arrived).
+	firstRecent uint32
+	// kw is the folder's keyword map (dovecot-keywords) and kwStamp what
+	// its file looked like when read.
+	kw      *maildir.Keywords
+	kwStamp kwStamp
+	msgs    []*message // ascending UID
+	byKey   map[string]*message
+	byUID   map[imap.UID]*message
 	// changed is closed (and replaced) whenever msgs or a message's flags
 	// change, waking IDLE sessions.
 	changed chan struct{}
@@ -47,6 +55,8 @@ type message struct {
 	uid   imap.UID
 	key   string
 	flags model.Flags
+	kw    string // keyword letters of the file name, sorted (unknown ones too)
+	inNew bool   // the file is in new/
 	mtime time.Time
 	size  int64 // RFC822.SIZE (CRLF), -1 until the file is read
 }
@@ -117,8 +127,14 @@ func (mb *mailbox) refreshLocked() error {
 		if err != nil {
 			return err
 		}
-		mb.validity, mb.uidNext = st.validity, st.uidNext
+		mb.validity, mb.uidNext, mb.firstRecent = st.validity, st.uidNext, st.firstRecent
+		if err := mb.loadKeywordsLocked(); err != nil {
+			return err
+		}
 		return mb.scanLocked(st.uids)
+	}
+	if err := mb.loadKeywordsLocked(); err != nil {
+		return err
 	}
 	mt := mb.dirMtimes()
 	if mt == mb.scanMtimes && !mt[0].IsZero() && !mt[1].IsZero() {
@@ -155,7 +171,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 		for _, e := range entries {
 			seen[e.Key] = true
 			if uid, ok := known[e.Key]; ok && uid != 0 && uid < mb.uidNext {
-				m := &message{uid: imap.UID(uid), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+				m := &message{uid: imap.UID(uid), key: e.Key, flags: e.Flags, kw: maildir.KeywordLetters(e.Info), inNew: e.Dir == "new", mtime: e.ModTime, size: -1}
 				mb.msgs = append(mb.msgs, m)
 				mb.byKey[e.Key] = m
 				mb.byUID[m.uid] = m
@@ -178,10 +194,11 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 				fresh = append(fresh, e)
 				continue
 			}
-			if m.flags != e.Flags {
-				m.flags = e.Flags
+			if kw := maildir.KeywordLetters(e.Info); m.flags != e.Flags || m.kw != kw {
+				m.flags, m.kw = e.Flags, kw
 				changed = true
 			}
+			m.inNew = e.Dir == "new"
 			m.mtime = e.ModTime
 		}
 		kept := mb.msgs[:0]
@@ -220,7 +237,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 
 // addLocked gives e the next UID. The caller commits it to the index.
 func (mb *mailbox) addLocked(e maildir.Entry) *message {
-	m := &message{uid: imap.UID(mb.uidNext), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+	m := &message{uid: imap.UID(mb.uidNext), key: e.Key, flags: e.Flags, kw: maildir.KeywordLetters(e.Info), inNew: e.Dir == "new", mtime: e.ModTime, size: -1}
 	mb.uidNext++
 	mb.msgs = append(mb.msgs, m)
 	mb.byKey[e.Key] = m
@@ -295,9 +312,37 @@ func (mb *mailbox) setFlagsLocked(m *message, flags model.Flags) error {
 	if err != nil {
 		return err
 	}
-	m.flags = e.Flags
+	m.flags, m.inNew = e.Flags, false
 	mb.notifyLocked()
 	return nil
+}
+
+// setInfoLocked renames the message's file for the standard flags and
+// keyword letters and records them; managed are the letters the folder's
+// keyword map names (others on the file are kept).
+func (mb *mailbox) setInfoLocked(m *message, flags model.Flags, kw string) error {
+	if m.flags == flags && m.kw == kw {
+		return nil
+	}
+	e, err := mb.folder.SetInfo(m.key, flags, kw, mb.kw.Letters())
+	if err != nil {
+		return err
+	}
+	m.flags, m.kw, m.inNew = e.Flags, maildir.KeywordLetters(e.Info), false
+	mb.notifyLocked()
+	return nil
+}
+
+// claimRecentLocked records that the messages below uid have been
+// claimed as \Recent by a session.
+func (mb *mailbox) claimRecentLocked(uid uint32) {
+	if uid <= mb.firstRecent {
+		return
+	}
+	mb.firstRecent = uid
+	if err := mb.srv.idx.setFirstRecent(mb.name, uid); err != nil {
+		mb.srv.log.Printf("serve: %v", err)
+	}
 }
 
 // msgInfo is a copy of a message's fields, usable without the lock.
@@ -305,12 +350,13 @@ type msgInfo struct {
 	uid   imap.UID
 	key   string
 	flags model.Flags
+	kw    string
 	mtime time.Time
 	size  int64
 }
 
 func (m *message) info() msgInfo {
-	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, mtime: m.mtime, size: m.size}
+	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, kw: m.kw, mtime: m.mtime, size: m.size}
 }
 
 // snapshot returns a copy of the current messages in UID order.

@@ -1,9 +1,9 @@
 package serve
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,11 +37,14 @@ type session struct {
 	view      []viewMsg
 	maxTold   imap.UID
 	searchRes imap.UIDSet
+	toldKw    string // the folder's keyword names last told in FLAGS
 }
 
 type viewMsg struct {
-	uid   imap.UID
-	flags model.Flags
+	uid    imap.UID
+	flags  model.Flags
+	kw     string // keyword letters last told
+	recent bool   // \Recent in this session
 }
 
 var (
@@ -137,18 +140,44 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	s.readOnly = options.ReadOnly || s.srv.opts.ReadOnly
 
 	mb.mu.Lock()
+	if !s.readOnly {
+		// Dovecot takes new mail in on SELECT: new/ to cur/.
+		moved := false
+		for _, m := range mb.msgs {
+			if m.inNew {
+				if _, err := mb.folder.MoveToCur(m.key); err != nil && !isNotExist(err) {
+					s.srv.log.Printf("serve: select %q: %v", mb.name, err)
+				}
+				m.inNew, moved = false, true
+			}
+		}
+		if moved {
+			if err := mb.folder.SyncDirs(); err != nil {
+				s.srv.log.Printf("serve: select %q: %v", mb.name, err)
+			}
+		}
+	}
 	s.view = make([]viewMsg, len(mb.msgs))
-	var firstUnseen uint32
+	var firstUnseen, recent uint32
 	for i, m := range mb.msgs {
-		s.view[i] = viewMsg{uid: m.uid, flags: m.flags}
+		s.view[i] = viewMsg{uid: m.uid, flags: m.flags, kw: m.kw, recent: uint32(m.uid) >= mb.firstRecent}
+		if s.view[i].recent {
+			recent++
+		}
 		if firstUnseen == 0 && m.flags&model.FlagSeen == 0 {
 			firstUnseen = uint32(i + 1)
 		}
 	}
+	if !s.readOnly {
+		mb.claimRecentLocked(mb.uidNext)
+	}
+	kws := mb.kw.All()
+	s.toldKw = strings.Join(kws, " ")
 	data := &imap.SelectData{
-		Flags:             allFlags(),
-		PermanentFlags:    allFlags(),
+		Flags:             mailboxFlags(kws),
+		PermanentFlags:    append(mailboxFlags(kws), imap.FlagWildcard),
 		NumMessages:       uint32(len(mb.msgs)),
+		NumRecent:         recent,
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(mb.uidNext),
 		UIDValidity:       mb.validity,
@@ -197,6 +226,7 @@ func (s *session) unselectLocked() {
 	s.maxTold = 0
 	s.searchRes = nil
 	s.readOnly = false
+	s.toldKw = ""
 }
 
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
@@ -217,9 +247,15 @@ func (s *session) syncLocked(w *imapserver.UpdateWriter, allowExpunge bool) erro
 		s.srv.log.Printf("serve: rescan %q: %v", mb.name, err)
 	}
 	cur := mb.snapshot()
-	byUID := make(map[imap.UID]model.Flags, len(cur))
+	byUID := make(map[imap.UID]msgInfo, len(cur))
 	for _, m := range cur {
-		byUID[m.uid] = m.flags
+		byUID[m.uid] = m
+	}
+	if kws := mb.keywordNames(); strings.Join(kws, " ") != s.toldKw {
+		s.toldKw = strings.Join(kws, " ")
+		if err := w.WriteMailboxFlags(mailboxFlags(kws)); err != nil {
+			return err
+		}
 	}
 	if allowExpunge {
 		for i := len(s.view) - 1; i >= 0; i-- {
@@ -233,26 +269,54 @@ func (s *session) syncLocked(w *imapserver.UpdateWriter, allowExpunge bool) erro
 		}
 	}
 	for i := range s.view {
-		f, ok := byUID[s.view[i].uid]
-		if !ok || f == s.view[i].flags {
+		v := &s.view[i]
+		m, ok := byUID[v.uid]
+		if !ok || (m.flags == v.flags && m.kw == v.kw) {
 			continue
 		}
-		s.view[i].flags = f
-		if err := w.WriteMessageFlags(uint32(i+1), s.view[i].uid, imapFlags(f)); err != nil {
+		v.flags, v.kw = m.flags, m.kw
+		if err := w.WriteMessageFlags(uint32(i+1), v.uid, mb.flagList(v.flags, v.kw, v.recent)); err != nil {
 			return err
 		}
 	}
 	n := len(s.view)
+	var newest imap.UID
 	for _, m := range cur {
 		if m.uid > s.maxTold {
-			s.view = append(s.view, viewMsg{uid: m.uid, flags: m.flags})
-			s.maxTold = m.uid
+			s.view = append(s.view, viewMsg{uid: m.uid, flags: m.flags, kw: m.kw})
+			s.maxTold, newest = m.uid, m.uid
 		}
 	}
 	if len(s.view) > n {
-		return w.WriteNumMessages(uint32(len(s.view)))
+		// New messages are \Recent here if no session claimed them yet.
+		mb.mu.Lock()
+		anyRecent := false
+		for i := n; i < len(s.view); i++ {
+			s.view[i].recent = uint32(s.view[i].uid) >= mb.firstRecent
+			anyRecent = anyRecent || s.view[i].recent
+		}
+		if !s.readOnly {
+			mb.claimRecentLocked(uint32(newest) + 1)
+		}
+		mb.mu.Unlock()
+		if err := w.WriteNumMessages(uint32(len(s.view))); err != nil {
+			return err
+		}
+		if anyRecent {
+			return w.WriteNumRecent(s.numRecent())
+		}
 	}
 	return nil
+}
+
+func (s *session) numRecent() uint32 {
+	var n uint32
+	for _, v := range s.view {
+		if v.recent {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
@@ -460,7 +524,15 @@ func (s *session) status(name string, options *imap.StatusOptions) (*imap.Status
 		data.NumMessages = &n
 	}
 	if options.NumRecent {
+		mb.mu.Lock()
+		first := mb.firstRecent
+		mb.mu.Unlock()
 		var n uint32
+		for _, m := range msgs {
+			if uint32(m.uid) >= first {
+				n++
+			}
+		}
 		data.NumRecent = &n
 	}
 	if options.NumUnseen {
@@ -483,41 +555,61 @@ func (s *session) status(name string, options *imap.StatusOptions) (*imap.Status
 
 // ---- APPEND, COPY, MOVE ----
 
-// deliver stores messages into folder f under the folder's lock, so that
-// they get consecutive UIDs in order. Each body is produced by get.
-func (s *session) deliver(f *maildir.Folder, n int, get func(i int) ([]byte, model.Flags, time.Time, error)) (uint32, []imap.UID, error) {
+// staged is a message written to a folder's tmp/ and not yet delivered.
+type staged struct {
+	file     *maildir.Staged
+	flags    model.Flags
+	keywords []string
+}
+
+func discardAll(msgs []staged) {
+	for _, m := range msgs {
+		m.file.Discard()
+	}
+}
+
+// deliver moves staged messages into folder f under the folder's lock,
+// so that they get consecutive UIDs in order, giving them their flags
+// and keywords (added to the folder's keyword map as needed). Every
+// staged file is delivered or discarded.
+func (s *session) deliver(f *maildir.Folder, msgs []staged) (uint32, []imap.UID, error) {
 	mb, err := s.srv.acquire(f.Name())
 	if err != nil {
+		discardAll(msgs)
 		return 0, nil, err
 	}
 	defer s.srv.release(mb)
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if err := mb.refreshLocked(); err != nil {
+		discardAll(msgs)
 		return 0, nil, err
 	}
 	var entries []maildir.Entry
-	undo := func() {
+	fail := func(i int, err error) (uint32, []imap.UID, error) {
+		discardAll(msgs[i:])
 		for _, e := range entries {
 			mb.folder.Remove(e.Key)
 		}
+		return 0, nil, err
 	}
-	for i := 0; i < n; i++ {
-		body, flags, date, err := get(i)
-		if err != nil {
-			undo()
-			return 0, nil, err
+	for i, m := range msgs {
+		var letters string
+		if len(m.keywords) > 0 {
+			l, err := mb.addKeywordsLocked(m.keywords)
+			if err != nil && !errors.Is(err, maildir.ErrTooManyKeywords) {
+				return fail(i, err)
+			}
+			letters = l
 		}
-		e, err := mb.folder.Deliver(body, flags, date)
+		e, err := m.file.Deliver(m.flags, letters)
 		if err != nil {
-			undo()
-			return 0, nil, err
+			return fail(i+1, err)
 		}
 		entries = append(entries, e)
 	}
 	if err := mb.folder.SyncDirs(); err != nil {
-		undo()
-		return 0, nil, err
+		return fail(len(msgs), err)
 	}
 	uids, err := mb.deliverLocked(entries)
 	if err != nil {
@@ -534,26 +626,22 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	if err != nil {
 		return nil, err
 	}
-	lit, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	body := model.FromCRLF(lit)
-	var names []string
-	for _, fl := range options.Flags {
-		names = append(names, string(fl))
-	}
-	flags := model.FlagsFromIMAP(names)
+	flags, keywords := splitFlags(options.Flags)
 	date := options.Time
 	if date.IsZero() {
 		date = time.Now()
 	}
-	validity, uids, err := s.deliver(f, 1, func(int) ([]byte, model.Flags, time.Time, error) {
-		return body, flags, date, nil
-	})
+	// The literal streams to tmp/ (as LF text) without the folder's
+	// lock and without being held in memory.
+	st, err := f.Stage(newLFReader(r), date)
 	if err != nil {
 		s.srv.log.Printf("serve: append to %q: %v", f.Name(), err)
-		return nil, errNo(imap.ResponseCodeServerBug, "cannot store message: %v", err)
+		return nil, errNo(imap.ResponseCodeServerBug, "cannot store message in %q", f.Name())
+	}
+	validity, uids, err := s.deliver(f, []staged{{file: st, flags: flags, keywords: keywords}})
+	if err != nil {
+		s.srv.log.Printf("serve: append to %q: %v", f.Name(), err)
+		return nil, errNo(imap.ResponseCodeServerBug, "cannot store message in %q", f.Name())
 	}
 	return &imap.AppendData{UIDValidity: validity, UID: uids[0]}, nil
 }
@@ -647,19 +735,35 @@ func (s *session) copyLocked(numSet imap.NumSet, dest string) (*imap.CopyData, [
 		return nil, nil, nil
 	}
 	src := s.sel
-	validity, uids, err := s.deliver(f, len(infos), func(i int) ([]byte, model.Flags, time.Time, error) {
-		body, e, err := src.folder.ReadFile(infos[i].key)
+	var msgs []staged
+	var err2 error
+	for _, info := range infos {
+		body, e, err := src.folder.ReadFile(info.key)
 		if err != nil {
-			return nil, 0, time.Time{}, err
+			err2 = err
+			break
 		}
-		return body, e.Flags, e.ModTime, nil
-	})
+		st, err := f.Stage(bytes.NewReader(body), e.ModTime)
+		if err != nil {
+			err2 = err
+			break
+		}
+		msgs = append(msgs, staged{file: st, flags: e.Flags, keywords: src.keywordNamesOf(maildir.KeywordLetters(e.Info))})
+	}
+	var validity uint32
+	var uids []imap.UID
+	if err2 != nil {
+		discardAll(msgs)
+		err = err2
+	} else {
+		validity, uids, err = s.deliver(f, msgs)
+	}
 	if isNotExist(err) {
 		return nil, nil, errNo(imap.ResponseCode("EXPUNGEISSUED"), "some of the messages no longer exist")
 	}
 	if err != nil {
 		s.srv.log.Printf("serve: copy to %q: %v", f.Name(), err)
-		return nil, nil, errNo(imap.ResponseCodeServerBug, "cannot copy: %v", err)
+		return nil, nil, errNo(imap.ResponseCodeServerBug, "cannot copy to %q", f.Name())
 	}
 	data := &imap.CopyData{UIDValidity: validity}
 	for i := range infos {
@@ -779,18 +883,25 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if s.readOnly {
 		return errReadOnly
 	}
-	var names []string
-	for _, f := range flags.Flags {
-		names = append(names, string(f))
-	}
-	given := model.FlagsFromIMAP(names)
+	given, kwNames := splitFlags(flags.Flags)
 	mb := s.sel
 	var failed error
-	type result struct {
-		i     int
-		flags model.Flags
+	var givenKw string
+	if len(kwNames) > 0 {
+		mb.mu.Lock()
+		var err error
+		if flags.Op == imap.StoreFlagsDel {
+			givenKw, _ = mb.kw.LettersOf(kwNames)
+		} else {
+			givenKw, err = mb.addKeywordsLocked(kwNames)
+		}
+		mb.mu.Unlock()
+		if err != nil {
+			s.srv.log.Printf("serve: store in %q: %v", mb.name, err)
+			return errNo(imap.ResponseCodeLimit, "cannot store keywords in %q: %v", mb.name, err)
+		}
 	}
-	var results []result
+	var results []int
 	for _, i := range s.resolve(numSet) {
 		uid := s.view[i].uid
 		mb.mu.Lock()
@@ -799,20 +910,20 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			mb.mu.Unlock()
 			continue
 		}
-		nf := m.flags
+		nf, nkw := m.flags, m.kw
 		switch flags.Op {
 		case imap.StoreFlagsSet:
-			nf = given
+			nf, nkw = given, givenKw
 		case imap.StoreFlagsAdd:
-			nf |= given
+			nf, nkw = nf|given, letterUnion(nkw, givenKw)
 		case imap.StoreFlagsDel:
-			nf &^= given
+			nf, nkw = nf&^given, letterMinus(nkw, givenKw)
 		}
-		err := mb.setFlagsLocked(m, nf)
+		err := mb.setInfoLocked(m, nf, nkw)
 		if isNotExist(err) {
 			err = nil // gone; the next rescan expunges it
 		}
-		nf = m.flags
+		nf, nkw = m.flags, m.kw
 		mb.mu.Unlock()
 		if err != nil {
 			if failed == nil {
@@ -820,14 +931,15 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			}
 			continue
 		}
-		s.view[i].flags = nf
-		results = append(results, result{i, nf})
+		s.view[i].flags, s.view[i].kw = nf, nkw
+		results = append(results, i)
 	}
 	if !flags.Silent {
-		for _, r := range results {
-			rw := w.CreateMessage(uint32(r.i + 1))
-			rw.WriteUID(s.view[r.i].uid)
-			rw.WriteFlags(imapFlags(r.flags))
+		for _, i := range results {
+			v := s.view[i]
+			rw := w.CreateMessage(uint32(i + 1))
+			rw.WriteUID(v.uid)
+			rw.WriteFlags(mb.flagList(v.flags, v.kw, v.recent))
 			if err := rw.Close(); err != nil {
 				return err
 			}
@@ -835,7 +947,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	}
 	if failed != nil {
 		s.srv.log.Printf("serve: store in %q: %v", mb.name, failed)
-		return errNo(imap.ResponseCodeServerBug, "some flags could not be changed: %v", failed)
+		return errNo(imap.ResponseCodeServerBug, "some flags in %q could not be changed", mb.name)
 	}
 	return nil
 }
@@ -859,12 +971,14 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 			continue
 		}
 		m := &searchMsg{
-			seq:   uint32(i + 1),
-			uid:   v.uid,
-			flags: info.flags,
-			date:  info.mtime,
-			size:  info.size,
-			load:  func() ([]byte, error) { return mb.read(info) },
+			seq:    uint32(i + 1),
+			uid:    v.uid,
+			flags:  info.flags,
+			kw:     mb.flagList(0, info.kw, false),
+			recent: v.recent,
+			date:   info.mtime,
+			size:   info.size,
+			load:   func() ([]byte, error) { return mb.read(info) },
 		}
 		if !matchSearch(m, criteria) {
 			continue

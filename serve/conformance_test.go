@@ -1,0 +1,121 @@
+package serve
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests run the same raw IMAP script against a real Dovecot and
+// against serve: each assertion holds for both, so a failure on serve
+// alone is a difference from Dovecot.
+
+const crlfMsg = "From: carol@example.org\r\nTo: alice@example.org\r\nSubject: hello\r\nDate: Wed, 10 Jan 2024 12:00:00 +0100\r\nMessage-ID: <m1@example.org>\r\n\r\nhello world\r\n"
+
+func TestConformanceKeywords(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		c.ok(c.cmd("CREATE Other"))
+		c.ok(c.appendMsg("INBOX", "", crlfMsg))
+		c.ok(c.appendMsg("INBOX", `\Seen $appended`, crlfMsg))
+		sel := c.ok(c.cmd("SELECT INBOX"))
+		c.want(sel, `^\* OK \[PERMANENTFLAGS \(.*\\\*\)\]`)
+		c.want(sel, `^\* FLAGS \(.*\$appended.*\)`)
+
+		st := c.ok(c.cmd("STORE 1 +FLAGS ($hello $world)"))
+		c.want(st, `^\* 1 FETCH \(.*FLAGS \(.*\$hello \$world.*\)`)
+		// A keyword new to the folder is announced in FLAGS.
+		c.want(st, `^\* FLAGS \(.*\$hello.*\)`)
+		f := c.ok(c.cmd("FETCH 1:2 FLAGS"))
+		c.want(f, `^\* 1 FETCH \(.*FLAGS \([^)]*\$hello \$world`)
+		c.want(f, `^\* 2 FETCH \(.*FLAGS \([^)]*\$appended`)
+
+		s := c.ok(c.cmd("SEARCH KEYWORD $hello"))
+		c.want(s, `^\* SEARCH 1$`)
+		s = c.ok(c.cmd("SEARCH UNKEYWORD $hello"))
+		c.want(s, `^\* SEARCH 2$`)
+		s = c.ok(c.cmd("SEARCH KEYWORD $HELLO"))
+		c.want(s, `^\* SEARCH 1$`)
+
+		st = c.ok(c.cmd("STORE 1 -FLAGS ($world)"))
+		c.wantNot(st, `\$world`)
+		c.want(st, `\$hello`)
+
+		// STORE +FLAGS NIL keeps the flags and reports them.
+		st = c.ok(c.cmd("STORE 1 +FLAGS NIL"))
+		c.want(st, `^\* 1 FETCH \(.*FLAGS \([^)]*\$hello`)
+
+		// COPY keeps keywords.
+		c.ok(c.cmd("COPY 1:2 Other"))
+		c.ok(c.cmd("SELECT Other"))
+		f = c.ok(c.cmd("FETCH 1:2 FLAGS"))
+		c.want(f, `^\* 1 FETCH \(.*FLAGS \([^)]*\$hello`)
+		c.want(f, `^\* 2 FETCH \(.*FLAGS \([^)]*\$appended`)
+
+		// MOVE keeps them too.
+		c.ok(c.cmd("MOVE 1 INBOX"))
+		c.ok(c.cmd("SELECT INBOX"))
+		s = c.ok(c.cmd("SEARCH KEYWORD $hello"))
+		c.want(s, `^\* SEARCH 1 3$`)
+	})
+}
+
+func TestConformanceRecent(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		a := tg.dial(t)
+		a.ok(a.appendMsg("INBOX", "", crlfMsg))
+		a.ok(a.appendMsg("INBOX", `\Seen`, crlfMsg))
+
+		st := a.ok(a.cmd("STATUS INBOX (MESSAGES RECENT)"))
+		a.want(st, `^\* STATUS INBOX \(MESSAGES 2 RECENT 2\)`)
+		// EXAMINE shows them as recent and does not claim them.
+		ex := a.ok(a.cmd("EXAMINE INBOX"))
+		a.want(ex, `^\* 2 RECENT`)
+		a.ok(a.cmd("CLOSE"))
+
+		sel := a.ok(a.cmd("SELECT INBOX"))
+		a.want(sel, `^\* 2 RECENT`)
+		s := a.ok(a.cmd("SEARCH RECENT"))
+		a.want(s, `^\* SEARCH 1 2$`)
+		s = a.ok(a.cmd("SEARCH NEW"))
+		a.want(s, `^\* SEARCH 1$`)
+		f := a.ok(a.cmd("FETCH 1 FLAGS"))
+		a.want(f, `\\Recent`)
+
+		// A second session no longer sees them as recent.
+		b := tg.dial(t)
+		st = b.ok(b.cmd("STATUS INBOX (RECENT)"))
+		b.want(st, `RECENT 0\)`)
+		sel = b.ok(b.cmd("SELECT INBOX"))
+		b.want(sel, `^\* 0 RECENT`)
+		s = b.ok(b.cmd("SEARCH RECENT"))
+		b.want(s, `^\* SEARCH$`)
+
+		// New mail: recent for the first session that sees it.
+		c := tg.dial(t)
+		c.ok(c.appendMsg("INBOX", "", crlfMsg))
+		n := a.ok(a.cmd("NOOP"))
+		a.want(n, `^\* 3 EXISTS`)
+		a.want(n, `^\* 3 RECENT`)
+		n = b.ok(b.cmd("NOOP"))
+		b.want(n, `^\* 3 EXISTS`)
+		b.wantNot(n, `RECENT`) // Dovecot reports RECENT only when it grows
+		s = a.ok(a.cmd("SEARCH RECENT"))
+		a.want(s, `^\* SEARCH 1 2 3$`)
+	})
+}
+
+func TestSelectMovesNewToCur(t *testing.T) {
+	e := newEnv(t, nil)
+	en := e.deliver("INBOX", plainMsg, 0, time.Time{})
+	c := dialRaw(t, "serve", e.addr)
+	c.ok(c.cmd(`LOGIN alice "s3cret pass"`))
+	c.ok(c.cmd("EXAMINE INBOX"))
+	if got := e.files("INBOX")[en.Key]; got.Dir != "new" {
+		t.Errorf("EXAMINE moved the message to %s/", got.Dir)
+	}
+	c.ok(c.cmd("SELECT INBOX"))
+	if got := e.files("INBOX")[en.Key]; got.Dir != "cur" || !strings.HasSuffix(got.Name, ":2,") {
+		t.Errorf("after SELECT the message is %s/%s, want cur/<key>:2,", got.Dir, got.Name)
+	}
+}
