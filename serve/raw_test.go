@@ -2,8 +2,8 @@ package serve
 
 import (
 	"bufio"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
