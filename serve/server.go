@@ -97,6 +97,20 @@ type Options struct {
 	// PollInterval is how often an IDLE session rescans its folder for
 	// changes made on disk; zero means 2s.
 	PollInterval time.Duration
+	// LoginFailDelay is how long the first failed LOGIN or
+	// AUTHENTICATE from a client address waits before its answer; each
+	// further failure in a row doubles it (up to 10 s). Zero means
+	// DefaultLoginFailDelay.
+	LoginFailDelay time.Duration
+	// MaxLoginFailures failures in a row from one address block it for
+	// LoginBlockTime: every login from it is then refused, with the
+	// right password too. Zero means the defaults.
+	MaxLoginFailures int
+	LoginBlockTime   time.Duration
+	// MaxConns caps the open connections, MaxConnsPerAddr those from one
+	// client address; a connection over a cap gets BYE. Zero means the
+	// defaults.
+	MaxConns, MaxConnsPerAddr int
 	// DebugWriter, if set, receives the raw protocol of every connection,
 	// passwords included: use it for debugging only.
 	DebugWriter io.Writer
@@ -105,11 +119,13 @@ type Options struct {
 // Server is an IMAP server over one Maildir. Its methods may be called
 // from any goroutine.
 type Server struct {
-	opts Options
-	md   *maildir.Maildir
-	idx  *index
-	imap *imapserver.Server
-	log  *log.Logger
+	opts  Options
+	md    *maildir.Maildir
+	idx   *index
+	imap  *imapserver.Server
+	log   *log.Logger
+	auth  *loginGuard
+	conns *connCounts
 
 	mu     sync.Mutex
 	boxes  map[string]*mailbox
@@ -132,6 +148,21 @@ func New(o Options) (*Server, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 2 * time.Second
 	}
+	if o.LoginFailDelay <= 0 {
+		o.LoginFailDelay = DefaultLoginFailDelay
+	}
+	if o.MaxLoginFailures <= 0 {
+		o.MaxLoginFailures = DefaultMaxLoginFailures
+	}
+	if o.LoginBlockTime <= 0 {
+		o.LoginBlockTime = DefaultLoginBlockTime
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConnsPerAddr <= 0 {
+		o.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
 	md, err := maildir.Open(o.Maildir)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -153,6 +184,8 @@ func New(o Options) (*Server, error) {
 		log:   o.Logger,
 		boxes: make(map[string]*mailbox),
 		lns:   make(map[net.Listener]struct{}),
+		auth:  newLoginGuard(o.LoginFailDelay, o.MaxLoginFailures, o.LoginBlockTime),
+		conns: &connCounts{max: o.MaxConns, perAddr: o.MaxConnsPerAddr, byAddr: make(map[string]int)},
 	}
 	if s.log == nil {
 		s.log = log.New(io.Discard, "", 0)
@@ -163,7 +196,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &session{srv: s}, nil, nil
+			return &session{srv: s, remote: hostOf(c.NetConn().RemoteAddr())}, nil, nil
 		},
 		Caps: imap.CapSet{
 			imap.CapIMAP4rev1:    {},
@@ -194,6 +227,7 @@ func New(o Options) (*Server, error) {
 // which case it closes ln at once). With Options.ImplicitTLS the
 // connections are TLS from the first byte.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = &connLimiter{Listener: ln, connCounts: s.conns, log: s.log.Printf}
 	if s.opts.TLSConfig != nil && s.opts.ImplicitTLS {
 		ln = tls.NewListener(ln, s.opts.TLSConfig)
 	}

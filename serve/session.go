@@ -28,7 +28,8 @@ import (
 // told. Sequence numbers only change when the session writes EXPUNGE or
 // EXISTS, so they always agree with what the client knows.
 type session struct {
-	srv *Server
+	srv    *Server
+	remote string // client address (host), for the login guard and logs
 
 	mu        sync.Mutex
 	user      bool
@@ -66,10 +67,17 @@ func (s *session) Close() error {
 }
 
 func (s *session) Login(username, password string) error {
+	if s.srv.auth.blocked(s.remote) {
+		s.srv.log.Printf("serve: %s: login for %q refused: too many failures", s.remote, username)
+		return errLoginBlocked
+	}
 	if !s.srv.checkLogin(username, password) {
-		s.srv.log.Printf("serve: failed login for %q", username)
+		d := s.srv.auth.failed(s.remote)
+		s.srv.log.Printf("serve: %s: failed login for %q", s.remote, username)
+		time.Sleep(d)
 		return imapserver.ErrAuthFailed
 	}
+	s.srv.auth.succeeded(s.remote)
 	s.mu.Lock()
 	s.user = true
 	s.mu.Unlock()
@@ -109,10 +117,14 @@ func (s *session) existingFolder(name string, code imap.ResponseCode) (*maildir.
 	}
 	f, err := s.srv.md.Folder(clean)
 	if err != nil {
-		return nil, errNo(imap.ResponseCodeCannot, "%v", err)
+		return nil, errNo(imap.ResponseCodeCannot, "invalid mailbox name %q", clean)
 	}
 	if !f.Exists() {
 		return nil, errNo(code, "no such mailbox %q", clean)
+	}
+	if err := s.srv.md.Confined(f); err != nil {
+		s.srv.log.Printf("serve: %s: refused mailbox %q: %v", s.remote, clean, err)
+		return nil, errNo(imap.ResponseCodeNoPerm, "mailbox %q is a link that leaves the mail directory", clean)
 	}
 	return f, nil
 }
@@ -358,14 +370,14 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 	}
 	f, err := s.srv.md.Folder(clean)
 	if err != nil {
-		return errNo(imap.ResponseCodeCannot, "%v", err)
+		return errNo(imap.ResponseCodeCannot, "invalid mailbox name %q", clean)
 	}
 	if f.Exists() {
 		return errNo(imap.ResponseCodeAlreadyExists, "mailbox %q already exists", clean)
 	}
 	if _, err := s.srv.md.CreateFolder(clean); err != nil {
 		s.srv.log.Printf("serve: create %q: %v", clean, err)
-		return errNo(imap.ResponseCodeCannot, "cannot create %q: %v", clean, err)
+		return errNo(imap.ResponseCodeCannot, "cannot create %q", clean)
 	}
 	// A folder made before (or by another program) under the same name
 	// must not get its old UIDVALIDITY back.
@@ -386,7 +398,7 @@ func (s *session) Delete(name string) error {
 	}
 	f, err := s.srv.md.Folder(clean)
 	if err != nil {
-		return errNo(imap.ResponseCodeCannot, "%v", err)
+		return errNo(imap.ResponseCodeCannot, "invalid mailbox name %q", clean)
 	}
 	if !f.Exists() {
 		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", clean)
@@ -399,7 +411,7 @@ func (s *session) Delete(name string) error {
 	s.srv.forget([]string{clean})
 	if err := os.RemoveAll(p); err != nil {
 		s.srv.log.Printf("serve: delete %q: %v", clean, err)
-		return errNo(imap.ResponseCodeCannot, "cannot delete %q: %v", clean, err)
+		return errNo(imap.ResponseCodeCannot, "cannot delete %q", clean)
 	}
 	return s.srv.idx.forgetFolder(clean)
 }
@@ -454,7 +466,7 @@ func (s *session) Rename(name, newName string, options *imap.RenameOptions) erro
 		dst := filepath.Join(root, maildir.DirName(mv[1]))
 		if err := os.Rename(src, dst); err != nil {
 			s.srv.log.Printf("serve: rename %q to %q: %v", mv[0], mv[1], err)
-			return errNo(imap.ResponseCodeCannot, "cannot rename %q: %v", mv[0], err)
+			return errNo(imap.ResponseCodeCannot, "cannot rename %q", mv[0])
 		}
 	}
 	if err := syncDirPath(root); err != nil {
@@ -838,7 +850,7 @@ func (s *session) expungeIndexes(idx []int, write func(uint32) error) error {
 	}
 	if firstErr != nil {
 		s.srv.log.Printf("serve: expunge in %q: %v", mb.name, firstErr)
-		return errNo(imap.ResponseCodeServerBug, "some messages could not be removed: %v", firstErr)
+		return errNo(imap.ResponseCodeServerBug, "some messages in %q could not be removed", mb.name)
 	}
 	return nil
 }
@@ -898,7 +910,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		mb.mu.Unlock()
 		if err != nil {
 			s.srv.log.Printf("serve: store in %q: %v", mb.name, err)
-			return errNo(imap.ResponseCodeLimit, "cannot store keywords in %q: %v", mb.name, err)
+			return errNo(imap.ResponseCodeLimit, "cannot store keywords in %q (a folder holds at most 26)", mb.name)
 		}
 	}
 	var results []int
