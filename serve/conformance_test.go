@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,74 @@ func TestSelectMovesNewToCur(t *testing.T) {
 	c.ok(c.cmd("SELECT INBOX"))
 	if got := e.files("INBOX")[en.Key]; got.Dir != "cur" || !strings.HasSuffix(got.Name, ":2,") {
 		t.Errorf("after SELECT the message is %s/%s, want cur/<key>:2,", got.Dir, got.Name)
+	}
+}
+
+// Issue 13 points 10 and 11: ID before and after login, an unknown
+// command before login answered BAD without BYE, and one LITERAL+.
+func TestConformancePreAuth(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := dialRaw(t, tg.name, tg.addr)
+		if !strings.Contains(c.Greeting, "LITERAL+") || strings.Contains(c.Greeting, "LITERAL-") {
+			t.Errorf("%s: greeting %q: want LITERAL+ and not LITERAL-", tg.name, c.Greeting)
+		}
+		l := c.cmd("FOO")
+		c.want(l, `^T\d+ BAD `)
+		c.wantNot(l, `BYE`)
+		c.want(c.ok(c.cmd("ID NIL")), `^\* ID \("name" "[^"]+"\)$`)
+		c.want(c.ok(c.cmd(`ID ("name" "test" "version" NIL)`)), `^\* ID \("name" "[^"]+"\)$`)
+		c.ok(c.cmd(fmt.Sprintf("LOGIN %q %q", tg.user, tg.pass)))
+		c.want(c.ok(c.cmd("ID NIL")), `^\* ID \(`)
+		caps := c.want(c.ok(c.cmd("CAPABILITY")), `^\* CAPABILITY `)
+		if strings.Count(caps, "LITERAL") != 1 || !strings.Contains(caps, "LITERAL+") {
+			t.Errorf("%s: %q: want LITERAL+ once and no LITERAL-", tg.name, caps)
+		}
+		for _, cp := range []string{" ID", "IDLE", "UIDPLUS", "MOVE"} {
+			if !strings.Contains(caps, cp) {
+				t.Errorf("%s: %q lacks %s", tg.name, caps, cp)
+			}
+		}
+	})
+}
+
+// Issue 13 points 4 and 5: a binary APPEND (NUL, bare CR, bare LF) and
+// how its content is fetched: both keep NUL and bare CR, turn the bare
+// LF into CRLF, report BINARY.SIZE equal to RFC822.SIZE, send BINARY[]
+// as literal8 with the NUL, BODY[] with 0x80 in place of the NUL (a
+// plain literal may not hold NUL), and a partial BINARY with its origin.
+func TestConformanceBinary(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		msg := "Subject: bin\r\nContent-Type: text/plain\r\n\r\nnul\x00here\rcr\nlf\r\n"
+		c.write(fmt.Sprintf("A1 APPEND INBOX ~{%d}\r\n", len(msg)))
+		if l := c.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("%s: APPEND: %q", tg.name, l)
+		}
+		c.write(msg + "\r\n")
+		c.ok(c.until("A1"))
+		c.ok(c.cmd("SELECT INBOX"))
+		stored := "Subject: bin\r\nContent-Type: text/plain\r\n\r\nnul\x00here\rcr\r\nlf\r\n"
+		l := c.ok(c.cmd("FETCH 1 (RFC822.SIZE BINARY.SIZE[] BINARY.PEEK[] BODY.PEEK[])"))
+		c.want(l, fmt.Sprintf(`RFC822\.SIZE %d[ )]`, len(stored)))
+		c.want(l, fmt.Sprintf(`BINARY\.SIZE\[\] %d[ )]`, len(stored)))
+		c.wantSub(l, fmt.Sprintf("BINARY[] ~{%d}\r\n%s", len(stored), stored))
+		c.wantSub(l, fmt.Sprintf("BODY[] {%d}\r\n%s", len(stored), strings.Replace(stored, "\x00", "\x80", 1)))
+		l = c.ok(c.cmd("FETCH 1 (BINARY.PEEK[1]<0.7> BINARY.SIZE[1])"))
+		c.wantSub(l, "BINARY[1]<0> ~{7}\r\nnul\x00her")
+		c.want(l, `BINARY\.SIZE\[1\] 17[ )]`)
+	})
+}
+
+// Patch 2's limit: the tenth unknown command before login hangs up.
+func TestUnknownCommandsPreAuthLimit(t *testing.T) {
+	e := newEnv(t, nil)
+	c := dialRaw(t, "serve", e.addr)
+	for i := 1; i < 10; i++ {
+		l := c.cmd("FOO")
+		c.wantNot(l, "BYE")
+	}
+	c.want(c.cmd("FOO"), `^T10 BAD`)
+	if l := c.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Errorf("after the tenth unknown command: %q, want BYE", l)
 	}
 }

@@ -98,7 +98,9 @@ func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, fl
 		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(data)))
 	}
 	for _, bs := range options.BodySection {
-		b := bodySection(data, bs)
+		// A literal may not hold NUL (RFC 3501 4.3): like Dovecot, send
+		// 0x80 in its place; BINARY[] gives the real bytes.
+		b := noNUL(bodySection(data, bs))
 		wc := w.WriteBodySection(bs, int64(len(b)))
 		_, err := wc.Write(b)
 		if cerr := wc.Close(); err == nil {
@@ -160,4 +162,19 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 		end = int64(len(b))
 	}
 	return b[p.Offset:end]
+}
+
+// noNUL returns b with every NUL byte replaced by 0x80 (a copy only when
+// there is one).
+func noNUL(b []byte) []byte {
+	if bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	out := bytes.Clone(b)
+	for i, c := range out {
+		if c == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }

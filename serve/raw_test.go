@@ -133,6 +133,17 @@ func (rc *rawConn) want(lines []string, pattern string) string {
 	return ""
 }
 
+// wantSub fails unless some line contains sub (bytes, not a regexp).
+func (rc *rawConn) wantSub(lines []string, sub string) {
+	rc.t.Helper()
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			return
+		}
+	}
+	rc.t.Errorf("%s: no line contains %q in %q", rc.name, sub, lines)
+}
+
 // wantNot fails if some line matches pattern.
 func (rc *rawConn) wantNot(lines []string, pattern string) {
 	rc.t.Helper()

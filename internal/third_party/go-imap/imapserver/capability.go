@@ -40,11 +40,17 @@ func (c *Conn) availableCaps() []imap.Cap {
 	}
 
 	if available.Has(imap.CapIMAP4rev1) {
-		caps = append(caps, []imap.Cap{
-			imap.CapSASLIR,
-			imap.CapLiteralMinus,
-		}...)
+		caps = append(caps, imap.CapSASLIR)
+		// mailsync patch 4: one of LITERAL+ and LITERAL-, the same before
+		// and after login.
+		if available.Has(imap.CapLiteralPlus) {
+			caps = append(caps, imap.CapLiteralPlus)
+		} else {
+			caps = append(caps, imap.CapLiteralMinus)
+		}
 	}
+	// mailsync patch 3: ID in every state.
+	addAvailableCaps(&caps, available, []imap.Cap{imap.CapID})
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}
@@ -91,7 +97,6 @@ func (c *Conn) availableCaps() []imap.Cap {
 		addAvailableCaps(&caps, available, []imap.Cap{
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
-			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
 

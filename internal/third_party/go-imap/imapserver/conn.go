@@ -46,6 +46,8 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	unknownPreAuth int // mailsync patch 2
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -276,13 +278,20 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleMove(dec, numKind)
 	case "SEARCH", "UID SEARCH":
 		err = c.handleSearch(tag, dec, numKind)
+	case "ID":
+		// mailsync patch 3: RFC 2971 ID, in every state.
+		err = c.handleID(dec)
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
-			// Don't allow a single unknown command before authentication to
-			// mitigate cross-protocol attacks:
-			// https://www-archive.mozilla.org/projects/netlib/portbanning
-			c.state = imap.ConnStateLogout
-			defer c.Bye("Unknown command")
+			// mailsync patch 2: answer BAD and go on, as Dovecot does, but
+			// still mitigate cross-protocol attacks
+			// (https://www-archive.mozilla.org/projects/netlib/portbanning)
+			// by hanging up after maxUnknownPreAuth unknown commands.
+			c.unknownPreAuth++
+			if c.unknownPreAuth >= maxUnknownPreAuth {
+				c.state = imap.ConnStateLogout
+				defer c.Bye("Too many invalid commands")
+			}
 		}
 		err = &imap.Error{
 			Type: imap.StatusResponseTypeBad,

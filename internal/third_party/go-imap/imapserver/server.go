@@ -53,6 +53,10 @@ type Options struct {
 	// Note, this may include sensitive information such as credentials used
 	// during authentication.
 	DebugWriter io.Writer
+	// ID is what the server says of itself in answer to the ID command
+	// (RFC 2971), which is handled when Caps has ID (mailsync patch 3).
+	// nil answers "* ID NIL".
+	ID *imap.IDData
 }
 
 func (options *Options) wrapReadWriter(rw io.ReadWriter) io.ReadWriter {
