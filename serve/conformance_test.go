@@ -189,3 +189,76 @@ func TestUnknownCommandsPreAuthLimit(t *testing.T) {
 		t.Errorf("after the tenth unknown command: %q, want BYE", l)
 	}
 }
+
+// Issue 13 points 6 and 9: LIST-EXTENDED and LSUB as Dovecot answers
+// them, and a LIST pattern that is not valid modified UTF-7.
+func TestConformanceListExtended(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		for _, cmd := range []string{"CREATE A/B", "CREATE C", "CREATE Gone", "SUBSCRIBE A/B", "SUBSCRIBE C", "SUBSCRIBE Gone", "DELETE Gone"} {
+			c.ok(c.cmd(cmd))
+		}
+		l := c.ok(c.cmd(`LIST (SUBSCRIBED) "" "*"`))
+		c.want(l, `^\* LIST \(\\Subscribed\) "/" "?A/B"?$`)
+		c.want(l, `^\* LIST \(\\Subscribed\) "/" "?C"?$`)
+		c.want(l, `^\* LIST \(\\Subscribed \\NonExistent\) "/" "?Gone"?$`)
+		c.wantNot(l, `INBOX`)
+
+		l = c.ok(c.cmd(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`))
+		c.want(l, `^\* LIST \(\\NonExistent\) "/" "?A"? \(CHILDINFO \("SUBSCRIBED"\)\)$`)
+		c.want(l, `^\* LIST \(\\Subscribed\) "/" "?C"?$`)
+		c.wantNot(l, `A/B`)
+
+		l = c.ok(c.cmd(`LSUB "" "%"`))
+		c.want(l, `^\* LSUB \(\\Noselect\) "/" "?A"?$`)
+		c.want(l, `^\* LSUB \(\) "/" "?C"?$`)
+		c.want(l, `^\* LSUB \(\) "/" "?Gone"?$`)
+		l = c.ok(c.cmd(`LSUB "" "*"`))
+		c.want(l, `^\* LSUB \(\) "/" "?A/B"?$`)
+		c.wantNot(l, `"?A"?$`)
+
+		l = c.ok(c.cmd(`LIST "" "*" RETURN (SUBSCRIBED CHILDREN)`))
+		c.want(l, `^\* LIST \(.*\\Subscribed.*\) "/" "?A/B"?$`)
+		c.wantNot(l, `Gone`)
+
+		for _, p := range []string{`"&Jjo"`, `"a&ZZZ-b"`, `("&Jjo" "&")`} {
+			l = c.ok(c.cmd(`LIST "" ` + p))
+			if len(l) != 1 {
+				t.Errorf("%s: LIST %s: %q, want OK and nothing", tg.name, p, l)
+			}
+		}
+	})
+}
+
+const envMsg = "From: <@route.example:user@domain.org>\r\nTo: Group: a@b.c, d@e.f;, x@y.z\r\nCc: undisclosed-recipients:;, empty:;\r\nReply-To: <user-from (comment)@ (comment) domain.org>\r\nSubject: env\r\n\r\nbody\r\n"
+const commentMsg = "From: <user-from (comment)@ (comment) domain.org>\r\nSubject: x\r\n\r\nbody\r\n"
+
+// Issue 13 points 7 and 8: ENVELOPE groups and route addresses, SEARCH
+// FROM on an address with comments.
+func TestConformanceEnvelopeAndSearchFrom(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		c.ok(c.appendMsg("INBOX", "", envMsg))
+		c.ok(c.appendMsg("INBOX", "", commentMsg))
+		c.ok(c.cmd("SELECT INBOX"))
+		l := c.ok(c.cmd("FETCH 1:2 ENVELOPE"))
+		// From, Sender and Reply-To of the route address. Dovecot also
+		// gives the route ("@route.example") where serve gives NIL: see
+		// address.go.
+		c.want(l, `^\* 1 FETCH \(.*ENVELOPE \(NIL "env" \(\(NIL (NIL|"@route.example") "user" "domain.org"\)\) \(\(NIL (NIL|"@route.example") "user" "domain.org"\)\) \(\(NIL NIL "user-from" "domain.org"\)\) `)
+		c.wantSub(l, `((NIL NIL "Group" NIL)(NIL NIL "a" "b.c")(NIL NIL "d" "e.f")(NIL NIL NIL NIL)(NIL NIL "x" "y.z"))`)
+		c.wantSub(l, `((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)(NIL NIL "empty" NIL)(NIL NIL NIL NIL))`)
+		c.wantSub(l, `ENVELOPE (NIL "x" ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) NIL NIL NIL NIL NIL)`)
+		for q, want := range map[string]string{
+			"user-from@domain.org": "* SEARCH 2",
+			"user-from":            "* SEARCH 2",
+			"domain.org":           "* SEARCH 1 2",
+			"comment":              "* SEARCH",
+		} {
+			l = c.ok(c.cmd("SEARCH FROM " + q))
+			if l[0] != want {
+				t.Errorf("%s: SEARCH FROM %s: %q, want %q", tg.name, q, l[0], want)
+			}
+		}
+	})
+}

@@ -1,12 +1,10 @@
 package serve
 
 import (
-	"bufio"
 	"bytes"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/mailsync/mailsync/model"
 )
@@ -88,11 +86,7 @@ func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, fl
 		w.WriteRFC822Size(info.size)
 	}
 	if options.Envelope {
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(data)))
-		if err != nil {
-			h = textproto.Header{}
-		}
-		w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		w.WriteEnvelope(envelope(data))
 	}
 	if options.BodyStructure != nil {
 		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(data)))

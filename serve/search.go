@@ -191,11 +191,27 @@ func (m *searchMsg) matchHeader(key, value string) bool {
 		return false
 	}
 	fields := m.header.FieldsByKey(key)
+	isAddr := false
+	switch strings.ToLower(key) {
+	case "from", "to", "cc", "bcc":
+		isAddr = true
+	}
 	for fields.Next() {
 		if value == "" {
 			return true
 		}
 		raw := fields.Value()
+		if isAddr {
+			// Addresses as parsed, without comments (Dovecot's way).
+			if addrs := addressStrings(raw); len(addrs) > 0 {
+				for _, a := range addrs {
+					if containsFold(a, value) {
+						return true
+					}
+				}
+				continue
+			}
+		}
 		if containsFold(raw, value) || containsFold(decodeHeaderValue(raw), value) {
 			return true
 		}

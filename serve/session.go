@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -1048,131 +1047,6 @@ func (s *session) staticCriteria(c *imap.SearchCriteria) {
 		s.staticCriteria(&c.Or[i][0])
 		s.staticCriteria(&c.Or[i][1])
 	}
-}
-
-// ---- LIST ----
-
-// specialUse maps well-known folder names (the last level of a top-level
-// folder or of a folder directly under INBOX, case-insensitively) to
-// their RFC 6154 attribute.
-var specialUse = map[string]imap.MailboxAttr{
-	"sent": imap.MailboxAttrSent, "sent messages": imap.MailboxAttrSent, "sent items": imap.MailboxAttrSent,
-	"sent mail": imap.MailboxAttrSent, "outbox sent": imap.MailboxAttrSent,
-	"drafts": imap.MailboxAttrDrafts, "draft": imap.MailboxAttrDrafts,
-	"trash": imap.MailboxAttrTrash, "deleted items": imap.MailboxAttrTrash, "deleted messages": imap.MailboxAttrTrash,
-	"deleted": imap.MailboxAttrTrash, "bin": imap.MailboxAttrTrash,
-	"junk": imap.MailboxAttrJunk, "spam": imap.MailboxAttrJunk, "junk e-mail": imap.MailboxAttrJunk,
-	"junk email": imap.MailboxAttrJunk, "bulk mail": imap.MailboxAttrJunk,
-	"archive": imap.MailboxAttrArchive, "archives": imap.MailboxAttrArchive,
-}
-
-func specialUseOf(name string) imap.MailboxAttr {
-	levels := strings.Split(name, "/")
-	if len(levels) == 2 && levels[0] == model.Inbox {
-		levels = levels[1:]
-	}
-	if len(levels) != 1 {
-		return ""
-	}
-	return specialUse[strings.ToLower(levels[0])]
-}
-
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	if len(patterns) == 0 && !options.SelectSubscribed {
-		// LIST "" "": go-imap drops empty patterns, so this is how the
-		// RFC 3501 request for the delimiter and root arrives.
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/', Mailbox: ""})
-	}
-	for _, p := range patterns {
-		if p == "" && !options.SelectSubscribed {
-			// RFC 3501: the hierarchy delimiter and root.
-			if err := w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/', Mailbox: ""}); err != nil {
-				return err
-			}
-		}
-	}
-	folders, err := s.srv.md.Folders()
-	if err != nil {
-		return err
-	}
-	subs, err := s.srv.idx.subscriptions()
-	if err != nil {
-		return err
-	}
-	exists := make(map[string]bool, len(folders))
-	for _, n := range folders {
-		exists[n] = true
-	}
-	// Every name with its implied parents.
-	names := make(map[string]bool)
-	hasChildren := make(map[string]bool)
-	for _, n := range folders {
-		names[n] = true
-		for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
-			names[n[:i]] = true
-			hasChildren[n[:i]] = true
-		}
-	}
-	if options.SelectSubscribed {
-		for n := range subs {
-			names[n] = true
-		}
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	for _, n := range sorted {
-		match := false
-		for _, p := range patterns {
-			if p != "" && imapserver.MatchList(n, '/', ref, p) {
-				match = true
-				break
-			}
-		}
-		if !match {
-			continue
-		}
-		if options.SelectSubscribed && !subs[n] {
-			continue
-		}
-		su := specialUseOf(n)
-		if options.SelectSpecialUse && (su == "" || !exists[n]) {
-			continue
-		}
-		data := &imap.ListData{Mailbox: n, Delim: '/'}
-		lsub := options.SelectSubscribed && !options.ReturnSubscribed
-		switch {
-		case !exists[n] && !hasChildren[n] && !lsub:
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
-		case !exists[n] && lsub:
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
-		case !exists[n]:
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
-		}
-		if hasChildren[n] {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if subs[n] && options.ReturnSubscribed {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
-		}
-		if su != "" && exists[n] {
-			data.Attrs = append(data.Attrs, su)
-		}
-		if options.ReturnStatus != nil && exists[n] {
-			st, err := s.status(n, options.ReturnStatus)
-			if err == nil {
-				data.Status = st
-			}
-		}
-		if err := w.WriteList(data); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ---- helpers ----

@@ -566,8 +566,10 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		return
 	}
 
-	enc.List(len(l), func(i int) {
-		addr := l[i]
+	// mailsync patch 7: RFC 3501's grammar is "(" 1*address ")", with
+	// no space between the addresses (enc.List puts one).
+	enc.Special('(')
+	for _, addr := range l {
 		enc.Special('(')
 		writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Name))
 		enc.SP().NIL().SP()
@@ -575,7 +577,8 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		enc.SP()
 		writeNString(enc, addr.Host)
 		enc.Special(')')
-	})
+	}
+	enc.Special(')')
 }
 
 func writeNString(enc *imapwire.Encoder, s string) {

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,11 @@ import (
 
 func (c *Conn) handleList(dec *imapwire.Decoder) error {
 	ref, pattern, options, err := readListCmd(dec)
+	if errors.Is(err, errNoMatch) {
+		// mailsync patch 5: only patterns that are not valid modified
+		// UTF-7: they match nothing (Dovecot answers OK with no match).
+		return c.checkState(imap.ConnStateAuthenticated)
+	}
 	if err != nil {
 		return err
 	}
@@ -32,11 +38,15 @@ func (c *Conn) handleLSub(dec *imapwire.Decoder) error {
 		return dec.Err()
 	}
 	pattern, err := readListMailbox(dec)
-	if err != nil {
+	noMatch := errors.Is(err, errInvalidPattern) // mailsync patch 5
+	if err != nil && !noMatch {
 		return err
 	}
 	if !dec.ExpectCRLF() {
 		return dec.Err()
+	}
+	if noMatch {
+		return c.checkState(imap.ConnStateAuthenticated)
 	}
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
@@ -153,8 +163,13 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 		return "", nil, nil, dec.Err()
 	}
 
+	invalid := 0 // mailsync patch 5: patterns that match nothing
 	hasPatterns, err := dec.List(func() error {
 		pattern, err := readListMailbox(dec)
+		if errors.Is(err, errInvalidPattern) {
+			invalid++
+			return nil
+		}
 		if err == nil && pattern != "" {
 			patterns = append(patterns, pattern)
 		}
@@ -162,11 +177,13 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 	})
 	if err != nil {
 		return "", nil, nil, err
-	} else if hasPatterns && len(patterns) == 0 {
+	} else if hasPatterns && len(patterns) == 0 && invalid == 0 {
 		return "", nil, nil, newClientBugError("LIST-EXTENDED requires a non-empty parenthesized pattern list")
 	} else if !hasPatterns {
 		pattern, err := readListMailbox(dec)
-		if err != nil {
+		if errors.Is(err, errInvalidPattern) {
+			invalid++
+		} else if err != nil {
 			return "", nil, nil, err
 		}
 		if pattern != "" {
@@ -195,9 +212,24 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 	if options.SelectRecursiveMatch && !options.SelectSubscribed {
 		return "", nil, nil, newClientBugError("The LIST RECURSIVEMATCH select option requires SUBSCRIBED")
 	}
+	// mailsync patch 6: "the SUBSCRIBED selection option implies the
+	// SUBSCRIBED return option" (RFC 5258 3.1).
+	if options.SelectSubscribed {
+		options.ReturnSubscribed = true
+	}
+	if invalid > 0 && len(patterns) == 0 {
+		return "", nil, nil, errNoMatch
+	}
 
 	return ref, patterns, options, nil
 }
+
+// mailsync patch 5: a LIST pattern that is not valid modified UTF-7
+// matches no mailbox.
+var (
+	errInvalidPattern = errors.New("list pattern is not valid modified UTF-7")
+	errNoMatch        = errors.New("no list pattern can match")
+)
 
 func readListMailbox(dec *imapwire.Decoder) (string, error) {
 	var mailbox string
@@ -206,7 +238,11 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 			return "", dec.Err()
 		}
 	}
-	return utf7.Decode(mailbox)
+	decoded, err := utf7.Decode(mailbox)
+	if err != nil {
+		return "", errInvalidPattern // mailsync patch 5
+	}
+	return decoded, nil
 }
 
 func isListChar(ch byte) bool {
