@@ -2,6 +2,8 @@ package serve
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +263,52 @@ func TestConformanceEnvelopeAndSearchFrom(t *testing.T) {
 			}
 		}
 	})
+}
+
+// CONDSTORE (RFC 7162), as far as sync uses it and a little more:
+// HIGHESTMODSEQ in SELECT and STATUS, FETCH MODSEQ and CHANGEDSINCE,
+// STORE UNCHANGEDSINCE with [MODIFIED].
+func TestConformanceCondStore(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		c.ok(c.appendMsg("INBOX", "", crlfMsg))
+		c.ok(c.appendMsg("INBOX", `\Seen`, crlfMsg))
+		caps := c.want(c.ok(c.cmd("CAPABILITY")), `^\* CAPABILITY `)
+		if !strings.Contains(caps, " CONDSTORE") {
+			t.Errorf("%s: no CONDSTORE in %q", tg.name, caps)
+		}
+		sel := c.ok(c.cmd("SELECT INBOX (CONDSTORE)"))
+		h := modSeqOf(t, c.want(sel, `^\* OK \[HIGHESTMODSEQ \d+\]`), `HIGHESTMODSEQ (\d+)`)
+		l := c.ok(c.cmd(fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)", h)))
+		if len(l) != 1 {
+			t.Errorf("%s: CHANGEDSINCE the highest: %q, want nothing", tg.name, l)
+		}
+		l = c.ok(c.cmd("STORE 1 +FLAGS (\\Flagged)"))
+		m := modSeqOf(t, c.want(l, `^\* 1 FETCH \(.*MODSEQ \(\d+\).*\\Flagged`+"|"+`^\* 1 FETCH \(.*\\Flagged.*MODSEQ \(\d+\)`), `MODSEQ \((\d+)\)`)
+		if m <= h {
+			t.Errorf("%s: MODSEQ %d after a change, HIGHESTMODSEQ was %d", tg.name, m, h)
+		}
+		l = c.ok(c.cmd(fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)", h)))
+		if len(l) != 2 {
+			t.Errorf("%s: CHANGEDSINCE %d: %q, want message 1 only", tg.name, h, l)
+		}
+		c.want(l, fmt.Sprintf(`^\* 1 FETCH \(.*MODSEQ \(%d\)`, m))
+		st := c.ok(c.cmd("STATUS INBOX (HIGHESTMODSEQ)"))
+		c.want(st, fmt.Sprintf(`HIGHESTMODSEQ %d\)`, m))
+		l = c.cmd(fmt.Sprintf("UID STORE 1 (UNCHANGEDSINCE %d) -FLAGS (\\Flagged)", m-1))
+		c.want(l, `^T\d+ OK \[MODIFIED 1\]`)
+		l = c.ok(c.cmd(fmt.Sprintf("UID STORE 1 (UNCHANGEDSINCE %d) -FLAGS (\\Flagged)", m)))
+		c.wantNot(l, `MODIFIED`)
+		c.want(l, `^\* 1 FETCH \(.*MODSEQ`)
+	})
+}
+
+func modSeqOf(t *testing.T, line, pattern string) uint64 {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no %s in %q", pattern, line)
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return n
 }

@@ -31,10 +31,16 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	needBody := options.Envelope || options.BodyStructure != nil ||
 		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	if options.ModSeq || options.ChangedSince > 0 {
+		s.condStore = true
+	}
 	for _, i := range s.resolve(numSet) {
 		uid := s.view[i].uid
 		info, ok := mb.lookup(uid)
 		if !ok {
+			continue
+		}
+		if options.ChangedSince > 0 && info.modSeq <= options.ChangedSince {
 			continue
 		}
 		var data []byte
@@ -57,7 +63,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				if err := mb.setFlagsLocked(m, m.flags|model.FlagSeen); err != nil && !isNotExist(err) {
 					s.srv.log.Printf("serve: set \\Seen on %d in %q: %v", uid, mb.name, err)
 				}
-				info.flags, info.kw = m.flags, m.kw
+				info.flags, info.kw, info.modSeq = m.flags, m.kw, m.modSeq
 			}
 			mb.mu.Unlock()
 			sendFlags = true
@@ -67,17 +73,21 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			s.view[i].flags, s.view[i].kw = info.flags, info.kw
 			flagList = mb.flagList(info.flags, info.kw, s.view[i].recent)
 		}
-		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, flagList, options); err != nil {
+		withModSeq := options.ModSeq || (s.condStore && sendFlags)
+		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, flagList, withModSeq, options); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags []imap.Flag, options *imap.FetchOptions) error {
+func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags []imap.Flag, modSeq bool, options *imap.FetchOptions) error {
 	w.WriteUID(info.uid)
 	if flags != nil {
 		w.WriteFlags(flags)
+	}
+	if modSeq {
+		w.WriteModSeq(info.modSeq)
 	}
 	if options.InternalDate {
 		w.WriteInternalDate(info.mtime)

@@ -214,6 +214,7 @@ func New(o Options) (*Server, error) {
 			imap.CapSearchRes:    {},
 			imap.CapBinary:       {},
 			imap.CapID:           {},
+			imap.CapCondStore:    {},
 		},
 		ID:           &imap.IDData{Name: "mailsync"},
 		Logger:       s.log,

@@ -38,6 +38,10 @@ type session struct {
 	maxTold   imap.UID
 	searchRes imap.UIDSet
 	toldKw    string // the folder's keyword names last told in FLAGS
+	// condStore: the client has used CONDSTORE (SELECT (CONDSTORE), FETCH
+	// MODSEQ or CHANGEDSINCE, STORE UNCHANGEDSINCE), so FETCH responses
+	// that carry FLAGS carry MODSEQ too (RFC 7162 3.2).
+	condStore bool
 }
 
 type viewMsg struct {
@@ -149,6 +153,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	s.unselectLocked()
 	s.sel = mb
 	s.readOnly = options.ReadOnly || s.srv.opts.ReadOnly
+	s.condStore = s.condStore || options.CondStore
 
 	mb.mu.Lock()
 	if !s.readOnly {
@@ -192,6 +197,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(mb.uidNext),
 		UIDValidity:       mb.validity,
+		HighestModSeq:     mb.highestMod,
 	}
 	mb.mu.Unlock()
 	if len(s.view) > 0 {
@@ -513,7 +519,7 @@ func (s *session) status(name string, options *imap.StatusOptions) (*imap.Status
 	}
 	msgs := mb.snapshot()
 	mb.mu.Lock()
-	data := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(mb.uidNext), UIDValidity: mb.validity}
+	data := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(mb.uidNext), UIDValidity: mb.validity, HighestModSeq: mb.highestMod}
 	mb.mu.Unlock()
 	if !options.UIDNext {
 		data.UIDNext = 0
@@ -912,13 +918,32 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			return errNo(imap.ResponseCodeLimit, "cannot store keywords in %q (a folder holds at most 26)", mb.name)
 		}
 	}
+	if options.UnchangedSince > 0 {
+		s.condStore = true
+	}
 	var results []int
+	var modSeqs []uint64
+	var modified imap.NumSet
+	var modSeqSet imap.SeqSet
+	var modUIDSet imap.UIDSet
 	for _, i := range s.resolve(numSet) {
 		uid := s.view[i].uid
 		mb.mu.Lock()
 		m := mb.byUID[uid]
 		if m == nil {
 			mb.mu.Unlock()
+			continue
+		}
+		if options.UnchangedSince > 0 && m.modSeq > options.UnchangedSince {
+			// RFC 7162 3.1.3: changed since the client looked; not stored.
+			mb.mu.Unlock()
+			if _, isUID := numSet.(imap.UIDSet); isUID {
+				modUIDSet.AddNum(uid)
+				modified = modUIDSet
+			} else {
+				modSeqSet.AddNum(uint32(i + 1))
+				modified = modSeqSet
+			}
 			continue
 		}
 		nf, nkw := m.flags, m.kw
@@ -935,6 +960,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			err = nil // gone; the next rescan expunges it
 		}
 		nf, nkw = m.flags, m.kw
+		ms := m.modSeq
 		mb.mu.Unlock()
 		if err != nil {
 			if failed == nil {
@@ -944,21 +970,33 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		s.view[i].flags, s.view[i].kw = nf, nkw
 		results = append(results, i)
+		modSeqs = append(modSeqs, ms)
 	}
-	if !flags.Silent {
-		for _, i := range results {
-			v := s.view[i]
-			rw := w.CreateMessage(uint32(i + 1))
-			rw.WriteUID(v.uid)
+	for j, i := range results {
+		// With CONDSTORE even .SILENT reports the new MODSEQ (RFC 7162
+		// 3.1.3); FLAGS only without .SILENT.
+		if flags.Silent && !s.condStore {
+			continue
+		}
+		v := s.view[i]
+		rw := w.CreateMessage(uint32(i + 1))
+		rw.WriteUID(v.uid)
+		if !flags.Silent {
 			rw.WriteFlags(mb.flagList(v.flags, v.kw, v.recent))
-			if err := rw.Close(); err != nil {
-				return err
-			}
+		}
+		if s.condStore {
+			rw.WriteModSeq(modSeqs[j])
+		}
+		if err := rw.Close(); err != nil {
+			return err
 		}
 	}
 	if failed != nil {
 		s.srv.log.Printf("serve: store in %q: %v", mb.name, failed)
 		return errNo(imap.ResponseCodeServerBug, "some flags in %q could not be changed", mb.name)
+	}
+	if modified != nil {
+		return &imap.Error{Type: imap.StatusResponseTypeOK, Code: imap.ResponseCode("MODIFIED " + modified.String()), Text: "Conditional STORE failed"}
 	}
 	return nil
 }

@@ -98,6 +98,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
 			imap.CapUnauthenticate,
+			imap.CapCondStore, // mailsync patch 8
 		})
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {

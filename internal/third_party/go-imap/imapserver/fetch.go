@@ -75,6 +75,27 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
+	// mailsync patch 8: the CHANGEDSINCE fetch modifier (RFC 7162).
+	if dec.SP() {
+		err := dec.ExpectList(func() error {
+			var mod string
+			if !dec.ExpectAtom(&mod) {
+				return dec.Err()
+			}
+			if !strings.EqualFold(mod, "CHANGEDSINCE") || !c.server.options.caps().Has(imap.CapCondStore) {
+				return newClientBugError("Unknown FETCH modifier")
+			}
+			if !dec.ExpectSP() || !dec.ExpectModSeq(&options.ChangedSince) {
+				return dec.Err()
+			}
+			options.ModSeq = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
@@ -108,6 +129,8 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.RFC822Size = true
 	case "UID":
 		options.UID = true
+	case "MODSEQ": // mailsync patch 8
+		options.ModSeq = true
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName
@@ -364,6 +387,12 @@ func (w *FetchResponseWriter) WriteFlags(flags []imap.Flag) {
 	w.enc.Atom("FLAGS").SP().List(len(flags), func(i int) {
 		w.enc.Flag(flags[i])
 	})
+}
+
+// WriteModSeq writes the message's mod-sequence (mailsync patch 8).
+func (w *FetchResponseWriter) WriteModSeq(modSeq uint64) {
+	w.writeItemSep()
+	w.enc.Atom("MODSEQ").SP().Special('(').ModSeq(modSeq).Special(')')
 }
 
 // WriteRFC822Size writes the message's full size.

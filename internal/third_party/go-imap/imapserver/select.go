@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
@@ -9,7 +10,28 @@ import (
 
 func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) error {
 	var mailbox string
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectCRLF() {
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
+		return dec.Err()
+	}
+	// mailsync patch 8: SELECT/EXAMINE (CONDSTORE), RFC 7162.
+	condStore := false
+	if dec.SP() {
+		err := dec.ExpectList(func() error {
+			var param string
+			if !dec.ExpectAtom(&param) {
+				return dec.Err()
+			}
+			if !strings.EqualFold(param, "CONDSTORE") || !c.server.options.caps().Has(imap.CapCondStore) {
+				return newClientBugError("Unknown SELECT parameter")
+			}
+			condStore = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
@@ -32,7 +54,7 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	options := imap.SelectOptions{ReadOnly: readOnly}
+	options := imap.SelectOptions{ReadOnly: readOnly, CondStore: condStore}
 	data, err := c.session.Select(mailbox, &options)
 	if err != nil {
 		return err
@@ -56,6 +78,12 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	}
 	if err := c.writeUIDNext(data.UIDNext); err != nil {
 		return err
+	}
+	if data.HighestModSeq > 0 && c.server.options.caps().Has(imap.CapCondStore) {
+		// mailsync patch 8
+		if err := c.writeHighestModSeq(data.HighestModSeq); err != nil {
+			return err
+		}
 	}
 	if err := c.writeFlags(data.Flags); err != nil {
 		return err
@@ -170,5 +198,15 @@ func (c *Conn) writePermanentFlags(flags []imap.Flag) error {
 		enc.Flag(flags[i])
 	}).Special(']')
 	enc.SP().Text("Permanent flags")
+	return enc.CRLF()
+}
+
+// writeHighestModSeq writes "* OK [HIGHESTMODSEQ n]" (mailsync patch 8).
+func (c *Conn) writeHighestModSeq(n uint64) error {
+	enc := newResponseEncoder(c)
+	defer enc.end()
+	enc.Atom("*").SP().Atom("OK").SP()
+	enc.Special('[').Atom("HIGHESTMODSEQ").SP().ModSeq(n).Special(']')
+	enc.SP().Text("Highest")
 	return enc.CRLF()
 }

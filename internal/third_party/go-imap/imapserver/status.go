@@ -57,6 +57,9 @@ func (c *Conn) writeStatus(data *imap.StatusData, options *imap.StatusOptions) e
 	if options.NumMessages {
 		listEnc.Item().Atom("MESSAGES").SP().Number(*data.NumMessages)
 	}
+	if options.HighestModSeq { // mailsync patch 8
+		listEnc.Item().Atom("HIGHESTMODSEQ").SP().ModSeq(data.HighestModSeq)
+	}
 	if options.UIDNext {
 		listEnc.Item().Atom("UIDNEXT").SP().UID(data.UIDNext)
 	}
@@ -115,6 +118,8 @@ func readStatusItem(dec *imapwire.Decoder, options *imap.StatusOptions) error {
 		options.DeletedStorage = true
 	case "RECENT":
 		options.NumRecent = true
+	case "HIGHESTMODSEQ": // mailsync patch 8
+		options.HighestModSeq = true
 	default:
 		return &imap.Error{
 			Type: imap.StatusResponseTypeBad,

@@ -13,7 +13,31 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 		numSet imap.NumSet
 		item   string
 	)
-	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() || !dec.ExpectAtom(&item) || !dec.ExpectSP() {
+	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() {
+		return dec.Err()
+	}
+	// mailsync patch 8: the UNCHANGEDSINCE store modifier (RFC 7162).
+	var options imap.StoreOptions
+	hasMods, err := dec.List(func() error {
+		var mod string
+		if !dec.ExpectAtom(&mod) {
+			return dec.Err()
+		}
+		if !strings.EqualFold(mod, "UNCHANGEDSINCE") || !c.server.options.caps().Has(imap.CapCondStore) {
+			return newClientBugError("Unknown STORE modifier")
+		}
+		if !dec.ExpectSP() || !dec.ExpectModSeq(&options.UnchangedSince) {
+			return dec.Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if hasMods && !dec.ExpectSP() {
+		return dec.Err()
+	}
+	if !dec.ExpectAtom(&item) || !dec.ExpectSP() {
 		return dec.Err()
 	}
 	var flags []imap.Flag
@@ -69,7 +93,6 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 	}
 
 	w := &FetchWriter{conn: c}
-	options := imap.StoreOptions{}
 	return c.session.Store(w, numSet, &imap.StoreFlags{
 		Op:     op,
 		Silent: silent,
