@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -51,7 +50,7 @@ type mailbox struct {
 	// change, waking IDLE sessions.
 	changed chan struct{}
 	// What the last scan saw, to skip rescans when nothing changed.
-	scanMtimes [2]time.Time
+	scanStamp maildir.Stamp
 	scanStart  time.Time
 }
 
@@ -107,16 +106,6 @@ func (mb *mailbox) refresh() error {
 	return mb.refreshLocked()
 }
 
-func (mb *mailbox) dirMtimes() [2]time.Time {
-	var t [2]time.Time
-	for i, d := range [...]string{"new", "cur"} {
-		if fi, err := statDir(filepath.Join(mb.folder.Path(), d)); err == nil {
-			t[i] = fi
-		}
-	}
-	return t
-}
-
 // mtimeSlack is how close to a scan a directory change must be for the
 // scan to be repeated even though the mtime looks unchanged (file
 // systems with coarse timestamps).
@@ -153,15 +142,8 @@ func (mb *mailbox) refreshLocked() error {
 	if err := mb.loadKeywordsLocked(); err != nil {
 		return err
 	}
-	mt := mb.dirMtimes()
-	if mt == mb.scanMtimes && !mt[0].IsZero() && !mt[1].IsZero() {
-		latest := mt[0]
-		if mt[1].After(latest) {
-			latest = mt[1]
-		}
-		if mb.scanStart.Sub(latest) > mtimeSlack {
-			return nil
-		}
+	if st := mb.folder.ChangeStamp(); st == mb.scanStamp && st.Complete() && mb.scanStart.Sub(st.Latest()) > mtimeSlack {
+		return nil
 	}
 	return mb.scanLocked(nil)
 }
@@ -170,7 +152,7 @@ func (mb *mailbox) refreshLocked() error {
 // first scan, nil afterwards (msgs is then authoritative).
 func (mb *mailbox) scanLocked(known map[string]uint32) error {
 	start := time.Now()
-	mt := mb.dirMtimes()
+	mt := mb.folder.ChangeStamp()
 	entries, err := mb.folder.Scan()
 	if isNotExist(err) {
 		entries, err = nil, nil // the folder vanished: all messages are gone
@@ -256,7 +238,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 			return err
 		}
 	}
-	mb.scanMtimes, mb.scanStart = mt, start
+	mb.scanStamp, mb.scanStart = mt, start
 	if changed {
 		mb.notifyLocked()
 	}

@@ -51,9 +51,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -365,4 +365,4 @@ func (s *Server) forget(names []string) {
 	}
 }
 
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

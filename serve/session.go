@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -408,21 +406,16 @@ func (s *session) Delete(name string) error {
 	if !f.Exists() {
 		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", clean)
 	}
-	root := filepath.Clean(s.srv.md.Root())
-	p := filepath.Clean(f.Path())
-	if p == root || filepath.Dir(p) != root {
-		return errNo(imap.ResponseCodeCannot, "cannot delete %q", clean)
-	}
 	s.srv.forget([]string{clean})
-	if err := os.RemoveAll(p); err != nil {
+	if err := s.srv.md.RemoveFolder(clean); err != nil {
 		s.srv.log.Printf("serve: delete %q: %v", clean, err)
 		return errNo(imap.ResponseCodeCannot, "cannot delete %q", clean)
 	}
 	return s.srv.idx.forgetFolder(clean)
 }
 
-// Rename renames the folder's directory and those of its children. INBOX
-// cannot be renamed (RFC 3501's move-the-messages semantics are not
+// Rename renames the folder and its children (maildir.RenameFolder).
+// INBOX cannot be renamed (RFC 3501's move-the-messages semantics are not
 // implemented).
 func (s *session) Rename(name, newName string, options *imap.RenameOptions) error {
 	if s.srv.opts.ReadOnly {
@@ -442,43 +435,37 @@ func (s *session) Rename(name, newName string, options *imap.RenameOptions) erro
 	if from == to || strings.HasPrefix(to, from+"/") {
 		return errNo(imap.ResponseCodeCannot, "cannot rename %q into itself", from)
 	}
+	// The shared state of every folder involved is dropped first, so
+	// that no session keeps writing into a directory being renamed.
 	all, err := s.srv.md.Folders()
 	if err != nil {
 		return err
 	}
-	var moves [][2]string
+	var names []string
 	for _, n := range all {
 		if n == from || strings.HasPrefix(n, from+"/") {
-			moves = append(moves, [2]string{n, to + n[len(from):]})
+			names = append(names, n, to+n[len(from):])
 		}
 	}
-	if len(moves) == 0 {
+	if len(names) == 0 {
 		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", from)
 	}
-	root := s.srv.md.Root()
-	for _, mv := range moves {
-		if _, err := os.Lstat(filepath.Join(root, maildir.DirName(mv[1]))); err == nil {
-			return errNo(imap.ResponseCodeAlreadyExists, "mailbox %q already exists", mv[1])
-		}
-	}
-	var names []string
-	for _, mv := range moves {
-		names = append(names, mv[0], mv[1])
-	}
 	s.srv.forget(names)
-	for _, mv := range moves {
-		src := filepath.Join(root, maildir.DirName(mv[0]))
-		dst := filepath.Join(root, maildir.DirName(mv[1]))
-		if err := os.Rename(src, dst); err != nil {
-			s.srv.log.Printf("serve: rename %q to %q: %v", mv[0], mv[1], err)
-			return errNo(imap.ResponseCodeCannot, "cannot rename %q", mv[0])
+	moves, err := s.srv.md.RenameFolder(from, to)
+	if len(moves) > 0 {
+		// Renamed folders get new UIDVALIDITYs.
+		if ferr := s.srv.idx.forgetFolder(names...); err == nil {
+			err = ferr
 		}
 	}
-	if err := syncDirPath(root); err != nil {
-		return err
-	}
-	if err := s.srv.idx.forgetFolder(names...); err != nil {
-		return err
+	switch {
+	case errors.Is(err, maildir.ErrFolderExists):
+		return errNo(imap.ResponseCodeAlreadyExists, "a mailbox under the name %q already exists", to)
+	case isNotExist(err) && len(moves) == 0:
+		return errNo(imap.ResponseCodeNonExistent, "no such mailbox %q", from)
+	case err != nil:
+		s.srv.log.Printf("serve: rename %q to %q: %v", from, to, err)
+		return errNo(imap.ResponseCodeCannot, "cannot rename %q", from)
 	}
 	return s.srv.idx.renameSubscriptions(from, to)
 }
@@ -1087,27 +1074,3 @@ func (s *session) staticCriteria(c *imap.SearchCriteria) {
 	}
 }
 
-// ---- helpers ----
-
-func statDir(path string) (time.Time, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return fi.ModTime(), nil
-}
-
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
