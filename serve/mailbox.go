@@ -51,7 +51,7 @@ type mailbox struct {
 	changed chan struct{}
 	// What the last scan saw, to skip rescans when nothing changed.
 	scanStamp maildir.Stamp
-	scanStart  time.Time
+	scanStart time.Time
 }
 
 // message is one message of a mailbox. Its fields are guarded by the

@@ -8,9 +8,11 @@
 //   - Byte-exact messages. A client fetching BODY[] gets the Maildir file
 //     with every bare LF turned into CRLF (model.ToCRLF) and nothing else
 //     changed: lone CRs and 8-bit bytes are kept, and RFC822.SIZE is the
-//     length of exactly those bytes. APPENDed messages are stored with
-//     model.FromCRLF(literal); INTERNALDATE is the file mtime, and an
-//     APPEND date sets it.
+//     length of exactly those bytes. APPENDed messages are streamed to tmp/
+//     with CRLF turned into LF (bare CR, bare LF and NUL kept), so a
+//     fetch gives what Dovecot gives; BODY[] sends 0x80 for NUL (a
+//     literal may not hold NUL), BINARY[] the real bytes. INTERNALDATE
+//     is the file mtime, and an APPEND date sets it.
 //
 //   - Stable UIDs. Each folder has a UIDVALIDITY and a key→UID map in the
 //     index. A UID is never reused (UIDNEXT is persisted), a message whose
@@ -34,10 +36,23 @@
 //     archive, and fetching a body does not set \Seen.
 //
 // Flags: the six flags that Maildir and model know (\Seen \Answered
-// \Flagged \Deleted \Draft $Forwarded) are the only permanent flags. Other
-// keywords are accepted in STORE and APPEND and silently not stored (RFC
-// 3501 allows a server to ignore flags not in PERMANENTFLAGS); SEARCH
-// KEYWORD on them matches nothing. \Recent is never set.
+// \Flagged \Deleted \Draft $Forwarded) are the file name's capital
+// letters; any other keyword is kept the way Dovecot keeps it, as a
+// lowercase letter named in the folder's dovecot-keywords file (package
+// maildir's Keywords), so PERMANENTFLAGS has \* (at most 26 keywords per
+// folder). \Recent follows Dovecot: a message is recent in the first
+// session that selects the folder (or has it selected) after it arrived;
+// SELECT moves new/ files to cur/ as Dovecot does, EXAMINE does not.
+//
+// CONDSTORE: every message has a MODSEQ kept in the index with the info
+// part it was given for; a change made by serve or found on disk
+// (including while serve was not running) gives a new one, and
+// HIGHESTMODSEQ never decreases.
+//
+// Protection: failed logins are delayed and then refused per client
+// address, connections are capped per address and in total, a folder that
+// is a symbolic link out of the Maildir is refused, and error replies
+// name folders, never server paths.
 //
 // The server keeps no per-connection state once a connection ends: the
 // shared per-folder state is reference-counted and dropped with its last
