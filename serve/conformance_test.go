@@ -44,9 +44,13 @@ func TestConformanceKeywords(t *testing.T) {
 		c.wantNot(st, `\$world`)
 		c.want(st, `\$hello`)
 
-		// STORE +FLAGS NIL keeps the flags and reports them.
+		// STORE +FLAGS NIL keeps the flags (and adds a keyword "NIL", as
+		// Dovecot does: unparenthesised, NIL is a flag name).
 		st = c.ok(c.cmd("STORE 1 +FLAGS NIL"))
 		c.want(st, `^\* 1 FETCH \(.*FLAGS \([^)]*\$hello`)
+		st = c.ok(c.cmd("STORE 1 -FLAGS NIL"))
+		c.want(st, `^\* 1 FETCH \(.*FLAGS \([^)]*\$hello`)
+		c.wantNot(st, `NIL`)
 
 		// COPY keeps keywords.
 		c.ok(c.cmd("COPY 1:2 Other"))

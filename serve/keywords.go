@@ -95,12 +95,9 @@ func (mb *mailbox) flagList(f model.Flags, kw string, recent bool) []imap.Flag {
 
 // splitFlags separates IMAP flags into the standard ones and keyword
 // names; \Recent and other system flags serve does not store are
-// dropped. A lone NIL (STORE +FLAGS NIL, which go-imap parses as a flag
-// named NIL) means the empty list, as it does to Dovecot.
+// dropped. An unparenthesised NIL (STORE +FLAGS NIL) is the keyword
+// "NIL", as Dovecot takes it: the other flags are kept.
 func splitFlags(flags []imap.Flag) (model.Flags, []string) {
-	if len(flags) == 1 && strings.EqualFold(string(flags[0]), "NIL") {
-		return 0, nil
-	}
 	var std []string
 	var kws []string
 	for _, f := range flags {
