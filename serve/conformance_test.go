@@ -316,3 +316,75 @@ func modSeqOf(t *testing.T, line, pattern string) uint64 {
 	n, _ := strconv.ParseUint(m[1], 10, 64)
 	return n
 }
+
+// threadMsgs is a small mailbox with replies, a forward, a lost parent
+// and subjects that only agree once reduced to their base subject.
+var threadMsgs = []string{
+	"From: Bob <bob@b.org>\r\nSubject: Topic A\r\nMessage-ID: <a1@x>\r\nDate: Mon, 01 Jan 2024 10:00:00 +0000\r\n\r\nx\r\n",
+	"From: alice@a.org\r\nSubject: Re: Topic A\r\nMessage-ID: <a2@x>\r\nIn-Reply-To: <a1@x>\r\nReferences: <a1@x>\r\nDate: Mon, 01 Jan 2024 11:00:00 +0000\r\n\r\nxx\r\n",
+	"From: zed@z.org\r\nSubject: Other\r\nMessage-ID: <b1@x>\r\nDate: Mon, 01 Jan 2024 09:00:00 +0000\r\n\r\nxxxx\r\n",
+	"From: carl@c.org\r\nSubject: RE: Topic A\r\nMessage-ID: <a3@x>\r\nReferences: <a1@x> <a2@x>\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\n\r\nxxx\r\n",
+	"From: dora@d.org\r\nSubject: Fwd: Other\r\nMessage-ID: <b2@x>\r\nDate: Wed, 03 Jan 2024 10:00:00 +0000\r\n\r\nxxxxxxx\r\n",
+	"From: eve@e.org\r\nSubject: Re: Lost\r\nMessage-ID: <c2@x>\r\nReferences: <missing@x>\r\nDate: Thu, 04 Jan 2024 10:00:00 +0000\r\n\r\nx\r\n",
+	"From: fay@f.org\r\nSubject: Re: Lost\r\nMessage-ID: <c3@x>\r\nReferences: <missing@x>\r\nDate: Sun, 31 Dec 2023 10:00:00 +0000\r\n\r\nxxxxx\r\n",
+	"From: Gil <gil@g.org>\r\nSubject: [list] Topic A\r\nMessage-ID: <a4@x>\r\nDate: Fri, 05 Jan 2024 10:00:00 +0000\r\n\r\nxxxxxx\r\n",
+	"From: hal@h.org\r\nSubject: no date\r\nMessage-ID: <d1@x>\r\n\r\nx\r\n",
+}
+
+// SORT and THREAD answer exactly as Dovecot does.
+func TestConformanceSortThread(t *testing.T) {
+	cmds := []string{
+		"SORT (SUBJECT) UTF-8 ALL",
+		"SORT (REVERSE DATE) UTF-8 ALL",
+		"SORT (FROM ARRIVAL) UTF-8 ALL",
+		"SORT (SIZE REVERSE SUBJECT) UTF-8 ALL",
+		"SORT (TO CC) UTF-8 ALL",
+		"SORT (DATE) UTF-8 NOT FROM bob",
+		"UID SORT (SUBJECT DATE) UTF-8 ALL",
+		"THREAD ORDEREDSUBJECT UTF-8 ALL",
+		"THREAD REFERENCES UTF-8 ALL",
+		"UID THREAD REFERENCES UTF-8 SUBJECT topic",
+	}
+	answers := map[string][]string{}
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		caps := c.want(c.ok(c.cmd("CAPABILITY")), `^\* CAPABILITY `)
+		for _, cp := range []string{" SORT", " THREAD=REFERENCES", " THREAD=ORDEREDSUBJECT"} {
+			if !strings.Contains(caps, cp) {
+				t.Errorf("%s: no%s in %q", tg.name, cp, caps)
+			}
+		}
+		for _, m := range threadMsgs {
+			c.ok(c.appendMsg("INBOX", "", m))
+			time.Sleep(1100 * time.Millisecond / 10) // distinct arrival times
+		}
+		c.ok(c.cmd("SELECT INBOX"))
+		for _, cmd := range cmds {
+			l := c.ok(c.cmd(cmd))
+			answers[tg.name] = append(answers[tg.name], cmd+" -> "+strings.Join(l[:len(l)-1], " | "))
+		}
+	})
+	d, s := answers["dovecot"], answers["serve"]
+	for i := range d {
+		if i < len(s) && s[i] != d[i] {
+			t.Errorf("serve:   %s\ndovecot: %s", s[i], d[i])
+		}
+	}
+}
+
+func TestBaseSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"Re: Topic":                    "topic",
+		"RE: re: Fwd: Topic":           "topic",
+		"Re[2]: Topic":                 "topic",
+		"[list] Re: Topic (fwd)":       "topic",
+		"[Fwd: Re: Topic]":             "topic",
+		"  Topic   with   spaces ":     "topic with spaces",
+		"[only a blob]":                "[only a blob]",
+		"=?utf-8?q?R=C3=A9sum=C3=A9?=": "résumé",
+	} {
+		if got := baseSubject(in); got != want {
+			t.Errorf("baseSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

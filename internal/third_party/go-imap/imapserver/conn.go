@@ -281,6 +281,10 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	case "ID":
 		// mailsync patch 3: RFC 2971 ID, in every state.
 		err = c.handleID(dec)
+	case "SORT", "UID SORT": // mailsync patch 9
+		err = c.handleSort(dec, numKind)
+	case "THREAD", "UID THREAD": // mailsync patch 9
+		err = c.handleThread(dec, numKind)
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
 			// mailsync patch 2: answer BAD and go on, as Dovecot does, but
