@@ -99,7 +99,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapCreateSpecialUse,
 			imap.CapUnauthenticate,
 			imap.CapCondStore, // mailsync patch 8
-			imap.CapSort, // mailsync patch 9
+			imap.CapSort,      // mailsync patch 9
 			imap.Cap("THREAD=ORDEREDSUBJECT"),
 			imap.Cap("THREAD=REFERENCES"),
 		})
