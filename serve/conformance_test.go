@@ -2,11 +2,15 @@ package serve
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailsync/mailsync/internal/dovecottest"
 )
 
 // These tests run the same raw IMAP script against a real Dovecot and
@@ -386,5 +390,59 @@ func TestBaseSubject(t *testing.T) {
 		if got := baseSubject(in); got != want {
 			t.Errorf("baseSubject(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Keywords Dovecot wrote into its Maildir read back through serve, and
+// the other way round: both use dovecot-keywords the same way, and a
+// letter neither knows is kept.
+func TestKeywordsInteropWithDovecot(t *testing.T) {
+	d := dovecottest.Start(t, nil)
+	c := dialRaw(t, "dovecot", d.Addr)
+	c.ok(c.cmd(fmt.Sprintf("LOGIN %q %q", d.User, d.Password)))
+	c.ok(c.appendMsg("INBOX", `$one $two`, crlfMsg))
+	c.ok(c.appendMsg("INBOX", `\Flagged $two`, crlfMsg))
+	c.ok(c.cmd("LOGOUT"))
+	dmail := filepath.Join(d.Dir, "mail", d.User)
+	kwFile, err := os.ReadFile(filepath.Join(dmail, "dovecot-keywords"))
+	must(t, err)
+
+	e := newEnv(t, nil)
+	must(t, os.WriteFile(filepath.Join(e.root, "dovecot-keywords"), kwFile, 0o600))
+	for _, sub := range []string{"cur", "new"} {
+		ents, _ := os.ReadDir(filepath.Join(dmail, sub))
+		for _, en := range ents {
+			b, err := os.ReadFile(filepath.Join(dmail, sub, en.Name()))
+			must(t, err)
+			name := en.Name()
+			if strings.Contains(name, ":2,F") {
+				name += "z" // a keyword letter no one has named
+			}
+			must(t, os.WriteFile(filepath.Join(e.root, sub, name), b, 0o600))
+		}
+	}
+	s := dialRaw(t, "serve", e.addr)
+	s.ok(s.cmd(fmt.Sprintf("LOGIN %q %q", testUser, testPass)))
+	s.ok(s.cmd("SELECT INBOX"))
+	l := s.ok(s.cmd("FETCH 1:2 FLAGS"))
+	s.want(l, `^\* 1 FETCH \(.*FLAGS \([^)]*\$one \$two`)
+	s.want(l, `^\* 2 FETCH \(.*FLAGS \(\\Flagged \$two`)
+	s.want(s.ok(s.cmd("SEARCH KEYWORD $one")), `^\* SEARCH 1$`)
+	s.ok(s.cmd("STORE 2 +FLAGS ($three)"))
+	s.ok(s.cmd("STORE 2 -FLAGS ($two)"))
+	var name string
+	for _, en := range e.files("INBOX") {
+		if en.Flags != 0 {
+			name = en.Name
+		}
+	}
+	kw, err := os.ReadFile(filepath.Join(e.root, "dovecot-keywords"))
+	must(t, err)
+	// Dovecot's numbering kept, $three added after it; z kept.
+	if !strings.HasPrefix(string(kw), string(kwFile)) || !strings.Contains(string(kw), " $three\n") {
+		t.Errorf("dovecot-keywords after serve added one:\n%s\nDovecot wrote:\n%s", kw, kwFile)
+	}
+	if !strings.HasSuffix(name, ":2,Fcz") {
+		t.Errorf("message 2 is %s, want :2,Fcz ($three is c, z kept)", name)
 	}
 }
