@@ -446,3 +446,18 @@ func TestKeywordsInteropWithDovecot(t *testing.T) {
 		t.Errorf("message 2 is %s, want :2,Fcz ($three is c, z kept)", name)
 	}
 }
+
+// A session that selected with CONDSTORE gets MODSEQ in the FETCH that
+// announces another session's flag change (RFC 7162 3.2).
+func TestCondStoreUnsolicitedModSeq(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		a := tg.dial(t)
+		a.ok(a.appendMsg("INBOX", "", crlfMsg))
+		a.ok(a.cmd("SELECT INBOX (CONDSTORE)"))
+		b := tg.dial(t)
+		b.ok(b.cmd("SELECT INBOX"))
+		b.ok(b.cmd("STORE 1 +FLAGS (\\Flagged)"))
+		l := a.ok(a.cmd("NOOP"))
+		a.want(l, `^\* 1 FETCH \(.*\\Flagged.*MODSEQ \(\d+\)|^\* 1 FETCH \(.*MODSEQ \(\d+\).*\\Flagged`)
+	})
+}

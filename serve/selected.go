@@ -172,7 +172,13 @@ func (s *session) syncLocked(w *imapserver.UpdateWriter, allowExpunge bool) erro
 			continue
 		}
 		v.flags, v.kw = m.flags, m.kw
-		if err := w.WriteMessageFlags(uint32(i+1), v.uid, mb.flagList(v.flags, v.kw, v.recent)); err != nil {
+		var err error
+		if s.condStore {
+			err = w.WriteMessageFlagsModSeq(uint32(i+1), v.uid, mb.flagList(v.flags, v.kw, v.recent), m.modSeq)
+		} else {
+			err = w.WriteMessageFlags(uint32(i+1), v.uid, mb.flagList(v.flags, v.kw, v.recent))
+		}
+		if err != nil {
 			return err
 		}
 	}

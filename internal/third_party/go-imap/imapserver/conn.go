@@ -629,3 +629,17 @@ func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []im
 	respWriter.WriteFlags(flags)
 	return respWriter.Close()
 }
+
+// WriteMessageFlagsModSeq writes a FETCH response with FLAGS and MODSEQ,
+// for a session whose client uses CONDSTORE (RFC 7162 3.2; mailsync
+// patch 10).
+func (w *UpdateWriter) WriteMessageFlagsModSeq(seqNum uint32, uid imap.UID, flags []imap.Flag, modSeq uint64) error {
+	fetchWriter := &FetchWriter{conn: w.conn}
+	respWriter := fetchWriter.CreateMessage(seqNum)
+	if uid != 0 {
+		respWriter.WriteUID(uid)
+	}
+	respWriter.WriteFlags(flags)
+	respWriter.WriteModSeq(modSeq)
+	return respWriter.Close()
+}
