@@ -162,7 +162,16 @@ func TestErrorsShowNoPaths(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(e.root, ".Box", "cur"), nil, 0o600))
 	c := dialRaw(t, "serve", e.addr)
 	c.ok(c.cmd(fmt.Sprintf("LOGIN alice %q", testPass)))
+	// A file where the folder's directory would go makes CREATE fail
+	// inside maildir, whose error names the path.
+	must(t, os.WriteFile(filepath.Join(e.root, ".Blocked"), nil, 0o600))
 	var all []string
+	l := c.cmd("CREATE Blocked")
+	if !strings.Contains(l[len(l)-1], `NO [CANNOT] cannot create "Blocked"`) {
+		t.Errorf("CREATE over a file: %q", l)
+	}
+	all = append(all, l...)
+	all = append(all, c.cmd("SELECT Box")...)
 	all = append(all, c.cmd("CREATE Box/Sub/../x")...)
 	all = append(all, c.cmd("DELETE Nope")...)
 	all = append(all, c.cmd("RENAME Nope Other")...)
