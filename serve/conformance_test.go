@@ -461,3 +461,15 @@ func TestCondStoreUnsolicitedModSeq(t *testing.T) {
 		a.want(l, `^\* 1 FETCH \(.*\\Flagged.*MODSEQ \(\d+\)|^\* 1 FETCH \(.*MODSEQ \(\d+\).*\\Flagged`)
 	})
 }
+
+func TestEnableCondStore(t *testing.T) {
+	bothServers(t, func(t *testing.T, tg target) {
+		c := tg.dial(t)
+		c.ok(c.appendMsg("INBOX", "", crlfMsg))
+		c.want(c.ok(c.cmd("ENABLE CONDSTORE")), `^\* ENABLED CONDSTORE`)
+		c.ok(c.cmd("SELECT INBOX"))
+		// A FETCH of FLAGS does not carry MODSEQ unless asked; STORE does.
+		c.wantNot(c.ok(c.cmd("FETCH 1 FLAGS")), `MODSEQ`)
+		c.want(c.ok(c.cmd("STORE 1 +FLAGS (\\Seen)")), `^\* 1 FETCH \(.*MODSEQ \(\d+\)`)
+	})
+}

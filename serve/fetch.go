@@ -73,7 +73,9 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			s.view[i].flags, s.view[i].kw = info.flags, info.kw
 			flagList = mb.flagList(info.flags, info.kw, s.view[i].recent)
 		}
-		withModSeq := options.ModSeq || (s.condStore && sendFlags)
+		// MODSEQ when asked for, or (CONDSTORE in use) when this FETCH
+		// changed the flags (\Seen), as Dovecot does.
+		withModSeq := options.ModSeq || (s.condStore && sendFlags && !options.Flags)
 		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, flagList, withModSeq, options); err != nil {
 			return err
 		}

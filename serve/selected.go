@@ -304,3 +304,11 @@ func staticUIDSet(set imap.UIDSet, max imap.UID) imap.UIDSet {
 	}
 	return out
 }
+
+// EnableCondStore is ENABLE CONDSTORE: FETCH responses with FLAGS carry
+// MODSEQ from now on.
+func (s *session) EnableCondStore() {
+	s.mu.Lock()
+	s.condStore = true
+	s.mu.Unlock()
+}

@@ -28,6 +28,11 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		switch req {
 		case imap.CapIMAP4rev2, imap.CapUTF8Accept:
 			enabled = append(enabled, req)
+		case imap.CapCondStore: // mailsync patch 11
+			if s, ok := c.session.(SessionEnableCondStore); ok && c.server.options.caps().Has(imap.CapCondStore) {
+				s.EnableCondStore()
+				enabled = append(enabled, req)
+			}
 		}
 	}
 
@@ -44,4 +49,12 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		enc.SP().Atom(string(c))
 	}
 	return enc.CRLF()
+}
+
+// SessionEnableCondStore is a Session told when its client sends ENABLE
+// CONDSTORE (RFC 7162 3.1; mailsync patch 11): from then on FETCH
+// responses that carry FLAGS carry MODSEQ.
+type SessionEnableCondStore interface {
+	Session
+	EnableCondStore()
 }
