@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/mailsync/mailsync/internal/dovecottest"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 )
@@ -260,4 +261,30 @@ readonly = True
 	if t.Failed() {
 		t.Logf("offlineimap output:\n%s", out)
 	}
+}
+
+// TestImaplibMatchesDovecot runs one scenario (keywords, \Recent, STORE
+// NIL, COPY with keywords, ID before login, LSUB, a bad UTF-7 pattern)
+// with Python's imaplib against Dovecot and against serve: the
+// transcripts must be the same.
+func TestImaplibMatchesDovecot(t *testing.T) {
+	py := needBinary(t, "python3")
+	script, err := filepath.Abs("testdata/imaplib_conformance.py")
+	must(t, err)
+	run := func(addr, user, pass string) string {
+		host, port, _ := net.SplitHostPort(addr)
+		out, err := exec.Command(py, script, host, port, user, pass).CombinedOutput()
+		if err != nil {
+			t.Fatalf("imaplib against %s: %v\n%s", addr, err, out)
+		}
+		return string(out)
+	}
+	d := dovecottest.Start(t, nil)
+	want := run(d.Addr, d.User, d.Password)
+	e := newEnv(t, nil)
+	got := run(e.addr, testUser, testPass)
+	if got != want {
+		t.Errorf("serve's transcript:\n%s\nDovecot's:\n%s", got, want)
+	}
+	t.Logf("transcript:\n%s", got)
 }

@@ -1,12 +1,10 @@
 package serve
 
 import (
-	"bufio"
 	"bytes"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/mailsync/mailsync/model"
 )
@@ -33,10 +31,16 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	needBody := options.Envelope || options.BodyStructure != nil ||
 		len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	if options.ModSeq || options.ChangedSince > 0 {
+		s.condStore = true
+	}
 	for _, i := range s.resolve(numSet) {
 		uid := s.view[i].uid
 		info, ok := mb.lookup(uid)
 		if !ok {
+			continue
+		}
+		if options.ChangedSince > 0 && info.modSeq <= options.ChangedSince {
 			continue
 		}
 		var data []byte
@@ -59,25 +63,33 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				if err := mb.setFlagsLocked(m, m.flags|model.FlagSeen); err != nil && !isNotExist(err) {
 					s.srv.log.Printf("serve: set \\Seen on %d in %q: %v", uid, mb.name, err)
 				}
-				info.flags = m.flags
+				info.flags, info.kw, info.modSeq = m.flags, m.kw, m.modSeq
 			}
 			mb.mu.Unlock()
 			sendFlags = true
 		}
+		var flagList []imap.Flag
 		if sendFlags {
-			s.view[i].flags = info.flags
+			s.view[i].flags, s.view[i].kw = info.flags, info.kw
+			flagList = mb.flagList(info.flags, info.kw, s.view[i].recent)
 		}
-		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, sendFlags, options); err != nil {
+		// MODSEQ when asked for, or (CONDSTORE in use) when this FETCH
+		// changed the flags (\Seen), as Dovecot does.
+		withModSeq := options.ModSeq || (s.condStore && sendFlags && !options.Flags)
+		if err := writeFetch(w.CreateMessage(uint32(i+1)), info, data, flagList, withModSeq, options); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags bool, options *imap.FetchOptions) error {
+func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, flags []imap.Flag, modSeq bool, options *imap.FetchOptions) error {
 	w.WriteUID(info.uid)
-	if flags {
-		w.WriteFlags(imapFlags(info.flags))
+	if flags != nil {
+		w.WriteFlags(flags)
+	}
+	if modSeq {
+		w.WriteModSeq(info.modSeq)
 	}
 	if options.InternalDate {
 		w.WriteInternalDate(info.mtime)
@@ -86,17 +98,15 @@ func writeFetch(w *imapserver.FetchResponseWriter, info msgInfo, data []byte, fl
 		w.WriteRFC822Size(info.size)
 	}
 	if options.Envelope {
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(data)))
-		if err != nil {
-			h = textproto.Header{}
-		}
-		w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		w.WriteEnvelope(envelope(data))
 	}
 	if options.BodyStructure != nil {
 		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(data)))
 	}
 	for _, bs := range options.BodySection {
-		b := bodySection(data, bs)
+		// A literal may not hold NUL (RFC 3501 4.3): like Dovecot, send
+		// 0x80 in its place; BINARY[] gives the real bytes.
+		b := noNUL(bodySection(data, bs))
 		wc := w.WriteBodySection(bs, int64(len(b)))
 		_, err := wc.Write(b)
 		if cerr := wc.Close(); err == nil {
@@ -158,4 +168,19 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 		end = int64(len(b))
 	}
 	return b[p.Offset:end]
+}
+
+// noNUL returns b with every NUL byte replaced by 0x80 (a copy only when
+// there is one).
+func noNUL(b []byte) []byte {
+	if bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	out := bytes.Clone(b)
+	for i, c := range out {
+		if c == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }

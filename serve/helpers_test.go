@@ -250,3 +250,12 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func hasKeyword(flags []imap.Flag, kw string) bool {
+	for _, f := range flags {
+		if strings.EqualFold(string(f), kw) {
+			return true
+		}
+	}
+	return false
+}

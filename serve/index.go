@@ -16,6 +16,12 @@ import (
 //	folders/<name>/validity     uint32
 //	folders/<name>/uidnext      uint32: never decreases, so no UID is reused
 //	folders/<name>/uids/<key>   uint32: Maildir key -> UID
+//	folders/<name>/firstrecent  uint32: lowest UID not yet claimed as \Recent
+//	folders/<name>/highestmodseq uint64: CONDSTORE's HIGHESTMODSEQ
+//	folders/<name>/modseqs/<key> uint64 MODSEQ + the info part it was
+//	                            given for: a file found with other info
+//	                            (changed while serve was not running)
+//	                            gets a new MODSEQ
 //	subscriptions/<name>        empty
 //
 // UIDVALIDITY values come from one counter for the whole index (at least
@@ -28,10 +34,13 @@ var (
 	bucketFolders       = []byte("folders")
 	bucketSubscriptions = []byte("subscriptions")
 	bucketUIDs          = []byte("uids")
+	bucketModSeqs       = []byte("modseqs")
 
 	keyLastValidity = []byte("lastvalidity")
 	keyValidity     = []byte("validity")
 	keyUIDNext      = []byte("uidnext")
+	keyFirstRecent  = []byte("firstrecent")
+	keyHighestMod   = []byte("highestmodseq")
 )
 
 // ErrIndexInUse is returned by New when another process holds the index.
@@ -81,15 +90,52 @@ func u32b(v uint32) []byte {
 
 // folderState is what the index knows of one folder.
 type folderState struct {
-	validity uint32
-	uidNext  uint32
-	uids     map[string]uint32
+	validity    uint32
+	uidNext     uint32
+	firstRecent uint32
+	uids        map[string]uint32
+	highestMod  uint64
+	mods        map[string]modRec
+}
+
+// modRec is a message's MODSEQ and the info part of its file name when
+// it got it.
+type modRec struct {
+	modSeq uint64
+	info   string
+}
+
+func (r modRec) bytes() []byte {
+	b := make([]byte, 8+len(r.info))
+	binary.BigEndian.PutUint64(b, r.modSeq)
+	copy(b[8:], r.info)
+	return b
+}
+
+func parseModRec(b []byte) modRec {
+	if len(b) < 8 {
+		return modRec{}
+	}
+	return modRec{modSeq: binary.BigEndian.Uint64(b), info: string(b[8:])}
+}
+
+func u64b(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func u64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
 }
 
 // loadFolder returns the folder's state, creating it with a fresh
 // UIDVALIDITY when the index does not know the folder.
 func (x *index) loadFolder(name string) (*folderState, error) {
-	st := &folderState{uids: make(map[string]uint32)}
+	st := &folderState{uids: make(map[string]uint32), mods: make(map[string]modRec)}
 	err := x.db.Update(func(tx *bolt.Tx) error {
 		folders := tx.Bucket(bucketFolders)
 		b := folders.Bucket([]byte(name))
@@ -121,6 +167,17 @@ func (x *index) loadFolder(name string) (*folderState, error) {
 		if st.uidNext == 0 {
 			st.uidNext = 1
 		}
+		st.firstRecent = u32(b.Get(keyFirstRecent))
+		if st.firstRecent == 0 {
+			st.firstRecent = 1
+		}
+		st.highestMod = u64(b.Get(keyHighestMod))
+		if mods := b.Bucket(bucketModSeqs); mods != nil {
+			mods.ForEach(func(k, v []byte) error {
+				st.mods[string(k)] = parseModRec(v)
+				return nil
+			})
+		}
 		uids := b.Bucket(bucketUIDs)
 		if uids == nil {
 			return fmt.Errorf("folder %q has no uids bucket", name)
@@ -136,13 +193,32 @@ func (x *index) loadFolder(name string) (*folderState, error) {
 	return st, nil
 }
 
-// commitFolder records new and removed keys of a folder and its UIDNEXT
-// in one transaction.
-func (x *index) commitFolder(name string, added map[string]uint32, removed []string, uidNext uint32) error {
+// commitFolder records new and removed keys of a folder, its UIDNEXT,
+// new MODSEQs and HIGHESTMODSEQ in one transaction.
+func (x *index) commitFolder(name string, added map[string]uint32, removed []string, uidNext uint32, mods map[string]modRec, highestMod uint64) error {
 	err := x.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFolders).Bucket([]byte(name))
 		if b == nil {
 			return fmt.Errorf("folder is not in the index")
+		}
+		mb, err := b.CreateBucketIfNotExists(bucketModSeqs)
+		if err != nil {
+			return err
+		}
+		for k, r := range mods {
+			if err := mb.Put([]byte(k), r.bytes()); err != nil {
+				return err
+			}
+		}
+		for _, k := range removed {
+			if err := mb.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		if highestMod > u64(b.Get(keyHighestMod)) {
+			if err := b.Put(keyHighestMod, u64b(highestMod)); err != nil {
+				return err
+			}
 		}
 		uids := b.Bucket(bucketUIDs)
 		for k, uid := range added {
@@ -181,6 +257,22 @@ func (x *index) forgetFolder(names ...string) error {
 		}
 		return nil
 	})
+}
+
+// setFirstRecent records the lowest UID of the folder not yet claimed
+// as \Recent.
+func (x *index) setFirstRecent(name string, uid uint32) error {
+	err := x.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if b == nil {
+			return fmt.Errorf("folder is not in the index")
+		}
+		return b.Put(keyFirstRecent, u32b(uid))
+	})
+	if err != nil {
+		return fmt.Errorf("index: update folder %q: %w", name, err)
+	}
+	return nil
 }
 
 func (x *index) setSubscribed(name string, on bool) error {

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -30,25 +29,43 @@ type mailbox struct {
 	gone     bool
 	validity uint32
 	uidNext  uint32
-	msgs     []*message // ascending UID
-	byKey    map[string]*message
-	byUID    map[imap.UID]*message
+	// firstRecent is the lowest UID not yet claimed as \Recent by a
+	// session (Dovecot's rule: a message is recent in the first session
+	// that selects the folder, or has it selected, after it arrived).
+	firstRecent uint32
+	// kw is the folder's keyword map (dovecot-keywords) and kwStamp what
+	// its file looked like when read.
+	kw      *maildir.Keywords
+	kwStamp kwStamp
+	// highestMod is HIGHESTMODSEQ; pendingMods are MODSEQs given since
+	// the last index commit, which every change commits before it is
+	// announced.
+	highestMod  uint64
+	pendingMods map[string]modRec
+	loadedMods  map[string]modRec // from the index, for the first scan
+	msgs        []*message        // ascending UID
+	byKey       map[string]*message
+	byUID       map[imap.UID]*message
 	// changed is closed (and replaced) whenever msgs or a message's flags
 	// change, waking IDLE sessions.
 	changed chan struct{}
 	// What the last scan saw, to skip rescans when nothing changed.
-	scanMtimes [2]time.Time
-	scanStart  time.Time
+	scanStamp maildir.Stamp
+	scanStart time.Time
 }
 
 // message is one message of a mailbox. Its fields are guarded by the
 // mailbox's mu; copy them out (msgInfo) before releasing it.
 type message struct {
-	uid   imap.UID
-	key   string
-	flags model.Flags
-	mtime time.Time
-	size  int64 // RFC822.SIZE (CRLF), -1 until the file is read
+	uid     imap.UID
+	key     string
+	flags   model.Flags
+	kw      string // keyword letters of the file name, sorted (unknown ones too)
+	rawInfo string // the file name's info part, as is
+	modSeq  uint64 // CONDSTORE MODSEQ
+	inNew   bool   // the file is in new/
+	mtime   time.Time
+	size    int64 // RFC822.SIZE (CRLF), -1 until the file is read
 }
 
 func newMailbox(s *Server, f *maildir.Folder) *mailbox {
@@ -89,16 +106,6 @@ func (mb *mailbox) refresh() error {
 	return mb.refreshLocked()
 }
 
-func (mb *mailbox) dirMtimes() [2]time.Time {
-	var t [2]time.Time
-	for i, d := range [...]string{"new", "cur"} {
-		if fi, err := statDir(filepath.Join(mb.folder.Path(), d)); err == nil {
-			t[i] = fi
-		}
-	}
-	return t
-}
-
 // mtimeSlack is how close to a scan a directory change must be for the
 // scan to be repeated even though the mtime looks unchanged (file
 // systems with coarse timestamps).
@@ -117,18 +124,26 @@ func (mb *mailbox) refreshLocked() error {
 		if err != nil {
 			return err
 		}
-		mb.validity, mb.uidNext = st.validity, st.uidNext
+		mb.validity, mb.uidNext, mb.firstRecent = st.validity, st.uidNext, st.firstRecent
+		mb.highestMod = st.highestMod
+		for _, r := range st.mods {
+			mb.highestMod = max(mb.highestMod, r.modSeq)
+		}
+		if mb.highestMod == 0 {
+			mb.highestMod = 1
+			mb.pendingMods = make(map[string]modRec) // commit the 1
+		}
+		mb.loadedMods = st.mods
+		if err := mb.loadKeywordsLocked(); err != nil {
+			return err
+		}
 		return mb.scanLocked(st.uids)
 	}
-	mt := mb.dirMtimes()
-	if mt == mb.scanMtimes && !mt[0].IsZero() && !mt[1].IsZero() {
-		latest := mt[0]
-		if mt[1].After(latest) {
-			latest = mt[1]
-		}
-		if mb.scanStart.Sub(latest) > mtimeSlack {
-			return nil
-		}
+	if err := mb.loadKeywordsLocked(); err != nil {
+		return err
+	}
+	if st := mb.folder.ChangeStamp(); st == mb.scanStamp && st.Complete() && mb.scanStart.Sub(st.Latest()) > mtimeSlack {
+		return nil
 	}
 	return mb.scanLocked(nil)
 }
@@ -137,7 +152,7 @@ func (mb *mailbox) refreshLocked() error {
 // first scan, nil afterwards (msgs is then authoritative).
 func (mb *mailbox) scanLocked(known map[string]uint32) error {
 	start := time.Now()
-	mt := mb.dirMtimes()
+	mt := mb.folder.ChangeStamp()
 	entries, err := mb.folder.Scan()
 	if isNotExist(err) {
 		entries, err = nil, nil // the folder vanished: all messages are gone
@@ -155,7 +170,12 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 		for _, e := range entries {
 			seen[e.Key] = true
 			if uid, ok := known[e.Key]; ok && uid != 0 && uid < mb.uidNext {
-				m := &message{uid: imap.UID(uid), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+				m := &message{uid: imap.UID(uid), key: e.Key, flags: e.Flags, kw: maildir.KeywordLetters(e.Info), rawInfo: e.Info, inNew: e.Dir == "new", mtime: e.ModTime, size: -1}
+				if r, ok := mb.loadedMods[e.Key]; ok && r.info == e.Info && r.modSeq > 0 {
+					m.modSeq = r.modSeq
+				} else {
+					mb.bumpLocked(m) // changed while serve was not looking
+				}
 				mb.msgs = append(mb.msgs, m)
 				mb.byKey[e.Key] = m
 				mb.byUID[m.uid] = m
@@ -170,6 +190,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 		}
 		sort.Slice(mb.msgs, func(i, j int) bool { return mb.msgs[i].uid < mb.msgs[j].uid })
 		mb.loaded = true
+		mb.loadedMods = nil
 	} else {
 		for _, e := range entries {
 			seen[e.Key] = true
@@ -178,10 +199,15 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 				fresh = append(fresh, e)
 				continue
 			}
-			if m.flags != e.Flags {
-				m.flags = e.Flags
+			if kw := maildir.KeywordLetters(e.Info); m.flags != e.Flags || m.kw != kw {
+				m.flags, m.kw = e.Flags, kw
 				changed = true
 			}
+			if m.rawInfo != e.Info {
+				m.rawInfo = e.Info
+				mb.bumpLocked(m)
+			}
+			m.inNew = e.Dir == "new"
 			m.mtime = e.ModTime
 		}
 		kept := mb.msgs[:0]
@@ -193,6 +219,7 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 			removed = append(removed, m.key)
 			delete(mb.byKey, m.key)
 			delete(mb.byUID, m.uid)
+			mb.highestMod++
 			changed = true
 		}
 		for i := len(kept); i < len(mb.msgs); i++ {
@@ -206,12 +233,12 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 		added[e.Key] = uint32(m.uid)
 		changed = true
 	}
-	if len(added) > 0 || len(removed) > 0 {
-		if err := mb.srv.idx.commitFolder(mb.name, added, removed, mb.uidNext); err != nil {
+	if len(added) > 0 || len(removed) > 0 || mb.pendingMods != nil {
+		if err := mb.commitLocked(added, removed); err != nil {
 			return err
 		}
 	}
-	mb.scanMtimes, mb.scanStart = mt, start
+	mb.scanStamp, mb.scanStart = mt, start
 	if changed {
 		mb.notifyLocked()
 	}
@@ -220,7 +247,8 @@ func (mb *mailbox) scanLocked(known map[string]uint32) error {
 
 // addLocked gives e the next UID. The caller commits it to the index.
 func (mb *mailbox) addLocked(e maildir.Entry) *message {
-	m := &message{uid: imap.UID(mb.uidNext), key: e.Key, flags: e.Flags, mtime: e.ModTime, size: -1}
+	m := &message{uid: imap.UID(mb.uidNext), key: e.Key, flags: e.Flags, kw: maildir.KeywordLetters(e.Info), rawInfo: e.Info, inNew: e.Dir == "new", mtime: e.ModTime, size: -1}
+	mb.bumpLocked(m)
 	mb.uidNext++
 	mb.msgs = append(mb.msgs, m)
 	mb.byKey[e.Key] = m
@@ -245,7 +273,7 @@ func (mb *mailbox) deliverLocked(entries []maildir.Entry) ([]imap.UID, error) {
 		added[e.Key] = uint32(m.uid)
 	}
 	if len(added) > 0 {
-		if err := mb.srv.idx.commitFolder(mb.name, added, nil, mb.uidNext); err != nil {
+		if err := mb.commitLocked(added, nil); err != nil {
 			return nil, err
 		}
 		mb.notifyLocked()
@@ -263,6 +291,7 @@ func (mb *mailbox) removeLocked(uid imap.UID) string {
 	}
 	delete(mb.byUID, uid)
 	delete(mb.byKey, m.key)
+	mb.highestMod++
 	i := sort.Search(len(mb.msgs), func(i int) bool { return mb.msgs[i].uid >= uid })
 	if i < len(mb.msgs) && mb.msgs[i] == m {
 		mb.msgs = append(mb.msgs[:i], mb.msgs[i+1:]...)
@@ -283,7 +312,27 @@ func (mb *mailbox) forgetKeys(keys []string) error {
 	if mb.gone {
 		return nil
 	}
-	return mb.srv.idx.commitFolder(mb.name, nil, keys, mb.uidNext)
+	return mb.commitLocked(nil, keys)
+}
+
+// bumpLocked gives m the next MODSEQ, to be committed.
+func (mb *mailbox) bumpLocked(m *message) {
+	mb.highestMod++
+	m.modSeq = mb.highestMod
+	if mb.pendingMods == nil {
+		mb.pendingMods = make(map[string]modRec)
+	}
+	mb.pendingMods[m.key] = modRec{modSeq: m.modSeq, info: m.rawInfo}
+}
+
+// commitLocked writes added and removed keys, the pending MODSEQs and
+// HIGHESTMODSEQ to the index in one transaction.
+func (mb *mailbox) commitLocked(added map[string]uint32, removed []string) error {
+	err := mb.srv.idx.commitFolder(mb.name, added, removed, mb.uidNext, mb.pendingMods, mb.highestMod)
+	if err == nil {
+		mb.pendingMods = nil
+	}
+	return err
 }
 
 // setFlagsLocked renames the message's file for flags and records them.
@@ -295,22 +344,54 @@ func (mb *mailbox) setFlagsLocked(m *message, flags model.Flags) error {
 	if err != nil {
 		return err
 	}
-	m.flags = e.Flags
+	m.flags, m.rawInfo, m.inNew = e.Flags, e.Info, false
+	mb.bumpLocked(m)
 	mb.notifyLocked()
-	return nil
+	return mb.commitLocked(nil, nil)
+}
+
+// setInfoLocked renames the message's file for the standard flags and
+// keyword letters and records them; managed are the letters the folder's
+// keyword map names (others on the file are kept).
+func (mb *mailbox) setInfoLocked(m *message, flags model.Flags, kw string) error {
+	if m.flags == flags && m.kw == kw {
+		return nil
+	}
+	e, err := mb.folder.SetInfo(m.key, flags, kw, mb.kw.Letters())
+	if err != nil {
+		return err
+	}
+	m.flags, m.kw, m.rawInfo, m.inNew = e.Flags, maildir.KeywordLetters(e.Info), e.Info, false
+	mb.bumpLocked(m)
+	mb.notifyLocked()
+	return mb.commitLocked(nil, nil)
+}
+
+// claimRecentLocked records that the messages below uid have been
+// claimed as \Recent by a session.
+func (mb *mailbox) claimRecentLocked(uid uint32) {
+	if uid <= mb.firstRecent {
+		return
+	}
+	mb.firstRecent = uid
+	if err := mb.srv.idx.setFirstRecent(mb.name, uid); err != nil {
+		mb.srv.log.Printf("serve: %v", err)
+	}
 }
 
 // msgInfo is a copy of a message's fields, usable without the lock.
 type msgInfo struct {
-	uid   imap.UID
-	key   string
-	flags model.Flags
-	mtime time.Time
-	size  int64
+	uid    imap.UID
+	key    string
+	flags  model.Flags
+	kw     string
+	modSeq uint64
+	mtime  time.Time
+	size   int64
 }
 
 func (m *message) info() msgInfo {
-	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, mtime: m.mtime, size: m.size}
+	return msgInfo{uid: m.uid, key: m.key, flags: m.flags, kw: m.kw, modSeq: m.modSeq, mtime: m.mtime, size: m.size}
 }
 
 // snapshot returns a copy of the current messages in UID order.

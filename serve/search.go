@@ -21,12 +21,14 @@ import (
 // searchMsg is one message as the SEARCH matcher sees it. The content is
 // loaded on first use, so criteria on flags, UIDs and dates read no file.
 type searchMsg struct {
-	seq   uint32 // sequence number in the session's view
-	uid   imap.UID
-	flags model.Flags
-	date  time.Time // INTERNALDATE
-	size  int64     // RFC822.SIZE, -1 when unknown
-	load  func() ([]byte, error)
+	seq    uint32 // sequence number in the session's view
+	uid    imap.UID
+	flags  model.Flags
+	kw     []imap.Flag // keyword names
+	recent bool
+	date   time.Time // INTERNALDATE
+	size   int64     // RFC822.SIZE, -1 when unknown
+	load   func() ([]byte, error)
 
 	loaded  bool
 	raw     []byte // CRLF form
@@ -71,12 +73,12 @@ func matchSearch(m *searchMsg, c *imap.SearchCriteria) bool {
 		}
 	}
 	for _, f := range c.Flag {
-		if !hasFlag(m.flags, f) {
+		if !m.hasFlag(f) {
 			return false
 		}
 	}
 	for _, f := range c.NotFlag {
-		if hasFlag(m.flags, f) {
+		if m.hasFlag(f) {
 			return false
 		}
 	}
@@ -127,11 +129,21 @@ func matchSearch(m *searchMsg, c *imap.SearchCriteria) bool {
 	return true
 }
 
-// hasFlag: \Recent is never set (Maildir new/ is not used for it) and
-// keywords other than $Forwarded are not stored, so they never match.
-func hasFlag(have model.Flags, f imap.Flag) bool {
-	want := model.FlagsFromIMAP([]string{string(f)})
-	return want != 0 && have&want == want
+// hasFlag: a standard flag, \Recent (per session) or a keyword
+// (case-insensitively, as IMAP compares them).
+func (m *searchMsg) hasFlag(f imap.Flag) bool {
+	if strings.EqualFold(string(f), string(flagRecent)) {
+		return m.recent
+	}
+	if want := model.FlagsFromIMAP([]string{string(f)}); want != 0 {
+		return m.flags&want == want
+	}
+	for _, k := range m.kw {
+		if strings.EqualFold(string(k), string(f)) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchDate compares dates only, ignoring time and zone, as RFC 3501
@@ -179,11 +191,27 @@ func (m *searchMsg) matchHeader(key, value string) bool {
 		return false
 	}
 	fields := m.header.FieldsByKey(key)
+	isAddr := false
+	switch strings.ToLower(key) {
+	case "from", "to", "cc", "bcc":
+		isAddr = true
+	}
 	for fields.Next() {
 		if value == "" {
 			return true
 		}
 		raw := fields.Value()
+		if isAddr {
+			// Addresses as parsed, without comments (Dovecot's way).
+			if addrs := addressStrings(raw); len(addrs) > 0 {
+				for _, a := range addrs {
+					if containsFold(a, value) {
+						return true
+					}
+				}
+				continue
+			}
+		}
 		if containsFold(raw, value) || containsFold(decodeHeaderValue(raw), value) {
 			return true
 		}

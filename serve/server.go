@@ -8,9 +8,11 @@
 //   - Byte-exact messages. A client fetching BODY[] gets the Maildir file
 //     with every bare LF turned into CRLF (model.ToCRLF) and nothing else
 //     changed: lone CRs and 8-bit bytes are kept, and RFC822.SIZE is the
-//     length of exactly those bytes. APPENDed messages are stored with
-//     model.FromCRLF(literal); INTERNALDATE is the file mtime, and an
-//     APPEND date sets it.
+//     length of exactly those bytes. APPENDed messages are streamed to tmp/
+//     with CRLF turned into LF (bare CR, bare LF and NUL kept), so a
+//     fetch gives what Dovecot gives; BODY[] sends 0x80 for NUL (a
+//     literal may not hold NUL), BINARY[] the real bytes. INTERNALDATE
+//     is the file mtime, and an APPEND date sets it.
 //
 //   - Stable UIDs. Each folder has a UIDVALIDITY and a key→UID map in the
 //     index. A UID is never reused (UIDNEXT is persisted), a message whose
@@ -34,10 +36,23 @@
 //     archive, and fetching a body does not set \Seen.
 //
 // Flags: the six flags that Maildir and model know (\Seen \Answered
-// \Flagged \Deleted \Draft $Forwarded) are the only permanent flags. Other
-// keywords are accepted in STORE and APPEND and silently not stored (RFC
-// 3501 allows a server to ignore flags not in PERMANENTFLAGS); SEARCH
-// KEYWORD on them matches nothing. \Recent is never set.
+// \Flagged \Deleted \Draft $Forwarded) are the file name's capital
+// letters; any other keyword is kept the way Dovecot keeps it, as a
+// lowercase letter named in the folder's dovecot-keywords file (package
+// maildir's Keywords), so PERMANENTFLAGS has \* (at most 26 keywords per
+// folder). \Recent follows Dovecot: a message is recent in the first
+// session that selects the folder (or has it selected) after it arrived;
+// SELECT moves new/ files to cur/ as Dovecot does, EXAMINE does not.
+//
+// CONDSTORE: every message has a MODSEQ kept in the index with the info
+// part it was given for; a change made by serve or found on disk
+// (including while serve was not running) gives a new one, and
+// HIGHESTMODSEQ never decreases.
+//
+// Protection: failed logins are delayed and then refused per client
+// address, connections are capped per address and in total, a folder that
+// is a symbolic link out of the Maildir is refused, and error replies
+// name folders, never server paths.
 //
 // The server keeps no per-connection state once a connection ends: the
 // shared per-folder state is reference-counted and dropped with its last
@@ -51,9 +66,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -97,6 +112,20 @@ type Options struct {
 	// PollInterval is how often an IDLE session rescans its folder for
 	// changes made on disk; zero means 2s.
 	PollInterval time.Duration
+	// LoginFailDelay is how long the first failed LOGIN or
+	// AUTHENTICATE from a client address waits before its answer; each
+	// further failure in a row doubles it (up to 10 s). Zero means
+	// DefaultLoginFailDelay.
+	LoginFailDelay time.Duration
+	// MaxLoginFailures failures in a row from one address block it for
+	// LoginBlockTime: every login from it is then refused, with the
+	// right password too. Zero means the defaults.
+	MaxLoginFailures int
+	LoginBlockTime   time.Duration
+	// MaxConns caps the open connections, MaxConnsPerAddr those from one
+	// client address; a connection over a cap gets BYE. Zero means the
+	// defaults.
+	MaxConns, MaxConnsPerAddr int
 	// DebugWriter, if set, receives the raw protocol of every connection,
 	// passwords included: use it for debugging only.
 	DebugWriter io.Writer
@@ -105,11 +134,13 @@ type Options struct {
 // Server is an IMAP server over one Maildir. Its methods may be called
 // from any goroutine.
 type Server struct {
-	opts Options
-	md   *maildir.Maildir
-	idx  *index
-	imap *imapserver.Server
-	log  *log.Logger
+	opts  Options
+	md    *maildir.Maildir
+	idx   *index
+	imap  *imapserver.Server
+	log   *log.Logger
+	auth  *loginGuard
+	conns *connCounts
 
 	mu     sync.Mutex
 	boxes  map[string]*mailbox
@@ -132,6 +163,21 @@ func New(o Options) (*Server, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 2 * time.Second
 	}
+	if o.LoginFailDelay <= 0 {
+		o.LoginFailDelay = DefaultLoginFailDelay
+	}
+	if o.MaxLoginFailures <= 0 {
+		o.MaxLoginFailures = DefaultMaxLoginFailures
+	}
+	if o.LoginBlockTime <= 0 {
+		o.LoginBlockTime = DefaultLoginBlockTime
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConnsPerAddr <= 0 {
+		o.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
 	md, err := maildir.Open(o.Maildir)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -153,6 +199,8 @@ func New(o Options) (*Server, error) {
 		log:   o.Logger,
 		boxes: make(map[string]*mailbox),
 		lns:   make(map[net.Listener]struct{}),
+		auth:  newLoginGuard(o.LoginFailDelay, o.MaxLoginFailures, o.LoginBlockTime),
+		conns: &connCounts{max: o.MaxConns, perAddr: o.MaxConnsPerAddr, byAddr: make(map[string]int)},
 	}
 	if s.log == nil {
 		s.log = log.New(io.Discard, "", 0)
@@ -163,24 +211,30 @@ func New(o Options) (*Server, error) {
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &session{srv: s}, nil, nil
+			return &session{srv: s, remote: hostOf(c.NetConn().RemoteAddr())}, nil, nil
 		},
 		Caps: imap.CapSet{
-			imap.CapIMAP4rev1:    {},
-			imap.CapIMAP4rev2:    {},
-			imap.CapUIDPlus:      {},
-			imap.CapMove:         {},
-			imap.CapNamespace:    {},
-			imap.CapSpecialUse:   {},
-			imap.CapLiteralPlus:  {},
-			imap.CapChildren:     {},
-			imap.CapListExtended: {},
-			imap.CapListStatus:   {},
-			imap.CapStatusSize:   {},
-			imap.CapESearch:      {},
-			imap.CapSearchRes:    {},
-			imap.CapBinary:       {},
+			imap.CapIMAP4rev1:                 {},
+			imap.CapIMAP4rev2:                 {},
+			imap.CapUIDPlus:                   {},
+			imap.CapMove:                      {},
+			imap.CapNamespace:                 {},
+			imap.CapSpecialUse:                {},
+			imap.CapLiteralPlus:               {},
+			imap.CapChildren:                  {},
+			imap.CapListExtended:              {},
+			imap.CapListStatus:                {},
+			imap.CapStatusSize:                {},
+			imap.CapESearch:                   {},
+			imap.CapSearchRes:                 {},
+			imap.CapBinary:                    {},
+			imap.CapID:                        {},
+			imap.CapCondStore:                 {},
+			imap.CapSort:                      {},
+			imap.Cap("THREAD=ORDEREDSUBJECT"): {},
+			imap.Cap("THREAD=REFERENCES"):     {},
 		},
+		ID:           &imap.IDData{Name: "mailsync"},
 		Logger:       s.log,
 		TLSConfig:    tlsConf,
 		InsecureAuth: o.AllowInsecureAuth,
@@ -194,6 +248,7 @@ func New(o Options) (*Server, error) {
 // which case it closes ln at once). With Options.ImplicitTLS the
 // connections are TLS from the first byte.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = &connLimiter{Listener: ln, connCounts: s.conns, log: s.log.Printf}
 	if s.opts.TLSConfig != nil && s.opts.ImplicitTLS {
 		ln = tls.NewListener(ln, s.opts.TLSConfig)
 	}
@@ -328,4 +383,4 @@ func (s *Server) forget(names []string) {
 	}
 }
 
-func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,177 @@
+package maildir
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// setInfo renames message key's file to cur/<key>:2,<newInfo(old info)>,
+// as SetFlags does for standard flags (see SetInfo).
+func (f *Folder) setInfo(key string, newInfo func(old string) string) (Entry, error) {
+	for range maxRetries {
+		e, err := f.Lookup(key)
+		if err != nil {
+			return Entry{}, err
+		}
+		info := newInfo(e.Info)
+		if e.Dir == "new" && e.Name == key && info == "" {
+			return e, nil
+		}
+		to := loc{"cur", key + infoSep + info}
+		if e.Dir == to.dir && e.Name == to.name {
+			return e, nil
+		}
+		from := filepath.Join(f.path, e.Dir, e.Name)
+		if err := os.Rename(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if _, serr := os.Lstat(from); errors.Is(serr, fs.ErrNotExist) {
+					f.forget(key)
+					continue // renamed or removed by someone else
+				}
+			}
+			return Entry{}, f.errorf("set flags of %s: %w", key, err)
+		}
+		f.remember(key, to)
+		if err := syncDir(filepath.Join(f.path, to.dir)); err != nil {
+			return Entry{}, f.errorf("%w", err)
+		}
+		if e.Dir != to.dir {
+			if err := syncDir(filepath.Join(f.path, e.Dir)); err != nil {
+				return Entry{}, f.errorf("%w", err)
+			}
+		}
+		e.Dir, e.Name, e.Info = to.dir, to.name, info
+		_, _, e.Flags = ParseName(to.name)
+		return e, nil
+	}
+	return Entry{}, f.busy(key)
+}
+
+// MoveToCur renames a message in new/ to cur/<key>:2,<info> (the way
+// Dovecot takes new mail in when a folder is selected). A message
+// already in cur/ is left alone. The caller fsyncs the directories
+// (SyncDirs).
+func (f *Folder) MoveToCur(key string) (Entry, error) {
+	for range maxRetries {
+		e, err := f.Lookup(key)
+		if err != nil {
+			return Entry{}, err
+		}
+		if e.Dir == "cur" {
+			return e, nil
+		}
+		to := loc{"cur", key + infoSep + e.Info}
+		from := filepath.Join(f.path, e.Dir, e.Name)
+		if err := os.Rename(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				f.forget(key)
+				continue
+			}
+			return Entry{}, f.errorf("move %s to cur: %w", key, err)
+		}
+		f.remember(key, to)
+		e.Dir, e.Name = to.dir, to.name
+		return e, nil
+	}
+	return Entry{}, f.busy(key)
+}
+
+// Staged is a message written to tmp/ and not yet delivered. Exactly one
+// of Deliver and Discard must be called.
+type Staged struct {
+	f    *Folder
+	key  string
+	tmp  string
+	fi   os.FileInfo
+	done bool
+}
+
+// Stage streams r into tmp/<NewKey()> (O_EXCL), sets its mtime to mtime
+// unless zero, and fsyncs and closes it, without holding the message in
+// memory. On any error, including one from r, the file is removed.
+// Stage takes no lock: callers stage a slow upload first and Deliver it
+// under whatever lock orders their deliveries.
+func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
+	key := NewKey()
+	tmp := filepath.Join(f.path, "tmp", key)
+	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, f.errorf("deliver: %w", err)
+	}
+	fail := func(err error) (*Staged, error) {
+		if fh != nil {
+			fh.Close()
+		}
+		os.Remove(tmp)
+		return nil, f.errorf("deliver %s: %w", key, err)
+	}
+	if _, err := io.Copy(fh, r); err != nil {
+		return fail(err)
+	}
+	if !mtime.IsZero() {
+		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
+			return fail(err)
+		}
+	}
+	if err := fh.Sync(); err != nil {
+		return fail(err)
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	err = fh.Close()
+	fh = nil
+	if err != nil {
+		return fail(err)
+	}
+	return &Staged{f: f, key: key, tmp: tmp, fi: fi}, nil
+}
+
+// Size is the number of bytes staged.
+func (s *Staged) Size() int64 { return s.fi.Size() }
+
+// Deliver renames the staged file to cur/<key>:2,<flags and keyword
+// letters> (or new/<key> when both are empty). The caller fsyncs the
+// directories (SyncDirs). On error the staged file is removed.
+func (s *Staged) Deliver(flags model.Flags, keywords string) (Entry, error) {
+	if s.done {
+		return Entry{}, s.f.errorf("deliver %s: already delivered or discarded", s.key)
+	}
+	s.done = true
+	info := sortedUnique([]byte(flags.Letters() + KeywordLetters(keywords)))
+	l := loc{"new", s.key}
+	if info != "" {
+		l = loc{"cur", s.key + infoSep + info}
+	}
+	if err := os.Rename(s.tmp, filepath.Join(s.f.path, l.dir, l.name)); err != nil {
+		os.Remove(s.tmp)
+		return Entry{}, s.f.errorf("deliver %s: %w", s.key, err)
+	}
+	s.f.remember(s.key, l)
+	return makeEntry(s.key, l, s.fi), nil
+}
+
+// Discard removes the staged file; it does nothing after Deliver.
+func (s *Staged) Discard() {
+	if !s.done {
+		s.done = true
+		os.Remove(s.tmp)
+	}
+}
+
+// DeliverFrom is Stage followed by Staged.Deliver: Deliver for a message
+// read from r, with keyword letters, streamed rather than held in memory.
+func (f *Folder) DeliverFrom(r io.Reader, flags model.Flags, keywords string, mtime time.Time) (Entry, error) {
+	s, err := f.Stage(r, mtime)
+	if err != nil {
+		return Entry{}, err
+	}
+	return s.Deliver(flags, keywords)
+}
