@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"log"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,7 +23,7 @@ func TestLoginThrottle(t *testing.T) {
 		o.LoginFailDelay = 20 * time.Millisecond
 		o.MaxLoginFailures = 5
 		o.LoginBlockTime = time.Hour
-		o.Logger = log.New(&logs, "", 0)
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(&logs, format+"\n", args...) }
 	})
 	c := dialRaw(t, "serve", e.addr)
 	var took []time.Duration

@@ -67,7 +67,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log"
 	"net"
 	"path/filepath"
 	"sync"
@@ -107,8 +106,12 @@ type Options struct {
 	// AllowInsecureAuth allows LOGIN and AUTHENTICATE over a connection
 	// without TLS. The caller decides (typically: only on loopback).
 	AllowInsecureAuth bool
-	// Logger receives errors and connection events; nil is silent.
-	Logger *log.Logger
+	// Logf receives errors and security events (a failed login with the
+	// client's address, a refused connection), one line per call, from
+	// any connection's goroutine; nil is silent. It is the same
+	// convention as sync.Options.Logf; the protocol trace goes to
+	// DebugWriter.
+	Logf func(format string, args ...any)
 	// PollInterval is how often an IDLE session rescans its folder for
 	// changes made on disk; zero means 2s.
 	PollInterval time.Duration
@@ -131,6 +134,16 @@ type Options struct {
 	DebugWriter io.Writer
 }
 
+// logf is Options.Logf with the Printf method go-imap's server logs
+// through; the nil logf discards.
+type logf func(format string, args ...any)
+
+func (l logf) Printf(format string, args ...any) {
+	if l != nil {
+		l(format, args...)
+	}
+}
+
 // Server is an IMAP server over one Maildir. Its methods may be called
 // from any goroutine.
 type Server struct {
@@ -138,7 +151,7 @@ type Server struct {
 	md    *maildir.Maildir
 	idx   *index
 	imap  *imapserver.Server
-	log   *log.Logger
+	log   logf
 	auth  *loginGuard
 	conns *connCounts
 
@@ -196,14 +209,11 @@ func New(o Options) (*Server, error) {
 		opts:  o,
 		md:    md,
 		idx:   idx,
-		log:   o.Logger,
+		log:   logf(o.Logf),
 		boxes: make(map[string]*mailbox),
 		lns:   make(map[net.Listener]struct{}),
 		auth:  newLoginGuard(o.LoginFailDelay, o.MaxLoginFailures, o.LoginBlockTime),
 		conns: &connCounts{max: o.MaxConns, perAddr: o.MaxConnsPerAddr, byAddr: make(map[string]int)},
-	}
-	if s.log == nil {
-		s.log = log.New(io.Discard, "", 0)
 	}
 	var tlsConf *tls.Config
 	if o.TLSConfig != nil && !o.ImplicitTLS {

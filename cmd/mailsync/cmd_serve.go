@@ -136,14 +136,17 @@ func runServe(c *cli.Context, g *globals, o serveOptions) error {
 	if tlsConf == nil && !loopback && !o.allowInsecure {
 		return usagef("serve: refusing to listen on %s without TLS: passwords and mail would cross the network in clear text. Give --tls-cert/--tls-key, listen on 127.0.0.1, or pass --allow-insecure", o.listen)
 	}
-	var logger *log.Logger
-	if g.verbose {
-		logger = log.New(g.stderr, "mailsync serve: ", log.LstdFlags)
+	// Errors and security events (failed logins with the address) are
+	// always worth a line on a server's stderr; --quiet keeps them out.
+	var logf func(string, ...any)
+	if !g.quiet {
+		logger := log.New(g.stderr, "mailsync serve: ", log.LstdFlags)
+		logf = func(format string, args ...any) { logger.Printf(format, args...) }
 	}
 	srv, err := serve.New(serve.Options{
 		Maildir: o.maildir, User: o.user, Password: password, ReadOnly: o.readOnly,
 		TLSConfig: tlsConf, ImplicitTLS: o.implicitTLS,
-		AllowInsecureAuth: tlsConf == nil, Logger: logger, DebugWriter: g.serveTrace(password),
+		AllowInsecureAuth: tlsConf == nil, Logf: logf, DebugWriter: g.serveTrace(password),
 	})
 	if err != nil {
 		return err
