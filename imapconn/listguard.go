@@ -18,8 +18,10 @@ import (
 // and LSUB responses whose mailbox name is not valid modified UTF-7
 // (RFC 3501 5.1.3): go-imap v2 closes the connection on such a name,
 // which would make every folder of the account unreachable; dropped
-// names are reported by ListFolders as skipped instead. Literals (message
-// bodies) pass through unscanned.
+// names are reported by ListFolders as skipped instead. A name sent as a
+// literal (which may hold a NUL or a CRLF) is judged the same way, the
+// response held until it is whole; other literals (message bodies) pass
+// through unscanned.
 //
 // It also bounds what the server can make the client hold: a response
 // line (outside literals) longer than maxLine, a LIST/LSUB line longer
@@ -44,6 +46,13 @@ type listGuard struct {
 	out     []byte // filtered bytes; out[off:] is not yet returned
 	off     int
 	literal int64 // bytes of a literal still to pass through
+	// held is a LIST/LSUB response whose name came as a literal: its
+	// line, the literal and (once holding is false) the rest of the
+	// response, kept until the whole response is in and the name can be
+	// judged. holding is true while the literal itself is coming.
+	held    []byte
+	heldLit int // where the literal starts in held
+	holding bool
 	err     error // a limit was exceeded: every later Read fails
 
 	mu      sync.Mutex
@@ -136,9 +145,16 @@ func (g *listGuard) feed(p []byte) {
 	for len(p) > 0 && g.err == nil {
 		if g.literal > 0 {
 			n := min(int64(len(p)), g.literal)
-			g.out = append(g.out, p[:n]...)
+			if g.holding {
+				g.held = append(g.held, p[:n]...)
+			} else {
+				g.out = append(g.out, p[:n]...)
+			}
 			g.literal -= n
 			p = p[n:]
+			if g.literal == 0 {
+				g.holding = false
+			}
 			continue
 		}
 		i := bytes.IndexByte(p, '\n')
@@ -149,7 +165,7 @@ func (g *listGuard) feed(p []byte) {
 		p = p[len(chunk):]
 		g.lineLen += int64(len(chunk))
 		g.line = append(g.line, chunk...)
-		if !g.passing && len(g.line) >= 7 && !isListLine(g.line) {
+		if !g.passing && g.held == nil && len(g.line) >= 7 && !isListLine(g.line) {
 			g.passing = true
 		}
 		switch {
@@ -187,6 +203,23 @@ func (g *listGuard) endLine() {
 	line := g.line
 	passing := g.passing
 	g.line, g.lineLen, g.passing = nil, 0, false
+	if g.held != nil {
+		g.endHeld(line)
+		return
+	}
+	if n, ok := literalSize(line); ok && !passing && len(line) >= 7 && isListLine(line) {
+		// A LIST/LSUB line whose name comes as a literal: hold the
+		// response until it is whole (bounded like a LIST line).
+		_, maxListLine, _ := g.limits()
+		if n > maxListLine {
+			g.err = &limitError{fmt.Sprintf("server sent a LIST response with a %d-byte mailbox name", n)}
+			return
+		}
+		g.held = append([]byte(nil), line...)
+		g.heldLit = len(line)
+		g.literal, g.holding = n, n > 0
+		return
+	}
 	if n, ok := literalSize(line); ok {
 		if _, _, maxLit := g.limits(); n > maxLit {
 			g.err = &limitError{fmt.Sprintf("server announced a %d-byte literal, more than the %d bytes allowed (max_message_size)", n, maxLit)}
@@ -207,6 +240,30 @@ func (g *listGuard) endLine() {
 		return
 	}
 	g.out = append(g.out, line...)
+}
+
+// endHeld completes a held LIST/LSUB response with the rest of its line
+// and passes or drops it: a name go-imap cannot take (not modified
+// UTF-7; a NUL, CR or LF in it) drops the whole response, costing that
+// folder only.
+func (g *listGuard) endHeld(rest []byte) {
+	held, name := g.held, string(g.held[g.heldLit:])
+	g.held, g.heldLit = nil, 0
+	full := append(held, rest...)
+	if n, ok := literalSize(rest); ok {
+		// Another literal in the same response (extended data): not a
+		// name; let it through as it is.
+		g.out = append(g.out, full...)
+		g.literal = n
+		return
+	}
+	if !validMUTF7(name) {
+		g.mu.Lock()
+		g.dropped = append(g.dropped, name)
+		g.mu.Unlock()
+		return
+	}
+	g.out = append(g.out, full...)
 }
 
 // takeDropped returns the names dropped since the last call.

@@ -171,3 +171,93 @@ func TestValidMUTF7AgreesWithGoImap(t *testing.T) {
 		}
 	}
 }
+
+// A LIST name sent as a literal that go-imap cannot take (NUL, CRLF, bad
+// modified UTF-7) costs that folder only: the guard drops the response
+// (line, literal and the rest of the line) and go-imap lists the rest
+// (issue 8, case 14). A good literal name passes as it came.
+func TestListGuardLiteralNames(t *testing.T) {
+	lit := func(name string) string {
+		return "* LIST () \"/\" {" + itoa(len(name)) + "}\r\n" + name + "\r\n"
+	}
+	stream := "* LIST () \"/\" INBOX\r\n" +
+		lit("a\x00b") +
+		lit("two\r\nlines") +
+		lit("Z&APw!rich") +
+		lit("Lit name") +
+		"* LIST (\\HasNoChildren) \"/\" {4}\r\nExt1 (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" +
+		"* LIST () \"/\" Work\r\n" +
+		"a1 OK done\r\n"
+	want := "* LIST () \"/\" INBOX\r\n" +
+		lit("Lit name") +
+		"* LIST (\\HasNoChildren) \"/\" {4}\r\nExt1 (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n" +
+		"* LIST () \"/\" Work\r\n" +
+		"a1 OK done\r\n"
+	for _, chunk := range []int{1, 7, len(stream)} {
+		g := &listGuard{Conn: &byteConn{in: []byte(stream), n: chunk}}
+		got, err := io.ReadAll(g)
+		if err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Fatalf("chunk %d: got\n%q\nwant\n%q", chunk, got, want)
+		}
+		if d := g.takeDropped(); len(d) != 3 {
+			t.Fatalf("chunk %d: dropped %q, want the three bad names", chunk, d)
+		}
+	}
+
+	// End to end: go-imap's client, reading through the guard, lists
+	// the good folders instead of failing the connection.
+	client, server := net.Pipe()
+	defer server.Close()
+	go func() {
+		server.Write([]byte("* OK [CAPABILITY IMAP4rev1] ready\r\n"))
+		r := bufio.NewReader(server)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			if strings.EqualFold(f[1], "LIST") {
+				server.Write([]byte(lit("a\x00b") + lit("two\r\nlines") + lit("Good") + "* LIST () \"/\" INBOX\r\n"))
+			}
+			fmt.Fprintf(server, "%s OK done\r\n", f[0])
+		}
+	}()
+	c := imapclient.New(&listGuard{Conn: client}, nil)
+	defer c.Close()
+	if err := c.WaitGreeting(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatalf("LIST through the guard: %v", err)
+	}
+	var names []string
+	for _, l := range list {
+		names = append(names, l.Mailbox)
+	}
+	if strings.Join(names, ",") != "Good,INBOX" {
+		t.Fatalf("listed %q, want Good and INBOX", names)
+	}
+}
+
+// Only LIST/LSUB responses are held: a short line that announces a large
+// literal (a body) streams through as before.
+func TestListGuardShortLiteralLinePasses(t *testing.T) {
+	body := strings.Repeat("x", 100000)
+	stream := "* {" + itoa(len(body)) + "}\r\n" + body + "\r\na1 OK done\r\n"
+	g := &listGuard{Conn: &byteConn{in: []byte(stream), n: 4096}}
+	got, err := io.ReadAll(g)
+	if err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if string(got) != stream {
+		t.Fatalf("a short line with a literal was changed (%d bytes of %d)", len(got), len(stream))
+	}
+}
