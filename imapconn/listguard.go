@@ -116,6 +116,12 @@ func (g *listGuard) Read(b []byte) (int, error) {
 			}
 			break
 		}
+		if err != nil && g.held != nil {
+			// The stream ended inside a held response: let go-imap see
+			// what came, as it would have without the guard.
+			g.out = append(append(g.out, g.held...), g.line...)
+			g.held, g.line, g.lineLen = nil, nil, 0
+		}
 		if len(g.out) == 0 && err != nil {
 			return 0, err
 		}
