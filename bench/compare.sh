@@ -204,6 +204,8 @@ run local-delta big
 run "initial-N/10" small
 for _ in $(seq "$R"); do run "noop-N/10" small; done
 
+count() { find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
+echo "messages at the end: mailsync's Maildir $(count "$W/c/big/mailsync/Maildir"), mbsync's $(count "$W/c/big/mbsync/Maildir")"
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 debian=$(cat /etc/debian_version 2>/dev/null || echo "?")
 echo

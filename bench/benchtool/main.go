@@ -462,7 +462,11 @@ func report(args []string) error {
 		if len(fields) != 4 {
 			continue
 		}
-		step, tool, _ := strings.Cut(fields[0], "/")
+		i := strings.LastIndex(fields[0], "/")
+		if i < 0 {
+			continue
+		}
+		step, tool := fields[0][:i], fields[0][i+1:]
 		if data[step+"/mailsync"] == nil {
 			data[step+"/mailsync"], data[step+"/mbsync"] = &sample{}, &sample{}
 			steps = append(steps, step)
