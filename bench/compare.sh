@@ -2,7 +2,7 @@
 # Compares mailsync with mbsync (isync) on the same Dovecot, in one run,
 # and prints a Markdown table (README "Speed").
 #
-# On a Debian machine, as root (or with sudo): installs Dovecot and isync
+# On a Debian machine, as root (or a user who may sudo: Dovecot needs root): installs Dovecot and isync
 # when missing, builds mailsync and bench/benchtool, starts a Dovecot on a
 # free loopback port (mail processes run as the system user
 # mailsyncbench), seeds a corpus of BENCH_MESSAGES messages (1 KiB to
@@ -117,12 +117,12 @@ namespace inbox {
 }
 EOF
 
-"$DOVECOT" -F -c "$W"/dovecot.conf >"$W"/dovecot.out 2>&1 &
+$sudo "$DOVECOT" -F -c "$W"/dovecot.conf >"$W"/dovecot.out 2>&1 &
 DPID=$!
 cleanup() {
-  kill "$DPID" 2>/dev/null || true
+  $sudo kill "$DPID" 2>/dev/null || true
   wait "$DPID" 2>/dev/null || true
-  if [ "${BENCH_KEEP:-}" != 1 ]; then rm -rf "$W"; else echo "kept $W"; fi
+  if [ "${BENCH_KEEP:-}" != 1 ]; then $sudo rm -rf "$W"; else echo "kept $W"; fi
 }
 trap cleanup EXIT
 for _ in $(seq 100); do
@@ -137,9 +137,9 @@ echo "seeding $N and $SMALL messages"
 "$BT" seed -addr "$ADDR" -user ms -pass "$PASS" -n "$N" -seed 1
 "$BT" seed -addr "$ADDR" -user ms-small -pass "$PASS" -n "$SMALL" -seed 1
 # The same mailbox, UIDs included, for mbsync: copied before any login.
-cp -a "$W"/mail/ms "$W"/mail/mb
-cp -a "$W"/mail/ms-small "$W"/mail/mb-small
-du -sh "$W"/mail/ms "$W"/mail/ms-small
+$sudo cp -a "$W"/mail/ms "$W"/mail/mb
+$sudo cp -a "$W"/mail/ms-small "$W"/mail/mb-small
+$sudo du -sh "$W"/mail/ms "$W"/mail/ms-small
 
 # Clients: mailsync with its defaults; mbsync configured as in
 # sync/bench_test.go.
@@ -210,6 +210,6 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 debian=$(cat /etc/debian_version 2>/dev/null || echo "?")
 echo
 echo "mailsync $(git describe --always --dirty 2>/dev/null || echo '?') vs $("$MBSYNC" --version 2>&1 | head -1), Dovecot $("$DOVECOT" --version 2>/dev/null | cut -d' ' -f1) on 127.0.0.1;" \
-  "N = $N messages ($(du -sh "$W"/mail/ms | cut -f1)), N/10 = $SMALL; delta $PCT %; $(nproc) CPUs, $mem, Debian $debian:"
+  "N = $N messages ($($sudo du -sh "$W"/mail/ms | cut -f1)), N/10 = $SMALL; delta $PCT %; $(nproc) CPUs, $mem, Debian $debian:"
 echo
 "$BT" report "$RES"
