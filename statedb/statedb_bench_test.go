@@ -1,0 +1,79 @@
+package statedb
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+const benchPairs = 60000
+
+// benchDB opens a state holding one folder of 60,000 pairs.
+func benchDB(b *testing.B) *DB {
+	b.Helper()
+	d, err := Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	if err := d.Commit("INBOX", model.StateChange{Meta: &model.Meta{UIDValidity: 1, UIDNext: benchPairs + 1}, PutPairs: benchPairList(benchPairs, model.FlagSeen)}); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func benchPairList(n int, f model.Flags) []model.Pair {
+	ps := make([]model.Pair, n)
+	for i := range ps {
+		ps[i] = model.Pair{UID: model.UID(i + 1), Key: fmt.Sprintf("1700000000.M%dP1Q%d.host", i, i), Flags: f}
+	}
+	return ps
+}
+
+// BenchmarkLoad reads a folder of 60,000 pairs, what every sync of the
+// folder does first. Run with
+//
+//	go test ./statedb -run '^$' -bench . -benchmem
+func BenchmarkLoad(b *testing.B) {
+	d := benchDB(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := d.Load("INBOX")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(f.Pairs) != benchPairs {
+			b.Fatalf("loaded %d pairs, want %d", len(f.Pairs), benchPairs)
+		}
+	}
+}
+
+// BenchmarkCommit writes changes to a folder of 60,000 pairs: 1% of its
+// pairs (a delta run), and all of them (an initial run of that folder).
+func BenchmarkCommit(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"1pct", benchPairs / 100}, {"all", benchPairs}} {
+		b.Run(c.name, func(b *testing.B) {
+			d := benchDB(b)
+			lists := [2][]model.Pair{benchPairList(benchPairs, model.FlagSeen|model.FlagFlagged), benchPairList(benchPairs, model.FlagSeen)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				all := lists[i%2]
+				step := benchPairs / c.n
+				ch := model.StateChange{Meta: &model.Meta{UIDValidity: 1, UIDNext: model.UID(benchPairs + 1 + i)}}
+				for j := 0; j < c.n; j++ {
+					ch.PutPairs = append(ch.PutPairs, all[j*step])
+				}
+				if err := d.Commit("INBOX", ch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
