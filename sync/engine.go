@@ -286,6 +286,7 @@ func (e *engine) folderError(name string, err error) {
 // for the next folder (nil when none could be made).
 func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) conn {
 	var err error
+	refused := map[string]string{}
 	for attempt := 0; attempt <= e.opts.Retries; attempt++ {
 		if ctx.Err() != nil {
 			return c
@@ -301,7 +302,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 			}
 		}
 		var sum Summary
-		err = e.syncFolder(ctx, c, name, &sum)
+		err = e.syncFolder(ctx, c, name, &sum, refused)
 		e.mu.Lock()
 		e.sum.add(&sum)
 		e.mu.Unlock()

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/crashpoint"
+	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/sync/plan"
 )
@@ -42,12 +44,16 @@ type folderRun struct {
 	unconfirmed map[string]bool
 	// serverChanged: a pass of this run changed the server.
 	serverChanged bool
+	// refused holds the keys the server refused in this run (over every
+	// attempt of the folder), with the error reported for each: they are
+	// not sent again until the next run.
+	refused map[string]string
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
 // a pass that uploaded messages without learning their UIDs (no
 // UIDPLUS) is followed by one that pairs them by content.
-func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summary) error {
+func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summary, refused map[string]string) error {
 	f, err := e.md.Folder(name)
 	if err != nil {
 		return err
@@ -60,7 +66,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if err := f.CleanTmp(staleTmpAge); err != nil {
 		e.warn("folder %q: %v", name, err)
 	}
-	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
+	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
@@ -453,23 +459,32 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 
 // upload APPENDs new Maildir messages in batches: the batch's intents are
 // committed before the first APPEND is sent, and each pair as soon as its
-// APPENDUID is known. It reports whether some UID stayed unknown.
+// APPENDUID is known. A message the server refuses (NO or BAD) is skipped
+// with an error naming its file, and the others go on. It reports whether
+// some UID stayed unknown.
 func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}
 	r.e.opts.Progress.Plan(len(ups), 0)
 	unresolved := false
+	sent := map[string]bool{} // confirmed by the server in this call
 	for lo := 0; lo < len(ups); {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		var reqs []model.AppendReq
-		var keys []string
+		var ens []maildir.Entry
 		var intents []model.Intent
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
+			if sent[ups[hi].Key] {
+				continue
+			}
+			if _, refused := r.refused[ups[hi].Key]; refused {
+				continue // said once, when the server refused it
+			}
 			if seen, ok := r.unconfirmed[ups[hi].Key]; ok {
 				if seen {
 					continue
@@ -483,14 +498,15 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				continue // deleted since the scan
 			}
 			if err != nil {
-				return false, err
+				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
 			body := model.ToCRLF(data)
 			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
-			keys = append(keys, en.Key)
+			ens = append(ens, en)
 			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
 			size += int64(len(body))
 		}
+		batchStart := lo
 		lo = hi
 		if len(reqs) == 0 {
 			continue
@@ -501,17 +517,20 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			return false, err
 		}
 		var done []model.Pair
+		confirmed := make([]bool, len(reqs))
 		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
+			confirmed[i] = true
+			sent[ens[i].Key] = true
 			r.sum.Uploaded++
 			r.sum.BytesUp += int64(len(reqs[i].Body))
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
-				unresolved = true              // paired by content in the next pass
-				r.unconfirmed[keys[i]] = false // true once warned about
+				unresolved = true                 // paired by content in the next pass
+				r.unconfirmed[ens[i].Key] = false // true once warned about
 				return nil
 			}
-			done = append(done, model.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
+			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: reqs[i].Flags})
 			return nil
 		})
 		if len(done) > 0 {
@@ -520,9 +539,48 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				err = cerr
 			}
 		}
+		var refused *imapconn.AppendRefusedError
+		if errors.As(err, &refused) && refused.Index < len(ens) {
+			// Not stored: forget its intent, say so once, and send the
+			// rest of the batch again (on this connection if it still
+			// works, else the retry on a new one skips it).
+			en := ens[refused.Index]
+			if cerr := r.e.db.Commit(r.name, model.StateChange{DeleteIntents: []string{en.Key}}); cerr != nil {
+				return false, cerr
+			}
+			msg := fmt.Sprintf("folder %q: message %s was refused by the server and skipped (%v); fix or remove the file, the next run tries it again",
+				r.name, filepath.Join(r.f.Path(), en.Dir, en.Name), refused.Err)
+			r.refused[en.Key] = msg
+			r.sum.Skipped++
+			r.sum.Errors = append(r.sum.Errors, msg)
+			r.e.note("error: %s", msg)
+			if imapconn.IsRetryable(err) {
+				return false, err
+			}
+			lo = batchStart
+			continue
+		}
 		if err != nil {
-			return false, fmt.Errorf("append: %w", err)
+			return false, fmt.Errorf("append %s: %w", unconfirmedNames(r.f, ens, confirmed), err)
 		}
 	}
 	return unresolved, nil
+}
+
+// unconfirmedNames names, for an error, the files of a batch the server
+// did not confirm.
+func unconfirmedNames(f LocalFolder, ens []maildir.Entry, confirmed []bool) string {
+	var names []string
+	for i, en := range ens {
+		if !confirmed[i] {
+			names = append(names, filepath.Join(f.Path(), en.Dir, en.Name))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "batch"
+	case 1:
+		return names[0]
+	}
+	return fmt.Sprintf("%s and %d more", names[0], len(names)-1)
 }
