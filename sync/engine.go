@@ -100,7 +100,11 @@ func (e *engine) warn(format string, args ...any) {
 // other folders are still synced; the summary lists every failure).
 func Run(ctx context.Context, acct Account, opts Options) (*Summary, error) {
 	return run(ctx, acct, opts, func(ctx context.Context) (conn, error) {
-		return imapconn.Dial(ctx, acct.IMAP)
+		c, err := imapconn.Dial(ctx, acct.IMAP)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil conn
+		}
+		return c, nil
 	})
 }
 
@@ -158,10 +162,17 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	e.sum.Folders = len(folders)
 
-	// Workers: one connection each; the first reuses c.
+	// Workers: one connection each; the first reuses c. A worker whose
+	// connection cannot be opened (many servers limit connections per
+	// user) takes no folder: the others sync them.
 	work := make(chan string)
 	var wg gosync.WaitGroup
 	n := min(acct.Connections, len(folders))
+	var (
+		refusedMu  gosync.Mutex
+		refused    int
+		refusedErr error
+	)
 	for i := 0; i < n; i++ {
 		var wc conn
 		if i == 0 {
@@ -170,6 +181,16 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		wg.Add(1)
 		go func(wc conn) {
 			defer wg.Done()
+			if wc == nil {
+				var err error
+				if wc, err = e.dial(ctx); err != nil {
+					refusedMu.Lock()
+					refused++
+					refusedErr = err
+					refusedMu.Unlock()
+					return
+				}
+			}
 			defer func() {
 				if wc != nil {
 					wc.Close()
@@ -188,6 +209,9 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	close(work)
 	wg.Wait()
+	if refused > 0 && ctx.Err() == nil {
+		e.warn("only %d of %d connections could be opened (%v); the folders were synced over %d. Lower connections in the account's config to avoid this", n-refused, n, refusedErr, n-refused)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return &e.sum, fmt.Errorf("interrupted: %w (the state is consistent; run again to finish)", err)
