@@ -213,6 +213,10 @@ type FolderState struct {
 	HighestModSeq uint64
 	Pairs         []Pair // sorted by UID
 	Intents       []Intent
+	// HeldBack lists the pairs (by UID, sorted) whose deletion the
+	// mass-deletion guard held back: they stay held, in later passes and
+	// later runs, until the user allows the deletion.
+	HeldBack []UID
 }
 
 // Meta is a folder's server-side position: what the state records once
@@ -225,7 +229,7 @@ type Meta struct {
 
 // StateChange is one atomic change to one folder's stored state, applied
 // in the order of its fields: reset the pairs, record Meta, put and
-// delete pairs, put and delete intents.
+// delete pairs, put and delete intents, replace the held-back list.
 type StateChange struct {
 	// ResetPairs forgets every pair (after a UIDVALIDITY change).
 	ResetPairs    bool
@@ -234,10 +238,13 @@ type StateChange struct {
 	DeletePairs   []UID
 	PutIntents    []Intent
 	DeleteIntents []string
+	// SetHeldBack replaces FolderState.HeldBack with HeldBack.
+	SetHeldBack bool
+	HeldBack    []UID
 }
 
 // Empty reports whether c changes nothing.
 func (c *StateChange) Empty() bool {
 	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
-		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && !c.SetHeldBack
 }

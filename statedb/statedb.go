@@ -3,7 +3,9 @@
 // HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
 // the flags both sides agreed on. It also keeps upload intents: a local
 // message about to be APPENDed is recorded before the APPEND is sent, so a
-// run after a crash knows to look for it on the server.
+// run after a crash knows to look for it on the server. And it keeps the
+// pairs whose deletion the mass-deletion guard held back, so that the
+// guard's decision holds until the user allows the deletion.
 //
 // A DB is opened by one process at a time: a second Open of the same file
 // fails at once with ErrLocked. Every Update is one bbolt transaction and
@@ -41,6 +43,7 @@ var (
 	keyValidity   = []byte("uidvalidity")
 	keyUIDNext    = []byte("uidnext")
 	keyModSeq     = []byte("highestmodseq")
+	keyHeldBack   = []byte("heldback")
 )
 
 // DB is an open state database.
@@ -141,6 +144,13 @@ func (d *DB) Load(name string) (*Folder, error) {
 		if v := fb.Get(keyModSeq); len(v) == 8 {
 			f.HighestModSeq = binary.BigEndian.Uint64(v)
 		}
+		if v := fb.Get(keyHeldBack); len(v)%4 == 0 {
+			for i := 0; i < len(v); i += 4 {
+				f.HeldBack = append(f.HeldBack, model.UID(binary.BigEndian.Uint32(v[i:])))
+			}
+		} else {
+			return fmt.Errorf("folder %q: corrupt held-back list", name)
+		}
 		if pb := fb.Bucket(bucketPairs); pb != nil {
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
 			err := pb.ForEach(func(k, v []byte) error {
@@ -222,6 +232,9 @@ func (d *DB) Commit(name string, ch model.StateChange) error {
 			if err := tx.DeleteIntent(name, k); err != nil {
 				return err
 			}
+		}
+		if ch.SetHeldBack {
+			return tx.SetHeldBack(name, ch.HeldBack)
 		}
 		return nil
 	})
@@ -330,6 +343,23 @@ func (t *Tx) PutIntent(name string, in Intent) error {
 		return err
 	}
 	return ib.Put([]byte(in.Key), v)
+}
+
+// SetHeldBack replaces the list of pairs whose deletion the mass-deletion
+// guard holds back (empty: none).
+func (t *Tx) SetHeldBack(name string, uids []model.UID) error {
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		return fb.Delete(keyHeldBack)
+	}
+	v := make([]byte, 0, 4*len(uids))
+	for _, u := range uids {
+		v = binary.BigEndian.AppendUint32(v, uint32(u))
+	}
+	return fb.Put(keyHeldBack, v)
 }
 
 // DeleteIntent forgets the intent of key.

@@ -48,6 +48,8 @@ type folderRun struct {
 	// attempt of the folder), with the error reported for each: they are
 	// not sent again until the next run.
 	refused map[string]string
+	// blockedSaid: a pass of this run reported held-back deletions.
+	blockedSaid bool
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -122,10 +124,15 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, b := range pl.Blocked {
-		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
+		// A later pass finds the same held-back deletions again (with
+		// another total when it uploaded or downloaded): say it once.
+		if !r.blockedSaid && !slices.Contains(r.sum.Errors, b) {
 			r.sum.Errors = append(r.sum.Errors, b)
 			r.e.note("error: %s", b)
 		}
+	}
+	if len(pl.Blocked) > 0 {
+		r.blockedSaid = true
 	}
 	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
 		r.serverChanged = true
@@ -231,8 +238,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			dropIntents = append(dropIntents, k)
 		}
 	}
-	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 {
-		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents}
+	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack {
+		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents,
+			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack}
 		if p.ResetPairs {
 			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
 			// HIGHESTMODSEQ are recorded when the pass completes.

@@ -13,6 +13,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/mailsync/mailsync/model"
@@ -92,13 +93,18 @@ type Plan struct {
 	Upload        []Upload
 	// Blocked says which deletions the guard held back, for the user.
 	Blocked []string
+	// HeldBack is the new list of pairs whose deletion is held back
+	// (sorted UIDs); SetHeldBack is true when it differs from the
+	// stored one and must be recorded.
+	HeldBack    []model.UID
+	SetHeldBack bool
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
 	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 &&
 		len(p.ExpungeRemote) == 0 && len(p.DropPairs) == 0 && len(p.DropIntents) == 0 &&
-		len(p.Download) == 0 && len(p.Upload) == 0
+		len(p.Download) == 0 && len(p.Upload) == 0 && !p.SetHeldBack
 }
 
 // ValidityChanged reports whether the stored pairs belong to another
@@ -186,7 +192,12 @@ func Build(in *Input) (*Plan, error) {
 	}
 	DiffPairs(p, pairs, remote, local)
 	PairByContent(p, in, pairs, reset.OldBase)
-	GuardMassDeletion(p, len(pairs), in.AllowMassDelete)
+	held := in.State.HeldBack
+	if reset.Reset {
+		held = nil // UIDs of the old UIDVALIDITY
+	}
+	GuardMassDeletion(p, len(pairs), held, in.AllowMassDelete)
+	p.SetHeldBack = !slices.Equal(p.HeldBack, in.State.HeldBack)
 	return p, nil
 }
 
@@ -339,17 +350,46 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 
 // GuardMassDeletion holds back the deletions of one side when there are
 // at least MassDeleteMin of them and they are more than half of the
-// total pairs, unless allow is set; it says so in p.Blocked.
-func GuardMassDeletion(p *Plan, total int, allow bool) {
+// total pairs, or when a deletion on that side is already held (held,
+// from the state: a guard decision holds, through later passes of the
+// run that uploaded or downloaded meanwhile and through later runs,
+// until the user decides), unless allow is set; it says so in p.Blocked
+// and lists every held pair in p.HeldBack.
+func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
+	p.HeldBack = nil
 	if allow {
 		return
 	}
-	if n := len(p.ExpungeRemote); n >= MassDeleteMin && 2*n > total {
+	isHeld := make(map[model.UID]bool, len(held))
+	for _, u := range held {
+		isHeld[u] = true
+	}
+	guard := func(refs []Ref) bool {
+		n := len(refs)
+		if n >= MassDeleteMin && 2*n > total {
+			return true
+		}
+		for _, x := range refs {
+			if isHeld[x.UID] {
+				return true
+			}
+		}
+		return false
+	}
+	hold := func(refs []Ref) {
+		for _, x := range refs {
+			p.HeldBack = append(p.HeldBack, x.UID)
+		}
+	}
+	if n := len(p.ExpungeRemote); guard(p.ExpungeRemote) {
 		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		hold(p.ExpungeRemote)
 		p.ExpungeRemote = nil
 	}
-	if n := len(p.DeleteLocal); n >= MassDeleteMin && 2*n > total {
+	if n := len(p.DeleteLocal); guard(p.DeleteLocal) {
 		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		hold(p.DeleteLocal)
 		p.DeleteLocal = nil
 	}
+	slices.Sort(p.HeldBack)
 }

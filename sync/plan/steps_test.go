@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mailsync/mailsync/model"
@@ -131,22 +132,34 @@ func TestGuardMassDeletion(t *testing.T) {
 		expunge, del     int
 		total            int
 		allow            bool
+		held             []model.UID
 		keptExp, keptDel int
 		blocked          int
+		wantHeld         []model.UID
 	}{
 		{name: "below the minimum", expunge: 4, total: 4, keptExp: 4},
 		{name: "half is not more than half", expunge: 5, total: 10, keptExp: 5},
-		{name: "most of the server side", expunge: 6, total: 10, blocked: 1},
-		{name: "most of the local side", del: 5, total: 5, blocked: 1},
-		{name: "both sides", expunge: 5, del: 5, total: 9, blocked: 2},
+		{name: "most of the server side", expunge: 6, total: 10, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5, 6}},
+		{name: "most of the local side", del: 5, total: 5, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5}},
+		{name: "both sides", expunge: 5, del: 5, total: 9, blocked: 2, wantHeld: []model.UID{1, 1, 2, 2, 3, 3, 4, 4, 5, 5}},
 		{name: "allowed", expunge: 5, del: 5, total: 5, allow: true, keptExp: 5, keptDel: 5},
+		// Issue 8 case 2: held back in the first pass (6 of 10), the
+		// same deletions are not half of the 12 pairs after two uploads:
+		// they stay held.
+		{name: "held before, no longer most", del: 6, total: 12, held: []model.UID{1, 2, 3, 4, 5, 6}, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5, 6}},
+		{name: "one held, one more gone", del: 2, total: 12, held: []model.UID{1}, blocked: 1, wantHeld: []model.UID{1, 2}},
+		{name: "held on the other side only", expunge: 2, total: 12, held: []model.UID{7}, keptExp: 2},
+		{name: "held, then allowed", del: 6, total: 12, held: []model.UID{1, 2, 3, 4, 5, 6}, allow: true, keptDel: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Plan{Folder: "F", ExpungeRemote: refs(tt.expunge), DeleteLocal: refs(tt.del)}
-			GuardMassDeletion(p, tt.total, tt.allow)
+			GuardMassDeletion(p, tt.total, tt.held, tt.allow)
 			if len(p.ExpungeRemote) != tt.keptExp || len(p.DeleteLocal) != tt.keptDel || len(p.Blocked) != tt.blocked {
 				t.Fatalf("kept %d/%d, blocked %q", len(p.ExpungeRemote), len(p.DeleteLocal), p.Blocked)
+			}
+			if !slices.Equal(p.HeldBack, tt.wantHeld) {
+				t.Fatalf("held back %v, want %v", p.HeldBack, tt.wantHeld)
 			}
 		})
 	}
