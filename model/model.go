@@ -120,6 +120,9 @@ type RemoteMsg struct {
 	// Fingerprint identifies the content (see Fingerprint); empty when
 	// it was not fetched.
 	Fingerprint string
+	// Hash is ContentHash of the whole message; empty when it was not
+	// fetched (only candidates for pairing by content get one).
+	Hash string
 }
 
 // LocalMsg is one message of a Maildir folder listing.
@@ -131,6 +134,9 @@ type LocalMsg struct {
 	// Fingerprint identifies the content (see Fingerprint); empty when
 	// it was not computed.
 	Fingerprint string
+	// Hash is ContentHash of the whole message; empty when it was not
+	// computed (only candidates for pairing by content get one).
+	Hash string
 }
 
 // FolderStatus is what selecting a remote folder tells.
@@ -202,7 +208,10 @@ type Pair struct {
 type Intent struct {
 	Key         string
 	Fingerprint string
-	Created     time.Time
+	// Hash is ContentHash of the message uploaded; empty in intents
+	// recorded by versions before it existed.
+	Hash    string `json:",omitempty"`
+	Created time.Time
 }
 
 // FolderState is everything the state remembers about one folder.

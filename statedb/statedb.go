@@ -338,7 +338,7 @@ func (t *Tx) PutIntent(name string, in Intent) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(Intent{Fingerprint: in.Fingerprint, Created: in.Created})
+	v, err := json.Marshal(Intent{Fingerprint: in.Fingerprint, Hash: in.Hash, Created: in.Created})
 	if err != nil {
 		return err
 	}

@@ -119,6 +119,9 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
+	if err := r.hash(ctx, in); err != nil {
+		return false, err
+	}
 	pl, err := plan.Build(in)
 	if err != nil {
 		return false, err
@@ -212,6 +215,48 @@ func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
 				return err
 			}
 			in.Local[i].Fingerprint = model.LocalFingerprint(data)
+		}
+	}
+	return nil
+}
+
+// hash fills in the whole-message hashes of the candidates for pairing
+// by content (plan.NeedHashes): the server's bodies are fetched for them
+// only.
+func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
+	ruids, lkeys := plan.NeedHashes(in)
+	if len(ruids) > 0 {
+		hashes := make(map[model.UID]string, len(ruids))
+		err := r.c.FetchBodies(ctx, ruids, func(m model.Message) error {
+			hashes[m.UID] = model.ContentHash(m.Body)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("fetch messages to compare: %w", err)
+		}
+		for i := range in.Remote {
+			if h, ok := hashes[in.Remote[i].UID]; ok {
+				in.Remote[i].Hash = h
+			}
+		}
+	}
+	if len(lkeys) > 0 {
+		want := make(map[string]bool, len(lkeys))
+		for _, k := range lkeys {
+			want[k] = true
+		}
+		for i := range in.Local {
+			if !want[in.Local[i].Key] {
+				continue
+			}
+			data, _, err := r.f.ReadFile(in.Local[i].Key)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // gone since the scan: it will not be paired
+			}
+			if err != nil {
+				return err
+			}
+			in.Local[i].Hash = model.ContentHash(data)
 		}
 	}
 	return nil
@@ -511,7 +556,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			body := model.ToCRLF(data)
 			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
 			ens = append(ens, en)
-			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
 			size += int64(len(body))
 		}
 		batchStart := lo

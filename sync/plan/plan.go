@@ -1,7 +1,8 @@
 // Package plan holds every decision the sync engine makes, as pure
 // functions of values: which folders to sync, create, skip or forget
 // (Folders), how to list a folder's server messages (Listing), which
-// fingerprints are needed (NeedFingerprints), and what to do with each
+// fingerprints and whole-message hashes are needed (NeedFingerprints,
+// NeedHashes), and what to do with each
 // message (Build). It does no I/O and imports none of imapconn, maildir
 // or statedb: the engine in package sync lists both sides and the state,
 // asks this package, and applies the answer.
@@ -167,6 +168,51 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 	return remote, local
 }
 
+// NeedHashes returns the server UIDs and Maildir keys whose whole-message
+// hashes (model.ContentHash) the plan needs, once the fingerprints
+// NeedFingerprints asked for are filled in: the unpaired messages whose
+// fingerprint matches an unpaired message of the other side, or (server
+// messages) an upload intent whose file is gone. A pair made by content
+// must be certain: the same header block and size do not make the same
+// message, so PairByContent pairs only equal hashes.
+func NeedHashes(in *Input) (remote []model.UID, local []string) {
+	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
+	if !ValidityChanged(in.State, in.UIDValidity) {
+		for _, p := range in.State.Pairs {
+			pairedUID[p.UID] = true
+			pairedKey[p.Key] = true
+		}
+	}
+	localPrints, remotePrints := map[string]bool{}, map[string]bool{}
+	localKeys := map[string]bool{}
+	for _, l := range in.Local {
+		localKeys[l.Key] = true
+		if !pairedKey[l.Key] && l.Fingerprint != "" {
+			localPrints[l.Fingerprint] = true
+		}
+	}
+	for _, it := range in.State.Intents {
+		if !localKeys[it.Key] && it.Fingerprint != "" {
+			localPrints[it.Fingerprint] = true
+		}
+	}
+	for _, r := range in.Remote {
+		if pairedUID[r.UID] || r.Fingerprint == "" {
+			continue
+		}
+		remotePrints[r.Fingerprint] = true
+		if localPrints[r.Fingerprint] && r.Hash == "" {
+			remote = append(remote, r.UID)
+		}
+	}
+	for _, l := range in.Local {
+		if !pairedKey[l.Key] && l.Fingerprint != "" && remotePrints[l.Fingerprint] && l.Hash == "" {
+			local = append(local, l.Key)
+		}
+	}
+	return remote, local
+}
+
 // Build is the planner: a pure function of the stored state and the two
 // listings. It returns ErrValidityConflict (wrapped, naming the folder)
 // when it cannot plan safely. It runs the steps below in order; each is
@@ -269,7 +315,9 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 }
 
 // PairByContent decides for every unpaired message. Unpaired messages
-// with the same fingerprint on both sides are one message: pair them
+// with the same fingerprint and the same whole-message hash on both sides
+// (a fingerprint alone is not certain: see NeedHashes) are one message:
+// pair them
 // (first sync over existing mail, lost state, a crash between a transfer
 // and its commit, an APPEND without APPENDUID, a changed UIDVALIDITY). A
 // server message matching an upload intent whose file is gone was
@@ -295,8 +343,8 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			continue
 		}
 		unpairedLocal = append(unpairedLocal, l)
-		if l.Fingerprint != "" {
-			byPrint[l.Fingerprint] = append(byPrint[l.Fingerprint], l.Key)
+		if l.Fingerprint != "" && l.Hash != "" {
+			byPrint[l.Fingerprint+"/"+l.Hash] = append(byPrint[l.Fingerprint+"/"+l.Hash], l.Key)
 		}
 	}
 	sort.Slice(unpairedLocal, func(i, j int) bool { return unpairedLocal[i].Key < unpairedLocal[j].Key })
@@ -307,7 +355,10 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	for _, it := range in.State.Intents {
 		p.DropIntents = append(p.DropIntents, it.Key)
 		if _, ok := local[it.Key]; !ok && it.Fingerprint != "" {
-			intentPrint[it.Fingerprint] = append(intentPrint[it.Fingerprint], it.Key)
+			// An intent from a version that kept no hash matches by
+			// fingerprint alone.
+			k := it.Fingerprint + "/" + it.Hash
+			intentPrint[k] = append(intentPrint[k], it.Key)
 		}
 	}
 	sort.Strings(p.DropIntents)
@@ -317,10 +368,11 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		if pairedUID[r.UID] {
 			continue
 		}
-		if r.Fingerprint != "" {
-			if keys := byPrint[r.Fingerprint]; len(keys) > 0 {
+		if r.Fingerprint != "" && r.Hash != "" {
+			content := r.Fingerprint + "/" + r.Hash
+			if keys := byPrint[content]; len(keys) > 0 {
 				key := keys[0]
-				byPrint[r.Fingerprint] = keys[1:]
+				byPrint[content] = keys[1:]
 				l := local[key]
 				base, ok := oldBase[key]
 				if !ok {
@@ -332,10 +384,15 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				pairedKey[key] = true
 				continue
 			}
-			if keys := intentPrint[r.Fingerprint]; len(keys) > 0 {
-				intentPrint[r.Fingerprint] = keys[1:]
-				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
-				pairedUID[r.UID] = true
+			for _, k := range []string{content, r.Fingerprint + "/"} {
+				if keys := intentPrint[k]; len(keys) > 0 {
+					intentPrint[k] = keys[1:]
+					p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
+					pairedUID[r.UID] = true
+					break
+				}
+			}
+			if pairedUID[r.UID] {
 				continue
 			}
 		}

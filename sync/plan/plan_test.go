@@ -15,11 +15,26 @@ const (
 	T = model.FlagTrashed
 )
 
+// rm and lm make listings whose messages with a fingerprint have the
+// content hash that goes with it (same fingerprint, same content);
+// rmh and lmh give the hash explicitly.
 func rm(uid model.UID, f model.Flags, fp string) model.RemoteMsg {
-	return model.RemoteMsg{UID: uid, Flags: f, Size: 100, Fingerprint: fp}
+	return rmh(uid, f, fp, hashOf(fp))
 }
 func lm(key string, f model.Flags, fp string) model.LocalMsg {
-	return model.LocalMsg{Key: key, Flags: f, Fingerprint: fp}
+	return lmh(key, f, fp, hashOf(fp))
+}
+func rmh(uid model.UID, f model.Flags, fp, hash string) model.RemoteMsg {
+	return model.RemoteMsg{UID: uid, Flags: f, Size: 100, Fingerprint: fp, Hash: hash}
+}
+func lmh(key string, f model.Flags, fp, hash string) model.LocalMsg {
+	return model.LocalMsg{Key: key, Flags: f, Fingerprint: fp, Hash: hash}
+}
+func hashOf(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	return "content-" + fp
 }
 func pr(uid model.UID, key string, f model.Flags) model.Pair {
 	return model.Pair{UID: uid, Key: key, Flags: f}

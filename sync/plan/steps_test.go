@@ -103,6 +103,20 @@ func TestPairByContent(t *testing.T) {
 		{name: "no fingerprint: download and upload",
 			remote: []model.RemoteMsg{rm(2, S, "")}, local: []model.LocalMsg{lm("k", F, "")},
 			want: Plan{Download: []Download{{UID: 2, Flags: S, Size: 100}}, Upload: []Upload{{Key: "k", Flags: F}}}},
+		// Issue 8 case 1: same header block and size, different bodies.
+		{name: "same fingerprint, different content: download and upload",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "h1")}, local: []model.LocalMsg{lmh("k", 0, "x", "h2")},
+			want: Plan{Download: []Download{{UID: 2, Size: 100}}, Upload: []Upload{{Key: "k"}}}},
+		{name: "same fingerprint, content not hashed: not paired",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "")}, local: []model.LocalMsg{lmh("k", 0, "x", "h1")},
+			want: Plan{Download: []Download{{UID: 2, Size: 100}}, Upload: []Upload{{Key: "k"}}}},
+		{name: "same fingerprint twice: each pairs with its own content",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "h1"), rmh(3, 0, "x", "h2")}, local: []model.LocalMsg{lmh("a", 0, "x", "h2"), lmh("b", 0, "x", "h1")},
+			want: Plan{Pair: []NewPair{{UID: 2, Key: "b"}, {UID: 3, Key: "a"}}}},
+		{name: "intent whose file is gone, other content: downloaded, not expunged",
+			intents: []model.Intent{{Key: "gone", Fingerprint: "x", Hash: "h1"}},
+			remote:  []model.RemoteMsg{rmh(2, 0, "x", "h2")},
+			want:    Plan{DropIntents: []string{"gone"}, Download: []Download{{UID: 2, Size: 100}}}},
 		{name: "intent whose file is gone expunges its upload", intents: []model.Intent{{Key: "gone", Fingerprint: "x"}, {Key: "k"}},
 			remote: []model.RemoteMsg{rm(2, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "")},
 			want: Plan{ExpungeRemote: []Ref{{2, "gone"}}, DropIntents: []string{"gone", "k"}, Upload: []Upload{{Key: "k"}}}},
@@ -114,6 +128,39 @@ func TestPairByContent(t *testing.T) {
 			PairByContent(&got, in, tt.pairs, tt.oldBase)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNeedHashes(t *testing.T) {
+	tests := []struct {
+		name       string
+		pairs      []model.Pair
+		intents    []model.Intent
+		remote     []model.RemoteMsg
+		local      []model.LocalMsg
+		wantRemote []model.UID
+		wantLocal  []string
+	}{
+		{name: "candidates on both sides",
+			remote: []model.RemoteMsg{rmh(1, 0, "x", ""), rmh(2, 0, "y", "")}, local: []model.LocalMsg{lmh("a", 0, "x", ""), lmh("b", 0, "z", "")},
+			wantRemote: []model.UID{1}, wantLocal: []string{"a"}},
+		{name: "paired messages are not hashed", pairs: []model.Pair{pr(1, "a", 0)},
+			remote: []model.RemoteMsg{rmh(1, 0, "x", ""), rmh(2, 0, "x", "")}, local: []model.LocalMsg{lmh("a", 0, "x", "")}},
+		{name: "an intent whose file is gone makes a server candidate",
+			intents: []model.Intent{{Key: "gone", Fingerprint: "x"}},
+			remote:  []model.RemoteMsg{rmh(1, 0, "x", "")}, wantRemote: []model.UID{1}},
+		{name: "hashes already known are not asked again",
+			remote: []model.RemoteMsg{rmh(1, 0, "x", "h")}, local: []model.LocalMsg{lmh("a", 0, "x", "h")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: 1, Pairs: tt.pairs, Intents: tt.intents}, UIDValidity: 1,
+				Remote: tt.remote, Local: tt.local}
+			r, l := NeedHashes(in)
+			if !slices.Equal(r, tt.wantRemote) || !slices.Equal(l, tt.wantLocal) {
+				t.Fatalf("got %v %v, want %v %v", r, l, tt.wantRemote, tt.wantLocal)
 			}
 		})
 	}
