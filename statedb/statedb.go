@@ -40,6 +40,7 @@ var (
 	bucketPairs   = []byte("pairs")
 	bucketIntents = []byte("intents")
 	keyVersion    = []byte("version")
+	keyOwner      = []byte("owner")
 	keyValidity   = []byte("uidvalidity")
 	keyUIDNext    = []byte("uidnext")
 	keyModSeq     = []byte("highestmodseq")
@@ -105,6 +106,44 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// Owner is what a state file belongs to: one account's server login and
+// Maildir. A state used with another Maildir or server would take every
+// message for deleted on one side.
+type Owner struct {
+	Account string `json:"account"`
+	Host    string `json:"host"`
+	User    string `json:"user"`
+	Maildir string `json:"maildir"` // absolute path
+}
+
+// ClaimOwner returns the owner recorded in the state, recording o first
+// when none is (a new state, or one written before owners were kept).
+// The caller compares the two.
+func (d *DB) ClaimOwner(o Owner) (Owner, error) {
+	var stored Owner
+	found := false
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyOwner)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &stored)
+	})
+	if err != nil {
+		return Owner{}, fmt.Errorf("state %s: corrupt owner record: %w", d.path, err)
+	}
+	if found {
+		return stored, nil
+	}
+	v, err := json.Marshal(o)
+	if err != nil {
+		return Owner{}, err
+	}
+	err = d.Update(func(tx *Tx) error { return tx.tx.Bucket(bucketMeta).Put(keyOwner, v) })
+	return o, err
 }
 
 // Path is the file the database lives in.

@@ -18,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -126,6 +128,9 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		return &e.sum, err
 	}
 	defer db.Close()
+	if err := checkOwner(db, acct); err != nil {
+		return &e.sum, err
+	}
 	e.db = db
 
 	md, err := maildir.Open(acct.Maildir)
@@ -220,6 +225,33 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		return &e.sum, fmt.Errorf("%d of %d folders failed", len(e.sum.Errors), len(folders))
 	}
 	return &e.sum, nil
+}
+
+// ErrStateMismatch means the state file belongs to another Maildir,
+// server or account.
+var ErrStateMismatch = errors.New("the state file belongs to another account, server or Maildir")
+
+// checkOwner refuses a state file recorded for another account, server
+// login or Maildir: with it every message would look deleted on one side.
+// A state without an owner (new, or from an older mailsync) is claimed.
+func checkOwner(db *statedb.DB, acct Account) error {
+	md := acct.Maildir
+	if abs, err := filepath.Abs(md); err == nil {
+		md = abs
+	}
+	want := statedb.Owner{Account: acct.Name, Host: strings.ToLower(acct.IMAP.Host), User: acct.IMAP.User, Maildir: md}
+	got, err := db.ClaimOwner(want)
+	if err != nil {
+		return err
+	}
+	if got == want {
+		return nil
+	}
+	desc := func(o statedb.Owner) string {
+		return fmt.Sprintf("account %q, %s@%s, Maildir %s", o.Account, o.User, o.Host, o.Maildir)
+	}
+	return fmt.Errorf("%w: state %s was written for %s, not for %s; nothing was changed. Give this account its own state file (the account's state setting), or, if the Maildir or server really moved, delete %s to start over (messages are paired again by content, nothing is copied twice)",
+		ErrStateMismatch, db.Path(), desc(got), desc(want), db.Path())
 }
 
 func (e *engine) rememberedMessages(folders []string) int {

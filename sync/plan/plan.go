@@ -114,18 +114,32 @@ func ValidityChanged(st *model.FolderState, serverValidity uint32) bool {
 	return st.UIDValidity != 0 && st.UIDValidity != serverValidity
 }
 
+// pairedSets returns the server UIDs and Maildir keys the stored pairs
+// account for. A pair whose Maildir file is gone does not account for its
+// UID: the message may be in the Maildir under another name (restored by
+// another program), which pairing by content finds.
+func pairedSets(in *Input) (map[model.UID]bool, map[string]bool) {
+	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
+	if ValidityChanged(in.State, in.UIDValidity) {
+		return pairedUID, pairedKey
+	}
+	localKeys := make(map[string]bool, len(in.Local))
+	for _, l := range in.Local {
+		localKeys[l.Key] = true
+	}
+	for _, p := range in.State.Pairs {
+		pairedUID[p.UID] = localKeys[p.Key]
+		pairedKey[p.Key] = true
+	}
+	return pairedUID, pairedKey
+}
+
 // NeedFingerprints returns the server UIDs and Maildir keys whose
 // fingerprints the plan needs: the unpaired messages of both sides, when
 // both sides have some (so that a message already on both sides is paired
 // instead of copied again).
 func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
-	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
-	if !ValidityChanged(in.State, in.UIDValidity) {
-		for _, p := range in.State.Pairs {
-			pairedUID[p.UID] = true
-			pairedKey[p.Key] = true
-		}
-	}
+	pairedUID, pairedKey := pairedSets(in)
 	localKeys := map[string]bool{}
 	for _, l := range in.Local {
 		localKeys[l.Key] = true
@@ -176,13 +190,7 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 // must be certain: the same header block and size do not make the same
 // message, so PairByContent pairs only equal hashes.
 func NeedHashes(in *Input) (remote []model.UID, local []string) {
-	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
-	if !ValidityChanged(in.State, in.UIDValidity) {
-		for _, p := range in.State.Pairs {
-			pairedUID[p.UID] = true
-			pairedKey[p.Key] = true
-		}
-	}
+	pairedUID, pairedKey := pairedSets(in)
 	localPrints, remotePrints := map[string]bool{}, map[string]bool{}
 	localKeys := map[string]bool{}
 	for _, l := range in.Local {
@@ -328,10 +336,19 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]model.Flags) {
 	pairedUID := make(map[model.UID]bool, len(pairs))
 	pairedKey := make(map[string]bool, len(pairs))
+	pairFlags := make(map[model.UID]model.Flags, len(pairs))
 	for _, pr := range pairs {
 		pairedUID[pr.UID] = true
 		pairedKey[pr.Key] = true
+		pairFlags[pr.UID] = pr.Flags
 	}
+	// A pair whose file is gone (DiffPairs: expunge on the server) is
+	// paired again when its message is in the Maildir under another name.
+	gone := make(map[model.UID]bool, len(p.ExpungeRemote))
+	for _, x := range p.ExpungeRemote {
+		gone[x.UID] = true
+	}
+	repaired := map[model.UID]bool{}
 	local := make(map[string]model.LocalMsg, len(in.Local))
 	for _, l := range in.Local {
 		local[l.Key] = l
@@ -365,7 +382,7 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	remoteSorted := append([]model.RemoteMsg(nil), in.Remote...)
 	sort.Slice(remoteSorted, func(i, j int) bool { return remoteSorted[i].UID < remoteSorted[j].UID })
 	for _, r := range remoteSorted {
-		if pairedUID[r.UID] {
+		if pairedUID[r.UID] && !gone[r.UID] {
 			continue
 		}
 		if r.Fingerprint != "" && r.Hash != "" {
@@ -375,6 +392,10 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				byPrint[content] = keys[1:]
 				l := local[key]
 				base, ok := oldBase[key]
+				if gone[r.UID] {
+					base, ok = pairFlags[r.UID], true
+					repaired[r.UID] = true
+				}
 				if !ok {
 					base = r.Flags & l.Flags
 				}
@@ -385,6 +406,9 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				continue
 			}
 			for _, k := range []string{content, r.Fingerprint + "/"} {
+				if gone[r.UID] {
+					break // already paired; DiffPairs decided
+				}
 				if keys := intentPrint[k]; len(keys) > 0 {
 					intentPrint[k] = keys[1:]
 					p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
@@ -396,7 +420,19 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				continue
 			}
 		}
+		if gone[r.UID] {
+			continue // not in the Maildir under another name: the expunge stands
+		}
 		p.Download = append(p.Download, Download{UID: r.UID, Flags: r.Flags, Size: r.Size})
+	}
+	if len(repaired) > 0 {
+		var kept []Ref
+		for _, x := range p.ExpungeRemote {
+			if !repaired[x.UID] {
+				kept = append(kept, x)
+			}
+		}
+		p.ExpungeRemote = kept
 	}
 	for _, l := range unpairedLocal {
 		if !pairedKey[l.Key] {

@@ -147,6 +147,17 @@ func TestBuildPlan(t *testing.T) {
 			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")}, allow: true,
 			want: Plan{DeleteLocal: []Ref{{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {5, "e"}}}},
+		// Issue 8 case 4: pairs naming missing files, the messages under
+		// other names: paired again (same UID, new key, old base).
+		{name: "a pair whose file is gone re-pairs with the same content under another name",
+			state:  []model.Pair{pr(1, "a", S), pr(2, "b", 0)},
+			remote: []model.RemoteMsg{rm(1, S, "x"), rm(2, 0, "y")}, local: []model.LocalMsg{lm("a2", S|F, "x"), lm("b", 0, "y")},
+			want: Plan{Pair: []NewPair{{UID: 1, Key: "a2", Base: S}},
+				Flags: []FlagSync{{UID: 1, Key: "a2", Base: S, Remote: S, Local: S | F, Target: S | F}}}},
+		{name: "a pair whose file is gone, other content: expunged, the new file uploaded",
+			state:  []model.Pair{pr(1, "a", 0)},
+			remote: []model.RemoteMsg{rmh(1, 0, "x", "h1")}, local: []model.LocalMsg{lmh("a2", 0, "x", "h2")},
+			want: Plan{ExpungeRemote: []Ref{{1, "a"}}, Upload: []Upload{{Key: "a2"}}}},
 		{name: "a few deletions out of few messages pass the guard",
 			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, "")},
