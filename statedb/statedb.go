@@ -3,7 +3,8 @@
 // HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
 // the flags both sides agreed on. It also keeps upload intents: a local
 // message about to be APPENDed is recorded before the APPEND is sent, so a
-// run after a crash knows to look for it on the server. And it keeps the
+// run after a crash knows to look for it on the server, and download
+// intents, recorded before a downloaded file is written. And it keeps the
 // pairs whose deletion the mass-deletion guard held back, so that the
 // guard's decision holds until the user allows the deletion.
 //
@@ -35,16 +36,17 @@ var ErrLocked = errors.New("in use by another mailsync (is a sync of this accoun
 const schemaVersion = 1
 
 var (
-	bucketFolders = []byte("folders")
-	bucketMeta    = []byte("meta")
-	bucketPairs   = []byte("pairs")
-	bucketIntents = []byte("intents")
-	keyVersion    = []byte("version")
-	keyOwner      = []byte("owner")
-	keyValidity   = []byte("uidvalidity")
-	keyUIDNext    = []byte("uidnext")
-	keyModSeq     = []byte("highestmodseq")
-	keyHeldBack   = []byte("heldback")
+	bucketFolders   = []byte("folders")
+	bucketMeta      = []byte("meta")
+	bucketPairs     = []byte("pairs")
+	bucketIntents   = []byte("intents")
+	bucketDownloads = []byte("downloads")
+	keyVersion      = []byte("version")
+	keyOwner        = []byte("owner")
+	keyValidity     = []byte("uidvalidity")
+	keyUIDNext      = []byte("uidnext")
+	keyModSeq       = []byte("highestmodseq")
+	keyHeldBack     = []byte("heldback")
 )
 
 // DB is an open state database.
@@ -207,6 +209,20 @@ func (d *DB) Load(name string) (*Folder, error) {
 				return err
 			}
 		}
+		if db := fb.Bucket(bucketDownloads); db != nil {
+			err := db.ForEach(func(k, v []byte) error {
+				var in model.DownloadIntent
+				if len(k) != 4 || json.Unmarshal(v, &in) != nil {
+					return fmt.Errorf("folder %q: corrupt download intent", name)
+				}
+				in.UID = model.UID(binary.BigEndian.Uint32(k))
+				f.Downloads = append(f.Downloads, in)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
 		if ib := fb.Bucket(bucketIntents); ib != nil {
 			return ib.ForEach(func(k, v []byte) error {
 				var in Intent
@@ -270,6 +286,26 @@ func (d *DB) Commit(name string, ch model.StateChange) error {
 		for _, k := range ch.DeleteIntents {
 			if err := tx.DeleteIntent(name, k); err != nil {
 				return err
+			}
+		}
+		if len(ch.PutDownloads)+len(ch.DeleteDownloads) > 0 {
+			b, err := tx.sub(name, bucketDownloads)
+			if err != nil {
+				return err
+			}
+			for _, in := range ch.PutDownloads {
+				v, err := json.Marshal(model.DownloadIntent{Fingerprint: in.Fingerprint, Hash: in.Hash})
+				if err != nil {
+					return err
+				}
+				if err := b.Put(u32(uint32(in.UID)), v); err != nil {
+					return err
+				}
+			}
+			for _, uid := range ch.DeleteDownloads {
+				if err := b.Delete(u32(uint32(uid))); err != nil {
+					return err
+				}
 			}
 		}
 		if ch.SetHeldBack {

@@ -299,6 +299,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 		}
 		r.sum.Paired += len(p.Pair)
 	}
+	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
+		return false, err
+	}
 	if err := r.applyFlags(ctx, p.Flags); err != nil {
 		return false, err
 	}
@@ -394,6 +397,31 @@ func (r *folderRun) commitPairs(pairs []model.Pair, dropIntents bool) error {
 	return nil
 }
 
+// removeOrphans removes the files interrupted downloads left whose
+// server messages are gone, makes that durable, and then forgets the
+// download intents (an intent forgotten first would leave the file to be
+// uploaded as new after a crash).
+func (r *folderRun) removeOrphans(keys []string, drop []model.UID) error {
+	for _, k := range keys {
+		err := r.f.Remove(k)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		crashpoint.Step("maildir-unlink")
+		r.sum.DeletedLocal++
+		r.e.note("folder %q: removed %s, left by an interrupted download of a message since deleted on the server", r.name, k)
+	}
+	if len(keys) > 0 {
+		if err := r.f.SyncDirs(); err != nil {
+			return err
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	return r.e.db.Commit(r.name, model.StateChange{DeleteDownloads: drop})
+}
+
 // deleteLocal removes the files of messages expunged on the server.
 func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 	if len(refs) == 0 {
@@ -454,60 +482,98 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	return r.e.db.Commit(r.name, ch)
 }
 
-// download fetches new server messages into the Maildir. Each file is
-// durable (fsynced, renamed, directory fsynced) before the batch's state
-// commit names it; a crash in between leaves an unpaired file that the
-// next run pairs by content.
+// download fetches new server messages into the Maildir, in batches. A
+// batch is fetched into memory; its download intents (content of each
+// message) are committed before its files are written; each file is
+// durable (fsynced, renamed, directory fsynced) before the commit that
+// names it and forgets its intent. A crash in between leaves files the
+// next run recognises by their intents: paired again by content, or
+// removed when the server's message is gone meanwhile, never uploaded.
 func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
 	}
 	var total int64
-	uids := make([]model.UID, len(dls))
-	for i, d := range dls {
-		uids[i] = d.UID
+	for _, d := range dls {
 		total += d.Size
 	}
 	r.e.opts.Progress.Plan(len(dls), total)
-	var pending []model.Pair
-	var pendingBytes int64
-	flush := func() error {
-		if len(pending) == 0 {
+	for lo := 0; lo < len(dls); {
+		hi, size := lo, int64(0)
+		for hi < len(dls) && hi-lo < downloadBatchMsgs && (hi == lo || size+dls[hi].Size <= downloadBatchBytes) {
+			size += dls[hi].Size
+			hi++
+		}
+		if err := r.downloadBatch(ctx, dls[lo:hi]); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}
+
+func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) error {
+	uids := make([]model.UID, len(dls))
+	for i, d := range dls {
+		uids[i] = d.UID
+	}
+	var msgs []model.Message
+	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: stop at once
+		}
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		return nil // gone from the server since the listing
+	}
+	ch := model.StateChange{}
+	for _, m := range msgs {
+		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: m.UID,
+			Fingerprint: model.LocalFingerprint(model.FromCRLF(m.Body)), Hash: model.ContentHash(m.Body)})
+	}
+	if err := r.e.db.Commit(r.name, ch); err != nil {
+		return err
+	}
+	var pairs []model.Pair
+	commit := func() error {
+		if len(pairs) == 0 {
 			return nil
 		}
 		if err := r.f.SyncDirs(); err != nil {
 			return err
 		}
-		if err := r.commitPairs(pending, false); err != nil {
+		ch := model.StateChange{PutPairs: pairs}
+		for _, p := range pairs {
+			ch.DeleteDownloads = append(ch.DeleteDownloads, p.UID)
+		}
+		return r.e.db.Commit(r.name, ch)
+	}
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			if cerr := commit(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
-		pending, pendingBytes = nil, 0
-		return nil
-	}
-	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
-		if err := ctx.Err(); err != nil {
-			return err // interrupted: stop at once, what is delivered is committed below
-		}
-		body := model.FromCRLF(m.Body)
-		en, err := r.f.Deliver(body, m.Flags, m.InternalDate)
+		en, err := r.f.Deliver(model.FromCRLF(m.Body), m.Flags, m.InternalDate)
 		if err != nil {
+			if cerr := commit(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pending = append(pending, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
-		pendingBytes += int64(len(m.Body))
+		pairs = append(pairs, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
 		r.sum.Downloaded++
 		r.sum.BytesDown += int64(len(m.Body))
 		r.e.opts.Progress.Done(1, int64(len(m.Body)))
-		if len(pending) >= downloadBatchMsgs || pendingBytes >= downloadBatchBytes {
-			return flush()
-		}
-		return nil
-	})
-	if ferr := flush(); err == nil {
-		err = ferr
 	}
-	return err
+	return commit()
 }
 
 // upload APPENDs new Maildir messages in batches: the batch's intents are

@@ -90,6 +90,13 @@ type Plan struct {
 	ExpungeRemote []Ref // gone from the Maildir
 	DropPairs     []model.UID
 	DropIntents   []string
+	// RemoveOrphans are Maildir files an interrupted run downloaded
+	// (their content matches a download intent) whose server message is
+	// gone: removed, not uploaded as new.
+	RemoveOrphans []string
+	// DropDownloads are the stored download intents, forgotten once the
+	// orphans are removed.
+	DropDownloads []model.UID
 	Download      []Download
 	Upload        []Upload
 	// Blocked says which deletions the guard held back, for the user.
@@ -105,7 +112,7 @@ type Plan struct {
 func (p *Plan) Empty() bool {
 	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 &&
 		len(p.ExpungeRemote) == 0 && len(p.DropPairs) == 0 && len(p.DropIntents) == 0 &&
-		len(p.Download) == 0 && len(p.Upload) == 0 && !p.SetHeldBack
+		len(p.RemoveOrphans) == 0 && len(p.DropDownloads) == 0 && len(p.Download) == 0 && len(p.Upload) == 0 && !p.SetHeldBack
 }
 
 // ValidityChanged reports whether the stored pairs belong to another
@@ -171,6 +178,9 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 		}
 	}
 	if unpairedRemote == 0 {
+		if len(in.State.Downloads) > 0 {
+			return nil, local // orphans of interrupted downloads
+		}
 		return nil, nil
 	}
 	if unpairedLocal == 0 {
@@ -212,6 +222,9 @@ func NeedHashes(in *Input) (remote []model.UID, local []string) {
 		if localPrints[r.Fingerprint] && r.Hash == "" {
 			remote = append(remote, r.UID)
 		}
+	}
+	for _, d := range in.State.Downloads {
+		remotePrints[d.Fingerprint] = true // an orphan of an interrupted download
 	}
 	for _, l := range in.Local {
 		if !pairedKey[l.Key] && l.Fingerprint != "" && remotePrints[l.Fingerprint] && l.Hash == "" {
@@ -330,7 +343,10 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 // and its commit, an APPEND without APPENDUID, a changed UIDVALIDITY). A
 // server message matching an upload intent whose file is gone was
 // uploaded by an interrupted run and deleted locally since: expunge it.
-// Other server messages are downloaded, other Maildir messages uploaded.
+// Other server messages are downloaded; a Maildir message matching a
+// download intent is a file an interrupted run downloaded whose server
+// message is gone since: it is removed (RemoveOrphans); other Maildir
+// messages are uploaded.
 // Every stored intent is dropped (the executor keeps those it still
 // needs). oldBase gives the agreed flags of pairs forgotten by a reset.
 func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]model.Flags) {
@@ -434,10 +450,21 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		}
 		p.ExpungeRemote = kept
 	}
+	downloaded := map[string]int{}
+	for _, d := range in.State.Downloads {
+		downloaded[d.Fingerprint+"/"+d.Hash]++
+		p.DropDownloads = append(p.DropDownloads, d.UID)
+	}
 	for _, l := range unpairedLocal {
-		if !pairedKey[l.Key] {
-			p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
+		if pairedKey[l.Key] {
+			continue
 		}
+		if c := l.Fingerprint + "/" + l.Hash; l.Hash != "" && downloaded[c] > 0 {
+			downloaded[c]--
+			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
+			continue
+		}
+		p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
 	}
 }
 

@@ -82,6 +82,7 @@ func TestPairByContent(t *testing.T) {
 		name    string
 		pairs   []model.Pair
 		intents []model.Intent
+		dls     []model.DownloadIntent
 		oldBase map[string]model.Flags
 		remote  []model.RemoteMsg
 		local   []model.LocalMsg
@@ -117,13 +118,27 @@ func TestPairByContent(t *testing.T) {
 			intents: []model.Intent{{Key: "gone", Fingerprint: "x", Hash: "h1"}},
 			remote:  []model.RemoteMsg{rmh(2, 0, "x", "h2")},
 			want:    Plan{DropIntents: []string{"gone"}, Download: []Download{{UID: 2, Size: 100}}}},
+		// Issue 8 case 3: a crash after writing a downloaded file and
+		// before its pair was committed.
+		{name: "orphan of an interrupted download whose message is gone is removed",
+			dls:   []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "content-x"}},
+			local: []model.LocalMsg{lm("k", 0, "x")},
+			want:  Plan{RemoveOrphans: []string{"k"}, DropDownloads: []model.UID{5}}},
+		{name: "interrupted download still on the server is paired",
+			dls:    []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "content-x"}},
+			remote: []model.RemoteMsg{rm(5, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "x")},
+			want: Plan{Pair: []NewPair{{UID: 5, Key: "k"}}, DropDownloads: []model.UID{5}}},
+		{name: "local file with other content than the interrupted download is uploaded",
+			dls:   []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "h1"}},
+			local: []model.LocalMsg{lmh("k", 0, "x", "h2")},
+			want:  Plan{Upload: []Upload{{Key: "k"}}, DropDownloads: []model.UID{5}}},
 		{name: "intent whose file is gone expunges its upload", intents: []model.Intent{{Key: "gone", Fingerprint: "x"}, {Key: "k"}},
 			remote: []model.RemoteMsg{rm(2, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "")},
 			want: Plan{ExpungeRemote: []Ref{{2, "gone"}}, DropIntents: []string{"gone", "k"}, Upload: []Upload{{Key: "k"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &Input{Folder: "F", State: &model.FolderState{Pairs: tt.pairs, Intents: tt.intents}, Remote: tt.remote, Local: tt.local}
+			in := &Input{Folder: "F", State: &model.FolderState{Pairs: tt.pairs, Intents: tt.intents, Downloads: tt.dls}, Remote: tt.remote, Local: tt.local}
 			var got Plan
 			PairByContent(&got, in, tt.pairs, tt.oldBase)
 			if !reflect.DeepEqual(got, tt.want) {
