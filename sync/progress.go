@@ -70,6 +70,9 @@ func (s *Summary) String() string {
 	if s.Paired > 0 {
 		fmt.Fprintf(&b, ", %d paired by content", s.Paired)
 	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", s.Skipped)
+	}
 	if n := len(s.Warnings); n > 0 {
 		fmt.Fprintf(&b, ", %d warnings", n)
 	}
