@@ -77,8 +77,9 @@ type engine struct {
 	md   Local
 	dial func(ctx context.Context) (Remote, error)
 
-	mu  gosync.Mutex
-	sum Summary
+	mu     gosync.Mutex
+	sum    Summary
+	failed int // folders that failed (folderError)
 }
 
 // note logs something done or skipped by design (see Options.Logf).
@@ -221,8 +222,13 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if err := ctx.Err(); err != nil {
 		return &e.sum, fmt.Errorf("interrupted: %w (the state is consistent; run again to finish)", err)
 	}
+	if e.failed > 0 {
+		return &e.sum, fmt.Errorf("%d of %d folders failed", e.failed, len(folders))
+	}
 	if len(e.sum.Errors) > 0 {
-		return &e.sum, fmt.Errorf("%d of %d folders failed", len(e.sum.Errors), len(folders))
+		// Every folder synced, but messages were skipped or deletions
+		// held back.
+		return &e.sum, fmt.Errorf("not everything was synced: %s", strings.Join(e.sum.Errors, "; "))
 	}
 	return &e.sum, nil
 }
@@ -333,6 +339,7 @@ func (e *engine) folderPath(name string) string {
 func (e *engine) folderError(name string, err error) {
 	e.mu.Lock()
 	e.sum.Errors = append(e.sum.Errors, fmt.Sprintf("folder %q: %v", name, err))
+	e.failed++
 	e.mu.Unlock()
 	e.note("error: folder %q: %v", name, err)
 }
