@@ -520,10 +520,22 @@ func TestAppend(t *testing.T) {
 	}
 
 	// A refused APPEND (no such folder) is not retryable and the
-	// connection stays usable.
+	// connection stays usable; it is not a refusal of the message.
 	_, err = c.Append(ctx, "Nope", imapconn.AppendReq{Body: msg("x", "x\r\n")})
-	if err == nil || imapconn.IsRetryable(err) {
+	var refused *imapconn.AppendRefusedError
+	if err == nil || imapconn.IsRetryable(err) || errors.As(err, &refused) {
 		t.Errorf("append to missing folder: %v", err)
+	}
+
+	// A message the server refuses (Dovecot: zero bytes) is named by
+	// its index; the one before it is confirmed.
+	calls = 0
+	err = c.AppendBatch(ctx, "Target", []imapconn.AppendReq{{Body: msg("ok", "x\r\n")}, {Body: nil}}, func(i int, r imapconn.AppendResult) error {
+		calls++
+		return nil
+	})
+	if !errors.As(err, &refused) || refused.Index != 1 || calls != 1 || imapconn.IsRetryable(err) {
+		t.Errorf("zero-byte message: %v (%d confirmed)", err, calls)
 	}
 	if _, _, err := c.ListFolders(ctx); err != nil {
 		t.Errorf("after refused append: %v", err)

@@ -2,6 +2,7 @@ package imapconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -19,6 +20,40 @@ type AppendResult = model.AppendResult
 
 // appendWindow is how many APPENDs AppendBatch keeps unanswered.
 const appendWindow = 8
+
+// AppendRefusedError is AppendBatch's error when the server refused one
+// message for what it is (a tagged NO or BAD without a response code
+// that concerns every message, like TRYCREATE or OVERQUOTA): that
+// message (reqs[Index]) was not stored. The messages after it were not sent, or were sent and refused
+// too; those the server stored were confirmed through done. Whether the
+// connection is still usable is IsRetryable's answer, as for any error.
+type AppendRefusedError struct {
+	Index, Total int
+	Err          error // the server's answer (*imap.Error)
+}
+
+func (e *AppendRefusedError) Error() string {
+	return fmt.Sprintf("message %d of %d refused: %v", e.Index+1, e.Total, e.Err)
+}
+
+func (e *AppendRefusedError) Unwrap() error { return e.Err }
+
+// refusesMessage tells a refusal of one message (its content: Dovecot's
+// "Can't save a zero byte message", a size limit, a parse error) from one
+// that every message would get (no such folder, no permission, over
+// quota, server trouble), which is returned as an ordinary error.
+func refusesMessage(ie *imap.Error) bool {
+	if ie.Type != imap.StatusResponseTypeNo && ie.Type != imap.StatusResponseTypeBad {
+		return false
+	}
+	switch ie.Code {
+	case imap.ResponseCodeTryCreate, imap.ResponseCodeNonExistent, imap.ResponseCodeNoPerm,
+		imap.ResponseCodeOverQuota, imap.ResponseCodeUnavailable, imap.ResponseCodeInUse,
+		imap.ResponseCodeServerBug, imap.ResponseCodeContactAdmin, imap.ResponseCodeAuthorizationFailed:
+		return false
+	}
+	return true
+}
 
 // Append uploads one message to folder (canonical name). It does not
 // need the folder selected. On a connection error the message may or may
@@ -74,7 +109,12 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		queue = queue[1:]
 		data, werr := p.cmd.Wait()
 		if werr != nil {
-			record(fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr))
+			var ie *imap.Error
+			if errors.As(werr, &ie) && refusesMessage(ie) {
+				record(&AppendRefusedError{Index: p.i, Total: len(reqs), Err: werr})
+			} else {
+				record(fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr))
+			}
 			return
 		}
 		if doneErr {

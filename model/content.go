@@ -93,7 +93,8 @@ func HeaderBlock(b []byte) []byte {
 // Fingerprint identifies a message's content across the two sides without
 // its body: the size with CRLF line endings and a hash of its header
 // block in CRLF form. Two messages with the same fingerprint are taken to
-// be the same message (the header holds Message-ID, Date and Received).
+// be candidates for the same message (the header holds Message-ID, Date
+// and Received); ContentHash confirms it.
 // header may use either line ending.
 func Fingerprint(crlfSize int64, header []byte) string {
 	h := sha256.New()
@@ -109,7 +110,9 @@ func LocalFingerprint(msg []byte) string {
 	return Fingerprint(CRLFSize(msg), HeaderBlock(msg))
 }
 
-// ContentHash is the SHA-256 of a message in CRLF form, for verify.
+// ContentHash is the SHA-256 of a message in CRLF form: verify compares
+// it, and pairing by content confirms a fingerprint match with it (the
+// same for a Maildir file and the server's copy of it).
 func ContentHash(msg []byte) string {
 	s := sha256.Sum256(ToCRLF(msg))
 	return hex.EncodeToString(s[:])

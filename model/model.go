@@ -120,6 +120,9 @@ type RemoteMsg struct {
 	// Fingerprint identifies the content (see Fingerprint); empty when
 	// it was not fetched.
 	Fingerprint string
+	// Hash is ContentHash of the whole message; empty when it was not
+	// fetched (only candidates for pairing by content get one).
+	Hash string
 }
 
 // LocalMsg is one message of a Maildir folder listing.
@@ -131,6 +134,9 @@ type LocalMsg struct {
 	// Fingerprint identifies the content (see Fingerprint); empty when
 	// it was not computed.
 	Fingerprint string
+	// Hash is ContentHash of the whole message; empty when it was not
+	// computed (only candidates for pairing by content get one).
+	Hash string
 }
 
 // FolderStatus is what selecting a remote folder tells.
@@ -202,7 +208,21 @@ type Pair struct {
 type Intent struct {
 	Key         string
 	Fingerprint string
-	Created     time.Time
+	// Hash is ContentHash of the message uploaded; empty in intents
+	// recorded by versions before it existed.
+	Hash    string `json:",omitempty"`
+	Created time.Time
+}
+
+// DownloadIntent is a server message whose download was started:
+// recorded before its file is written, forgotten once the file is paired.
+// A run interrupted in between leaves a file the state does not name; the
+// intent tells the next run that it is a download (to pair again, or to
+// remove when the server's message is gone), not a new local message.
+type DownloadIntent struct {
+	UID         UID
+	Fingerprint string // LocalFingerprint of the message
+	Hash        string // ContentHash of the message
 }
 
 // FolderState is everything the state remembers about one folder.
@@ -213,6 +233,11 @@ type FolderState struct {
 	HighestModSeq uint64
 	Pairs         []Pair // sorted by UID
 	Intents       []Intent
+	Downloads     []DownloadIntent // sorted by UID
+	// HeldBack lists the pairs (by UID, sorted) whose deletion the
+	// mass-deletion guard held back: they stay held, in later passes and
+	// later runs, until the user allows the deletion.
+	HeldBack []UID
 }
 
 // Meta is a folder's server-side position: what the state records once
@@ -225,19 +250,25 @@ type Meta struct {
 
 // StateChange is one atomic change to one folder's stored state, applied
 // in the order of its fields: reset the pairs, record Meta, put and
-// delete pairs, put and delete intents.
+// delete pairs, put and delete upload intents, put and delete download
+// intents, replace the held-back list.
 type StateChange struct {
 	// ResetPairs forgets every pair (after a UIDVALIDITY change).
-	ResetPairs    bool
-	Meta          *Meta
-	PutPairs      []Pair
-	DeletePairs   []UID
-	PutIntents    []Intent
-	DeleteIntents []string
+	ResetPairs      bool
+	Meta            *Meta
+	PutPairs        []Pair
+	DeletePairs     []UID
+	PutIntents      []Intent
+	DeleteIntents   []string
+	PutDownloads    []DownloadIntent
+	DeleteDownloads []UID
+	// SetHeldBack replaces FolderState.HeldBack with HeldBack.
+	SetHeldBack bool
+	HeldBack    []UID
 }
 
 // Empty reports whether c changes nothing.
 func (c *StateChange) Empty() bool {
 	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
-		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && len(c.PutDownloads) == 0 && len(c.DeleteDownloads) == 0 && !c.SetHeldBack
 }

@@ -3,7 +3,10 @@
 // HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
 // the flags both sides agreed on. It also keeps upload intents: a local
 // message about to be APPENDed is recorded before the APPEND is sent, so a
-// run after a crash knows to look for it on the server.
+// run after a crash knows to look for it on the server, and download
+// intents, recorded before a downloaded file is written. And it keeps the
+// pairs whose deletion the mass-deletion guard held back, so that the
+// guard's decision holds until the user allows the deletion.
 //
 // A DB is opened by one process at a time: a second Open of the same file
 // fails at once with ErrLocked. Every Update is one bbolt transaction and
@@ -41,14 +44,17 @@ var ErrLocked = errors.New("in use by another mailsync (is a sync of this accoun
 const schemaVersion = 1
 
 var (
-	bucketFolders = []byte("folders")
-	bucketMeta    = []byte("meta")
-	bucketPairs   = []byte("pairs")
-	bucketIntents = []byte("intents")
-	keyVersion    = []byte("version")
-	keyValidity   = []byte("uidvalidity")
-	keyUIDNext    = []byte("uidnext")
-	keyModSeq     = []byte("highestmodseq")
+	bucketFolders   = []byte("folders")
+	bucketMeta      = []byte("meta")
+	bucketPairs     = []byte("pairs")
+	bucketIntents   = []byte("intents")
+	bucketDownloads = []byte("downloads")
+	keyVersion      = []byte("version")
+	keyOwner        = []byte("owner")
+	keyValidity     = []byte("uidvalidity")
+	keyUIDNext      = []byte("uidnext")
+	keyModSeq       = []byte("highestmodseq")
+	keyHeldBack     = []byte("heldback")
 )
 
 // DB is an open state database.
@@ -119,6 +125,44 @@ func Open(path string) (d *DB, err error) {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// Owner is what a state file belongs to: one account's server login and
+// Maildir. A state used with another Maildir or server would take every
+// message for deleted on one side.
+type Owner struct {
+	Account string `json:"account"`
+	Host    string `json:"host"`
+	User    string `json:"user"`
+	Maildir string `json:"maildir"` // absolute path
+}
+
+// ClaimOwner returns the owner recorded in the state, recording o first
+// when none is (a new state, or one written before owners were kept).
+// The caller compares the two.
+func (d *DB) ClaimOwner(o Owner) (Owner, error) {
+	var stored Owner
+	found := false
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyOwner)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &stored)
+	})
+	if err != nil {
+		return Owner{}, fmt.Errorf("state %s: corrupt owner record: %w", d.path, err)
+	}
+	if found {
+		return stored, nil
+	}
+	v, err := json.Marshal(o)
+	if err != nil {
+		return Owner{}, err
+	}
+	err = d.Update(func(tx *Tx) error { return tx.tx.Bucket(bucketMeta).Put(keyOwner, v) })
+	return o, err
 }
 
 // Path is the file the database lives in.
@@ -192,6 +236,13 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 		if v := fb.Get(keyModSeq); len(v) == 8 {
 			f.HighestModSeq = binary.BigEndian.Uint64(v)
 		}
+		if v := fb.Get(keyHeldBack); len(v)%4 == 0 {
+			for i := 0; i < len(v); i += 4 {
+				f.HeldBack = append(f.HeldBack, model.UID(binary.BigEndian.Uint32(v[i:])))
+			}
+		} else {
+			return fmt.Errorf("folder %q: corrupt held-back list", name)
+		}
 		if pb := fb.Bucket(bucketPairs); pb != nil {
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
 			err := pb.ForEach(func(k, v []byte) error {
@@ -203,6 +254,20 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 					Flags: model.Flags(v[0]),
 					Key:   string(v[1:]),
 				})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if db := fb.Bucket(bucketDownloads); db != nil {
+			err := db.ForEach(func(k, v []byte) error {
+				var in model.DownloadIntent
+				if len(k) != 4 || json.Unmarshal(v, &in) != nil {
+					return fmt.Errorf("folder %q: corrupt download intent", name)
+				}
+				in.UID = model.UID(binary.BigEndian.Uint32(k))
+				f.Downloads = append(f.Downloads, in)
 				return nil
 			})
 			if err != nil {
@@ -274,6 +339,29 @@ func (d *DB) Commit(name string, ch model.StateChange) error {
 			if err := tx.DeleteIntent(name, k); err != nil {
 				return err
 			}
+		}
+		if len(ch.PutDownloads)+len(ch.DeleteDownloads) > 0 {
+			b, err := tx.sub(name, bucketDownloads)
+			if err != nil {
+				return err
+			}
+			for _, in := range ch.PutDownloads {
+				v, err := json.Marshal(model.DownloadIntent{Fingerprint: in.Fingerprint, Hash: in.Hash})
+				if err != nil {
+					return err
+				}
+				if err := b.Put(u32(uint32(in.UID)), v); err != nil {
+					return err
+				}
+			}
+			for _, uid := range ch.DeleteDownloads {
+				if err := b.Delete(u32(uint32(uid))); err != nil {
+					return err
+				}
+			}
+		}
+		if ch.SetHeldBack {
+			return tx.SetHeldBack(name, ch.HeldBack)
 		}
 		return nil
 	})
@@ -378,11 +466,28 @@ func (t *Tx) PutIntent(name string, in Intent) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(Intent{Fingerprint: in.Fingerprint, Created: in.Created})
+	v, err := json.Marshal(Intent{Fingerprint: in.Fingerprint, Hash: in.Hash, Created: in.Created})
 	if err != nil {
 		return err
 	}
 	return ib.Put([]byte(in.Key), v)
+}
+
+// SetHeldBack replaces the list of pairs whose deletion the mass-deletion
+// guard holds back (empty: none).
+func (t *Tx) SetHeldBack(name string, uids []model.UID) error {
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		return fb.Delete(keyHeldBack)
+	}
+	v := make([]byte, 0, 4*len(uids))
+	for _, u := range uids {
+		v = binary.BigEndian.AppendUint32(v, uint32(u))
+	}
+	return fb.Put(keyHeldBack, v)
 }
 
 // DeleteIntent forgets the intent of key.

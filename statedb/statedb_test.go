@@ -150,3 +150,36 @@ func TestCommit(t *testing.T) {
 		t.Fatalf("forgotten folder still listed: %v", names)
 	}
 }
+
+func TestHeldBackAndDownloadIntents(t *testing.T) {
+	db, _ := openTest(t)
+	if err := db.Commit("F", model.StateChange{SetHeldBack: true, HeldBack: []model.UID{3, 5},
+		PutDownloads: []model.DownloadIntent{{UID: 9, Fingerprint: "fp", Hash: "h"}, {UID: 4, Fingerprint: "fp2", Hash: "h2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Load("F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.HeldBack, []model.UID{3, 5}) ||
+		!reflect.DeepEqual(st.Downloads, []model.DownloadIntent{{UID: 4, Fingerprint: "fp2", Hash: "h2"}, {UID: 9, Fingerprint: "fp", Hash: "h"}}) {
+		t.Fatalf("got held %v, downloads %+v", st.HeldBack, st.Downloads)
+	}
+	if err := db.Commit("F", model.StateChange{SetHeldBack: true, DeleteDownloads: []model.UID{4, 9}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.Load("F"); st.HeldBack != nil || st.Downloads != nil {
+		t.Fatalf("not cleared: held %v, downloads %+v", st.HeldBack, st.Downloads)
+	}
+}
+
+func TestOwnerIsClaimedOnce(t *testing.T) {
+	db, _ := openTest(t)
+	a := Owner{Account: "a", Host: "h", User: "u", Maildir: "/m"}
+	if got, err := db.ClaimOwner(a); err != nil || got != a {
+		t.Fatalf("first claim: %+v %v", got, err)
+	}
+	if got, err := db.ClaimOwner(Owner{Account: "b", Maildir: "/other"}); err != nil || got != a {
+		t.Fatalf("second claim: %+v %v, want the first owner", got, err)
+	}
+}

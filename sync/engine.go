@@ -23,6 +23,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -88,8 +90,9 @@ type engine struct {
 	md   Local
 	dial func(ctx context.Context) (Remote, error)
 
-	mu  gosync.Mutex
-	sum Summary
+	mu     gosync.Mutex
+	sum    Summary
+	failed int // folders that failed (folderError)
 }
 
 // note logs something done or skipped by design (see Options.Logf).
@@ -113,7 +116,11 @@ func (e *engine) warn(format string, args ...any) {
 // other folders are still synced; the summary lists every failure).
 func Run(ctx context.Context, acct Account, opts Options) (*Summary, error) {
 	return run(ctx, acct, opts, func(ctx context.Context) (conn, error) {
-		return imapconn.Dial(ctx, acct.IMAP)
+		c, err := imapconn.Dial(ctx, acct.IMAP)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil conn
+		}
+		return c, nil
 	})
 }
 
@@ -147,6 +154,9 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		return &e.sum, err
 	}
 	defer db.Close()
+	if err := checkOwner(db, acct); err != nil {
+		return &e.sum, err
+	}
 	e.db = db
 
 	md, err := maildir.Open(acct.Maildir)
@@ -174,10 +184,17 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	e.sum.Folders = len(folders)
 
-	// Workers: one connection each; the first reuses c.
+	// Workers: one connection each; the first reuses c. A worker whose
+	// connection cannot be opened (many servers limit connections per
+	// user) takes no folder: the others sync them.
 	work := make(chan string)
 	var wg gosync.WaitGroup
 	n := min(acct.Connections, len(folders))
+	var (
+		refusedMu  gosync.Mutex
+		refused    int
+		refusedErr error
+	)
 	for i := 0; i < n; i++ {
 		var wc conn
 		if i == 0 {
@@ -186,6 +203,16 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		wg.Add(1)
 		go func(wc conn) {
 			defer wg.Done()
+			if wc == nil {
+				var err error
+				if wc, err = e.dial(ctx); err != nil {
+					refusedMu.Lock()
+					refused++
+					refusedErr = err
+					refusedMu.Unlock()
+					return
+				}
+			}
 			defer func() {
 				if wc != nil {
 					wc.Close()
@@ -204,14 +231,49 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	close(work)
 	wg.Wait()
+	if refused > 0 && ctx.Err() == nil {
+		e.warn("only %d of %d connections could be opened (%v); the folders were synced over %d. Lower connections in the account's config to avoid this", n-refused, n, refusedErr, n-refused)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return &e.sum, fmt.Errorf("interrupted: %w (the state is consistent; run again to finish)", err)
 	}
+	if e.failed > 0 {
+		return &e.sum, fmt.Errorf("%d of %d folders failed", e.failed, len(folders))
+	}
 	if len(e.sum.Errors) > 0 {
-		return &e.sum, fmt.Errorf("%d of %d folders failed", len(e.sum.Errors), len(folders))
+		// Every folder synced, but messages were skipped or deletions
+		// held back.
+		return &e.sum, fmt.Errorf("not everything was synced: %s", strings.Join(e.sum.Errors, "; "))
 	}
 	return &e.sum, nil
+}
+
+// ErrStateMismatch means the state file belongs to another Maildir,
+// server or account.
+var ErrStateMismatch = errors.New("the state file belongs to another account, server or Maildir")
+
+// checkOwner refuses a state file recorded for another account, server
+// login or Maildir: with it every message would look deleted on one side.
+// A state without an owner (new, or from an older mailsync) is claimed.
+func checkOwner(db *statedb.DB, acct Account) error {
+	md := acct.Maildir
+	if abs, err := filepath.Abs(md); err == nil {
+		md = abs
+	}
+	want := statedb.Owner{Account: acct.Name, Host: strings.ToLower(acct.IMAP.Host), User: acct.IMAP.User, Maildir: md}
+	got, err := db.ClaimOwner(want)
+	if err != nil {
+		return err
+	}
+	if got == want {
+		return nil
+	}
+	desc := func(o statedb.Owner) string {
+		return fmt.Sprintf("account %q, %s@%s, Maildir %s", o.Account, o.User, o.Host, o.Maildir)
+	}
+	return fmt.Errorf("%w: state %s was written for %s, not for %s; nothing was changed. Give this account its own state file (the account's state setting), or, if the Maildir or server really moved, delete %s to start over (messages are paired again by content, nothing is copied twice)",
+		ErrStateMismatch, db.Path(), desc(got), desc(want), db.Path())
 }
 
 func (e *engine) rememberedMessages(folders []string) int {
@@ -303,6 +365,7 @@ func (e *engine) folderPath(name string) string {
 func (e *engine) folderError(name string, err error) {
 	e.mu.Lock()
 	e.sum.Errors = append(e.sum.Errors, fmt.Sprintf("folder %q: %v", name, err))
+	e.failed++
 	e.mu.Unlock()
 	e.note("error: folder %q: %v", name, err)
 }
@@ -317,6 +380,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		start := time.Now()
 		defer func() { e.opts.FolderDone(name, fsum, time.Since(start), err) }()
 	}
+	refused := map[string]string{}
 	for attempt := 0; attempt <= e.opts.Retries; attempt++ {
 		if ctx.Err() != nil {
 			return c
@@ -332,7 +396,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 			}
 		}
 		var sum Summary
-		err = e.syncFolder(ctx, c, name, &sum)
+		err = e.syncFolder(ctx, c, name, &sum, refused)
 		e.mu.Lock()
 		e.sum.add(&sum)
 		e.mu.Unlock()

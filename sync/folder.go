@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/crashpoint"
+	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/sync/plan"
 )
@@ -42,12 +44,18 @@ type folderRun struct {
 	unconfirmed map[string]bool
 	// serverChanged: a pass of this run changed the server.
 	serverChanged bool
+	// refused holds the keys the server refused in this run (over every
+	// attempt of the folder), with the error reported for each: they are
+	// not sent again until the next run.
+	refused map[string]string
+	// blockedSaid: a pass of this run reported held-back deletions.
+	blockedSaid bool
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
 // a pass that uploaded messages without learning their UIDs (no
 // UIDPLUS) is followed by one that pairs them by content.
-func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summary) error {
+func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summary, refused map[string]string) error {
 	f, err := e.md.Folder(name)
 	if err != nil {
 		return err
@@ -60,7 +68,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if err := f.CleanTmp(staleTmpAge); err != nil {
 		e.warn("folder %q: %v", name, err)
 	}
-	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}}
+	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
@@ -111,15 +119,23 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
+	if err := r.hash(ctx, in); err != nil {
+		return false, err
+	}
 	pl, err := plan.Build(in)
 	if err != nil {
 		return false, err
 	}
 	for _, b := range pl.Blocked {
-		if !slices.Contains(r.sum.Errors, b) { // a later pass finds it again
+		// A later pass finds the same held-back deletions again (with
+		// another total when it uploaded or downloaded): say it once.
+		if !r.blockedSaid && !slices.Contains(r.sum.Errors, b) {
 			r.sum.Errors = append(r.sum.Errors, b)
 			r.e.note("error: %s", b)
 		}
+	}
+	if len(pl.Blocked) > 0 {
+		r.blockedSaid = true
 	}
 	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
 		r.serverChanged = true
@@ -204,6 +220,48 @@ func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
 	return nil
 }
 
+// hash fills in the whole-message hashes of the candidates for pairing
+// by content (plan.NeedHashes): the server's bodies are fetched for them
+// only.
+func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
+	ruids, lkeys := plan.NeedHashes(in)
+	if len(ruids) > 0 {
+		hashes := make(map[model.UID]string, len(ruids))
+		err := r.c.FetchBodies(ctx, ruids, func(m model.Message) error {
+			hashes[m.UID] = model.ContentHash(m.Body)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("fetch messages to compare: %w", err)
+		}
+		for i := range in.Remote {
+			if h, ok := hashes[in.Remote[i].UID]; ok {
+				in.Remote[i].Hash = h
+			}
+		}
+	}
+	if len(lkeys) > 0 {
+		want := make(map[string]bool, len(lkeys))
+		for _, k := range lkeys {
+			want[k] = true
+		}
+		for i := range in.Local {
+			if !want[in.Local[i].Key] {
+				continue
+			}
+			data, _, err := r.f.ReadFile(in.Local[i].Key)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // gone since the scan: it will not be paired
+			}
+			if err != nil {
+				return err
+			}
+			in.Local[i].Hash = model.ContentHash(data)
+		}
+	}
+	return nil
+}
+
 // apply carries out a plan in crash-safe order. It reports whether an
 // upload's UID is unknown, so that another pass must pair it.
 func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Plan) (bool, error) {
@@ -225,8 +283,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			dropIntents = append(dropIntents, k)
 		}
 	}
-	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 {
-		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents}
+	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack {
+		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents,
+			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack}
 		if p.ResetPairs {
 			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
 			// HIGHESTMODSEQ are recorded when the pass completes.
@@ -239,6 +298,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			return false, err
 		}
 		r.sum.Paired += len(p.Pair)
+	}
+	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
+		return false, err
 	}
 	if err := r.applyFlags(ctx, p.Flags); err != nil {
 		return false, err
@@ -335,6 +397,31 @@ func (r *folderRun) commitPairs(pairs []model.Pair, dropIntents bool) error {
 	return nil
 }
 
+// removeOrphans removes the files interrupted downloads left whose
+// server messages are gone, makes that durable, and then forgets the
+// download intents (an intent forgotten first would leave the file to be
+// uploaded as new after a crash).
+func (r *folderRun) removeOrphans(keys []string, drop []model.UID) error {
+	for _, k := range keys {
+		err := r.f.Remove(k)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		crashpoint.Step("maildir-unlink")
+		r.sum.DeletedLocal++
+		r.e.note("folder %q: removed %s, left by an interrupted download of a message since deleted on the server", r.name, k)
+	}
+	if len(keys) > 0 {
+		if err := r.f.SyncDirs(); err != nil {
+			return err
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	return r.e.db.Commit(r.name, model.StateChange{DeleteDownloads: drop})
+}
+
 // deleteLocal removes the files of messages expunged on the server.
 func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 	if len(refs) == 0 {
@@ -395,81 +482,128 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	return r.e.db.Commit(r.name, ch)
 }
 
-// download fetches new server messages into the Maildir. Each file is
-// durable (fsynced, renamed, directory fsynced) before the batch's state
-// commit names it; a crash in between leaves an unpaired file that the
-// next run pairs by content.
+// download fetches new server messages into the Maildir, in batches. A
+// batch is fetched into memory; its download intents (content of each
+// message) are committed before its files are written; each file is
+// durable (fsynced, renamed, directory fsynced) before the commit that
+// names it and forgets its intent. A crash in between leaves files the
+// next run recognises by their intents: paired again by content, or
+// removed when the server's message is gone meanwhile, never uploaded.
 func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
 	}
 	var total int64
-	uids := make([]model.UID, len(dls))
-	for i, d := range dls {
-		uids[i] = d.UID
+	for _, d := range dls {
 		total += d.Size
 	}
 	r.e.opts.Progress.Plan(len(dls), total)
-	var pending []model.Pair
-	var pendingBytes int64
-	flush := func() error {
-		if len(pending) == 0 {
+	for lo := 0; lo < len(dls); {
+		hi, size := lo, int64(0)
+		for hi < len(dls) && hi-lo < downloadBatchMsgs && (hi == lo || size+dls[hi].Size <= downloadBatchBytes) {
+			size += dls[hi].Size
+			hi++
+		}
+		if err := r.downloadBatch(ctx, dls[lo:hi]); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}
+
+func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) error {
+	uids := make([]model.UID, len(dls))
+	for i, d := range dls {
+		uids[i] = d.UID
+	}
+	var msgs []model.Message
+	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: stop at once
+		}
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		return nil // gone from the server since the listing
+	}
+	ch := model.StateChange{}
+	for _, m := range msgs {
+		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: m.UID,
+			Fingerprint: model.LocalFingerprint(model.FromCRLF(m.Body)), Hash: model.ContentHash(m.Body)})
+	}
+	if err := r.e.db.Commit(r.name, ch); err != nil {
+		return err
+	}
+	var pairs []model.Pair
+	commit := func() error {
+		if len(pairs) == 0 {
 			return nil
 		}
 		if err := r.f.SyncDirs(); err != nil {
 			return err
 		}
-		if err := r.commitPairs(pending, false); err != nil {
+		ch := model.StateChange{PutPairs: pairs}
+		for _, p := range pairs {
+			ch.DeleteDownloads = append(ch.DeleteDownloads, p.UID)
+		}
+		return r.e.db.Commit(r.name, ch)
+	}
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			if cerr := commit(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
-		pending, pendingBytes = nil, 0
-		return nil
-	}
-	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
-		if err := ctx.Err(); err != nil {
-			return err // interrupted: stop at once, what is delivered is committed below
-		}
-		body := model.LocalForm(m.Body)
-		en, err := r.f.Deliver(body, m.Flags, m.InternalDate)
+		en, err := r.f.Deliver(model.LocalForm(m.Body), m.Flags, m.InternalDate)
 		if err != nil {
+			if cerr := commit(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pending = append(pending, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
-		pendingBytes += int64(len(m.Body))
+		pairs = append(pairs, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
 		r.sum.Downloaded++
 		r.sum.BytesDown += int64(len(m.Body))
 		r.e.opts.Progress.Done(1, int64(len(m.Body)))
-		if len(pending) >= downloadBatchMsgs || pendingBytes >= downloadBatchBytes {
-			return flush()
-		}
-		return nil
-	})
-	if ferr := flush(); err == nil {
-		err = ferr
 	}
-	return err
+	return commit()
 }
 
 // upload APPENDs new Maildir messages in batches: the batch's intents are
 // committed before the first APPEND is sent, and each pair as soon as its
-// APPENDUID is known. It reports whether some UID stayed unknown.
+// APPENDUID is known. A message the server refuses (NO or BAD) is skipped
+// with an error naming its file, and the others go on. It reports whether
+// some UID stayed unknown.
 func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}
 	r.e.opts.Progress.Plan(len(ups), 0)
 	unresolved := false
+	sent := map[string]bool{} // confirmed by the server in this call
 	for lo := 0; lo < len(ups); {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		var reqs []model.AppendReq
-		var keys []string
+		var ens []maildir.Entry
 		var intents []model.Intent
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
+			if sent[ups[hi].Key] {
+				continue
+			}
+			if _, refused := r.refused[ups[hi].Key]; refused {
+				continue // said once, when the server refused it
+			}
 			if seen, ok := r.unconfirmed[ups[hi].Key]; ok {
 				if seen {
 					continue
@@ -483,14 +617,15 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				continue // deleted since the scan
 			}
 			if err != nil {
-				return false, err
+				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
 			body := model.ToCRLF(data)
 			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
-			keys = append(keys, en.Key)
-			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Created: timeNow()})
+			ens = append(ens, en)
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
 			size += int64(len(body))
 		}
+		batchStart := lo
 		lo = hi
 		if len(reqs) == 0 {
 			continue
@@ -501,17 +636,20 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			return false, err
 		}
 		var done []model.Pair
+		confirmed := make([]bool, len(reqs))
 		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
+			confirmed[i] = true
+			sent[ens[i].Key] = true
 			r.sum.Uploaded++
 			r.sum.BytesUp += int64(len(reqs[i].Body))
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
-				unresolved = true              // paired by content in the next pass
-				r.unconfirmed[keys[i]] = false // true once warned about
+				unresolved = true                 // paired by content in the next pass
+				r.unconfirmed[ens[i].Key] = false // true once warned about
 				return nil
 			}
-			done = append(done, model.Pair{UID: res.UID, Key: keys[i], Flags: reqs[i].Flags})
+			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: reqs[i].Flags})
 			return nil
 		})
 		if len(done) > 0 {
@@ -520,9 +658,48 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				err = cerr
 			}
 		}
+		var refused *imapconn.AppendRefusedError
+		if errors.As(err, &refused) && refused.Index < len(ens) {
+			// Not stored: forget its intent, say so once, and send the
+			// rest of the batch again (on this connection if it still
+			// works, else the retry on a new one skips it).
+			en := ens[refused.Index]
+			if cerr := r.e.db.Commit(r.name, model.StateChange{DeleteIntents: []string{en.Key}}); cerr != nil {
+				return false, cerr
+			}
+			msg := fmt.Sprintf("folder %q: message %s was refused by the server and skipped (%v); fix or remove the file, the next run tries it again",
+				r.name, filepath.Join(r.f.Path(), en.Dir, en.Name), refused.Err)
+			r.refused[en.Key] = msg
+			r.sum.Skipped++
+			r.sum.Errors = append(r.sum.Errors, msg)
+			r.e.note("error: %s", msg)
+			if imapconn.IsRetryable(err) {
+				return false, err
+			}
+			lo = batchStart
+			continue
+		}
 		if err != nil {
-			return false, fmt.Errorf("append: %w", err)
+			return false, fmt.Errorf("append %s: %w", unconfirmedNames(r.f, ens, confirmed), err)
 		}
 	}
 	return unresolved, nil
+}
+
+// unconfirmedNames names, for an error, the files of a batch the server
+// did not confirm.
+func unconfirmedNames(f LocalFolder, ens []maildir.Entry, confirmed []bool) string {
+	var names []string
+	for i, en := range ens {
+		if !confirmed[i] {
+			names = append(names, filepath.Join(f.Path(), en.Dir, en.Name))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "batch"
+	case 1:
+		return names[0]
+	}
+	return fmt.Sprintf("%s and %d more", names[0], len(names)-1)
 }

@@ -23,19 +23,23 @@ func (noProgress) Done(int, int64) {}
 
 // Summary counts what one account's run did.
 type Summary struct {
-	Account        string   `json:"account"`
-	Folders        int      `json:"folders"`
-	Downloaded     int      `json:"downloaded"`
-	Uploaded       int      `json:"uploaded"`
-	BytesDown      int64    `json:"bytes_down"`
-	BytesUp        int64    `json:"bytes_up"`
-	FlagsToServer  int      `json:"flags_to_server"`
-	FlagsToLocal   int      `json:"flags_to_local"`
-	DeletedLocal   int      `json:"deleted_local"`
-	ExpungedRemote int      `json:"expunged_remote"`
-	Paired         int      `json:"paired_by_content"`
-	Warnings       []string `json:"warnings,omitempty"`
-	Errors         []string `json:"errors,omitempty"`
+	Account        string `json:"account"`
+	Folders        int    `json:"folders"`
+	Downloaded     int    `json:"downloaded"`
+	Uploaded       int    `json:"uploaded"`
+	BytesDown      int64  `json:"bytes_down"`
+	BytesUp        int64  `json:"bytes_up"`
+	FlagsToServer  int    `json:"flags_to_server"`
+	FlagsToLocal   int    `json:"flags_to_local"`
+	DeletedLocal   int    `json:"deleted_local"`
+	ExpungedRemote int    `json:"expunged_remote"`
+	Paired         int    `json:"paired_by_content"`
+	// Skipped counts the messages not synced because the server refused
+	// them; each is also named in Errors, so a run with skipped messages
+	// is partial.
+	Skipped  int      `json:"skipped,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
 }
 
 func (s *Summary) add(o *Summary) {
@@ -48,6 +52,7 @@ func (s *Summary) add(o *Summary) {
 	s.DeletedLocal += o.DeletedLocal
 	s.ExpungedRemote += o.ExpungedRemote
 	s.Paired += o.Paired
+	s.Skipped += o.Skipped
 	s.Warnings = append(s.Warnings, o.Warnings...)
 	s.Errors = append(s.Errors, o.Errors...)
 }
@@ -64,6 +69,9 @@ func (s *Summary) String() string {
 		s.Account, s.Folders, s.Downloaded, s.Uploaded, s.FlagsToServer, s.FlagsToLocal, s.DeletedLocal, s.ExpungedRemote)
 	if s.Paired > 0 {
 		fmt.Fprintf(&b, ", %d paired by content", s.Paired)
+	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", s.Skipped)
 	}
 	if n := len(s.Warnings); n > 0 {
 		fmt.Fprintf(&b, ", %d warnings", n)

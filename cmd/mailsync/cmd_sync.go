@@ -81,6 +81,7 @@ type folderResult struct {
 	DeletedLocal   int      `json:"deleted_local"`
 	ExpungedRemote int      `json:"expunged_remote"`
 	Paired         int      `json:"paired_by_content"`
+	Skipped        int      `json:"skipped"` // messages the server refused
 	DurationMS     int64    `json:"duration_ms"`
 	Error          string   `json:"error,omitempty"`
 	Errors         []string `json:"errors,omitempty"` // deletions held back and the like
@@ -90,7 +91,7 @@ type folderResult struct {
 func newFolderResult(name string, s sync.Summary, elapsed time.Duration, err error) folderResult {
 	r := folderResult{Folder: name, OK: err == nil, Downloaded: s.Downloaded, Uploaded: s.Uploaded,
 		BytesDown: s.BytesDown, BytesUp: s.BytesUp, FlagsToServer: s.FlagsToServer, FlagsToLocal: s.FlagsToLocal,
-		DeletedLocal: s.DeletedLocal, ExpungedRemote: s.ExpungedRemote, Paired: s.Paired,
+		DeletedLocal: s.DeletedLocal, ExpungedRemote: s.ExpungedRemote, Paired: s.Paired, Skipped: s.Skipped,
 		DurationMS: elapsed.Milliseconds(), Errors: s.Errors, Warnings: s.Warnings}
 	if err != nil {
 		r.Error = err.Error()
@@ -117,6 +118,7 @@ func (r folderResult) String() string {
 	add(r.DeletedLocal, "deleted locally")
 	add(r.ExpungedRemote, "expunged on the server")
 	add(r.Paired, "paired by content")
+	add(r.Skipped, "skipped")
 	if r.Error != "" {
 		parts = append(parts, "failed")
 	}

@@ -77,6 +77,10 @@ type Options struct {
 	NoUIDPlus bool
 	// Separator is the hierarchy delimiter: "/" when empty.
 	Separator string
+	// MaxConnections, when set, is mail_max_userip_connections: how many
+	// IMAP connections one user may have open at once (Dovecot answers a
+	// login beyond it with NO).
+	MaxConnections int
 	// TLS turns on STARTTLS on Port and an implicit-TLS listener on
 	// TLSPort, with a fresh self-signed certificate for "127.0.0.1"
 	// (Server.CACert).
@@ -368,6 +372,9 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 		p("  mailbox %s {\n    special_use = %s\n  }", m[0], m[1])
 	}
 	p("}")
+	if opts.MaxConnections > 0 {
+		p("protocol imap {\n  mail_max_userip_connections = %d\n}", opts.MaxConnections)
+	}
 	if opts.NoCondStore || opts.NoUIDPlus {
 		var caps []string
 		for _, c := range postLoginCaps {

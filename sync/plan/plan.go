@@ -1,7 +1,8 @@
 // Package plan holds every decision the sync engine makes, as pure
 // functions of values: which folders to sync, create, skip or forget
 // (Folders), how to list a folder's server messages (Listing), which
-// fingerprints are needed (NeedFingerprints), and what to do with each
+// fingerprints and whole-message hashes are needed (NeedFingerprints,
+// NeedHashes), and what to do with each
 // message (Build). It does no I/O and imports none of imapconn, maildir
 // or statedb: the engine in package sync lists both sides and the state,
 // asks this package, and applies the answer.
@@ -13,6 +14,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/mailsync/mailsync/model"
@@ -88,17 +90,29 @@ type Plan struct {
 	ExpungeRemote []Ref // gone from the Maildir
 	DropPairs     []model.UID
 	DropIntents   []string
+	// RemoveOrphans are Maildir files an interrupted run downloaded
+	// (their content matches a download intent) whose server message is
+	// gone: removed, not uploaded as new.
+	RemoveOrphans []string
+	// DropDownloads are the stored download intents, forgotten once the
+	// orphans are removed.
+	DropDownloads []model.UID
 	Download      []Download
 	Upload        []Upload
 	// Blocked says which deletions the guard held back, for the user.
 	Blocked []string
+	// HeldBack is the new list of pairs whose deletion is held back
+	// (sorted UIDs); SetHeldBack is true when it differs from the
+	// stored one and must be recorded.
+	HeldBack    []model.UID
+	SetHeldBack bool
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
 	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 &&
 		len(p.ExpungeRemote) == 0 && len(p.DropPairs) == 0 && len(p.DropIntents) == 0 &&
-		len(p.Download) == 0 && len(p.Upload) == 0
+		len(p.RemoveOrphans) == 0 && len(p.DropDownloads) == 0 && len(p.Download) == 0 && len(p.Upload) == 0 && !p.SetHeldBack
 }
 
 // ValidityChanged reports whether the stored pairs belong to another
@@ -107,18 +121,32 @@ func ValidityChanged(st *model.FolderState, serverValidity uint32) bool {
 	return st.UIDValidity != 0 && st.UIDValidity != serverValidity
 }
 
+// pairedSets returns the server UIDs and Maildir keys the stored pairs
+// account for. A pair whose Maildir file is gone does not account for its
+// UID: the message may be in the Maildir under another name (restored by
+// another program), which pairing by content finds.
+func pairedSets(in *Input) (map[model.UID]bool, map[string]bool) {
+	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
+	if ValidityChanged(in.State, in.UIDValidity) {
+		return pairedUID, pairedKey
+	}
+	localKeys := make(map[string]bool, len(in.Local))
+	for _, l := range in.Local {
+		localKeys[l.Key] = true
+	}
+	for _, p := range in.State.Pairs {
+		pairedUID[p.UID] = localKeys[p.Key]
+		pairedKey[p.Key] = true
+	}
+	return pairedUID, pairedKey
+}
+
 // NeedFingerprints returns the server UIDs and Maildir keys whose
 // fingerprints the plan needs: the unpaired messages of both sides, when
 // both sides have some (so that a message already on both sides is paired
 // instead of copied again).
 func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
-	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
-	if !ValidityChanged(in.State, in.UIDValidity) {
-		for _, p := range in.State.Pairs {
-			pairedUID[p.UID] = true
-			pairedKey[p.Key] = true
-		}
-	}
+	pairedUID, pairedKey := pairedSets(in)
 	localKeys := map[string]bool{}
 	for _, l := range in.Local {
 		localKeys[l.Key] = true
@@ -150,12 +178,57 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 		}
 	}
 	if unpairedRemote == 0 {
+		if len(in.State.Downloads) > 0 {
+			return nil, local // orphans of interrupted downloads
+		}
 		return nil, nil
 	}
 	if unpairedLocal == 0 {
 		local = nil
 		if !lostIntent {
 			remote = nil
+		}
+	}
+	return remote, local
+}
+
+// NeedHashes returns the server UIDs and Maildir keys whose whole-message
+// hashes (model.ContentHash) the plan needs, once the fingerprints
+// NeedFingerprints asked for are filled in: the unpaired messages whose
+// fingerprint matches an unpaired message of the other side, or (server
+// messages) an upload intent whose file is gone. A pair made by content
+// must be certain: the same header block and size do not make the same
+// message, so PairByContent pairs only equal hashes.
+func NeedHashes(in *Input) (remote []model.UID, local []string) {
+	pairedUID, pairedKey := pairedSets(in)
+	localPrints, remotePrints := map[string]bool{}, map[string]bool{}
+	localKeys := map[string]bool{}
+	for _, l := range in.Local {
+		localKeys[l.Key] = true
+		if !pairedKey[l.Key] && l.Fingerprint != "" {
+			localPrints[l.Fingerprint] = true
+		}
+	}
+	for _, it := range in.State.Intents {
+		if !localKeys[it.Key] && it.Fingerprint != "" {
+			localPrints[it.Fingerprint] = true
+		}
+	}
+	for _, r := range in.Remote {
+		if pairedUID[r.UID] || r.Fingerprint == "" {
+			continue
+		}
+		remotePrints[r.Fingerprint] = true
+		if localPrints[r.Fingerprint] && r.Hash == "" {
+			remote = append(remote, r.UID)
+		}
+	}
+	for _, d := range in.State.Downloads {
+		remotePrints[d.Fingerprint] = true // an orphan of an interrupted download
+	}
+	for _, l := range in.Local {
+		if !pairedKey[l.Key] && l.Fingerprint != "" && remotePrints[l.Fingerprint] && l.Hash == "" {
+			local = append(local, l.Key)
 		}
 	}
 	return remote, local
@@ -186,7 +259,12 @@ func Build(in *Input) (*Plan, error) {
 	}
 	DiffPairs(p, pairs, remote, local)
 	PairByContent(p, in, pairs, reset.OldBase)
-	GuardMassDeletion(p, len(pairs), in.AllowMassDelete)
+	held := in.State.HeldBack
+	if reset.Reset {
+		held = nil // UIDs of the old UIDVALIDITY
+	}
+	GuardMassDeletion(p, len(pairs), held, in.AllowMassDelete)
+	p.SetHeldBack = !slices.Equal(p.HeldBack, in.State.HeldBack)
 	return p, nil
 }
 
@@ -258,21 +336,35 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 }
 
 // PairByContent decides for every unpaired message. Unpaired messages
-// with the same fingerprint on both sides are one message: pair them
+// with the same fingerprint and the same whole-message hash on both sides
+// (a fingerprint alone is not certain: see NeedHashes) are one message:
+// pair them
 // (first sync over existing mail, lost state, a crash between a transfer
 // and its commit, an APPEND without APPENDUID, a changed UIDVALIDITY). A
 // server message matching an upload intent whose file is gone was
 // uploaded by an interrupted run and deleted locally since: expunge it.
-// Other server messages are downloaded, other Maildir messages uploaded.
+// Other server messages are downloaded; a Maildir message matching a
+// download intent is a file an interrupted run downloaded whose server
+// message is gone since: it is removed (RemoveOrphans); other Maildir
+// messages are uploaded.
 // Every stored intent is dropped (the executor keeps those it still
 // needs). oldBase gives the agreed flags of pairs forgotten by a reset.
 func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]model.Flags) {
 	pairedUID := make(map[model.UID]bool, len(pairs))
 	pairedKey := make(map[string]bool, len(pairs))
+	pairFlags := make(map[model.UID]model.Flags, len(pairs))
 	for _, pr := range pairs {
 		pairedUID[pr.UID] = true
 		pairedKey[pr.Key] = true
+		pairFlags[pr.UID] = pr.Flags
 	}
+	// A pair whose file is gone (DiffPairs: expunge on the server) is
+	// paired again when its message is in the Maildir under another name.
+	gone := make(map[model.UID]bool, len(p.ExpungeRemote))
+	for _, x := range p.ExpungeRemote {
+		gone[x.UID] = true
+	}
+	repaired := map[model.UID]bool{}
 	local := make(map[string]model.LocalMsg, len(in.Local))
 	for _, l := range in.Local {
 		local[l.Key] = l
@@ -284,8 +376,8 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			continue
 		}
 		unpairedLocal = append(unpairedLocal, l)
-		if l.Fingerprint != "" {
-			byPrint[l.Fingerprint] = append(byPrint[l.Fingerprint], l.Key)
+		if l.Fingerprint != "" && l.Hash != "" {
+			byPrint[l.Fingerprint+"/"+l.Hash] = append(byPrint[l.Fingerprint+"/"+l.Hash], l.Key)
 		}
 	}
 	sort.Slice(unpairedLocal, func(i, j int) bool { return unpairedLocal[i].Key < unpairedLocal[j].Key })
@@ -296,22 +388,30 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	for _, it := range in.State.Intents {
 		p.DropIntents = append(p.DropIntents, it.Key)
 		if _, ok := local[it.Key]; !ok && it.Fingerprint != "" {
-			intentPrint[it.Fingerprint] = append(intentPrint[it.Fingerprint], it.Key)
+			// An intent from a version that kept no hash matches by
+			// fingerprint alone.
+			k := it.Fingerprint + "/" + it.Hash
+			intentPrint[k] = append(intentPrint[k], it.Key)
 		}
 	}
 	sort.Strings(p.DropIntents)
 	remoteSorted := append([]model.RemoteMsg(nil), in.Remote...)
 	sort.Slice(remoteSorted, func(i, j int) bool { return remoteSorted[i].UID < remoteSorted[j].UID })
 	for _, r := range remoteSorted {
-		if pairedUID[r.UID] {
+		if pairedUID[r.UID] && !gone[r.UID] {
 			continue
 		}
-		if r.Fingerprint != "" {
-			if keys := byPrint[r.Fingerprint]; len(keys) > 0 {
+		if r.Fingerprint != "" && r.Hash != "" {
+			content := r.Fingerprint + "/" + r.Hash
+			if keys := byPrint[content]; len(keys) > 0 {
 				key := keys[0]
-				byPrint[r.Fingerprint] = keys[1:]
+				byPrint[content] = keys[1:]
 				l := local[key]
 				base, ok := oldBase[key]
+				if gone[r.UID] {
+					base, ok = pairFlags[r.UID], true
+					repaired[r.UID] = true
+				}
 				if !ok {
 					base = r.Flags & l.Flags
 				}
@@ -321,35 +421,95 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				pairedKey[key] = true
 				continue
 			}
-			if keys := intentPrint[r.Fingerprint]; len(keys) > 0 {
-				intentPrint[r.Fingerprint] = keys[1:]
-				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
-				pairedUID[r.UID] = true
+			for _, k := range []string{content, r.Fingerprint + "/"} {
+				if gone[r.UID] {
+					break // already paired; DiffPairs decided
+				}
+				if keys := intentPrint[k]; len(keys) > 0 {
+					intentPrint[k] = keys[1:]
+					p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
+					pairedUID[r.UID] = true
+					break
+				}
+			}
+			if pairedUID[r.UID] {
 				continue
 			}
 		}
+		if gone[r.UID] {
+			continue // not in the Maildir under another name: the expunge stands
+		}
 		p.Download = append(p.Download, Download{UID: r.UID, Flags: r.Flags, Size: r.Size})
 	}
-	for _, l := range unpairedLocal {
-		if !pairedKey[l.Key] {
-			p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
+	if len(repaired) > 0 {
+		var kept []Ref
+		for _, x := range p.ExpungeRemote {
+			if !repaired[x.UID] {
+				kept = append(kept, x)
+			}
 		}
+		p.ExpungeRemote = kept
+	}
+	downloaded := map[string]int{}
+	for _, d := range in.State.Downloads {
+		downloaded[d.Fingerprint+"/"+d.Hash]++
+		p.DropDownloads = append(p.DropDownloads, d.UID)
+	}
+	for _, l := range unpairedLocal {
+		if pairedKey[l.Key] {
+			continue
+		}
+		if c := l.Fingerprint + "/" + l.Hash; l.Hash != "" && downloaded[c] > 0 {
+			downloaded[c]--
+			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
+			continue
+		}
+		p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
 	}
 }
 
 // GuardMassDeletion holds back the deletions of one side when there are
 // at least MassDeleteMin of them and they are more than half of the
-// total pairs, unless allow is set; it says so in p.Blocked.
-func GuardMassDeletion(p *Plan, total int, allow bool) {
+// total pairs, or when a deletion on that side is already held (held,
+// from the state: a guard decision holds, through later passes of the
+// run that uploaded or downloaded meanwhile and through later runs,
+// until the user decides), unless allow is set; it says so in p.Blocked
+// and lists every held pair in p.HeldBack.
+func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
+	p.HeldBack = nil
 	if allow {
 		return
 	}
-	if n := len(p.ExpungeRemote); n >= MassDeleteMin && 2*n > total {
+	isHeld := make(map[model.UID]bool, len(held))
+	for _, u := range held {
+		isHeld[u] = true
+	}
+	guard := func(refs []Ref) bool {
+		n := len(refs)
+		if n >= MassDeleteMin && 2*n > total {
+			return true
+		}
+		for _, x := range refs {
+			if isHeld[x.UID] {
+				return true
+			}
+		}
+		return false
+	}
+	hold := func(refs []Ref) {
+		for _, x := range refs {
+			p.HeldBack = append(p.HeldBack, x.UID)
+		}
+	}
+	if n := len(p.ExpungeRemote); guard(p.ExpungeRemote) {
 		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		hold(p.ExpungeRemote)
 		p.ExpungeRemote = nil
 	}
-	if n := len(p.DeleteLocal); n >= MassDeleteMin && 2*n > total {
+	if n := len(p.DeleteLocal); guard(p.DeleteLocal) {
 		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		hold(p.DeleteLocal)
 		p.DeleteLocal = nil
 	}
+	slices.Sort(p.HeldBack)
 }

@@ -15,11 +15,26 @@ const (
 	T = model.FlagTrashed
 )
 
+// rm and lm make listings whose messages with a fingerprint have the
+// content hash that goes with it (same fingerprint, same content);
+// rmh and lmh give the hash explicitly.
 func rm(uid model.UID, f model.Flags, fp string) model.RemoteMsg {
-	return model.RemoteMsg{UID: uid, Flags: f, Size: 100, Fingerprint: fp}
+	return rmh(uid, f, fp, hashOf(fp))
 }
 func lm(key string, f model.Flags, fp string) model.LocalMsg {
-	return model.LocalMsg{Key: key, Flags: f, Fingerprint: fp}
+	return lmh(key, f, fp, hashOf(fp))
+}
+func rmh(uid model.UID, f model.Flags, fp, hash string) model.RemoteMsg {
+	return model.RemoteMsg{UID: uid, Flags: f, Size: 100, Fingerprint: fp, Hash: hash}
+}
+func lmh(key string, f model.Flags, fp, hash string) model.LocalMsg {
+	return model.LocalMsg{Key: key, Flags: f, Fingerprint: fp, Hash: hash}
+}
+func hashOf(fp string) string {
+	if fp == "" {
+		return ""
+	}
+	return "content-" + fp
 }
 func pr(uid model.UID, key string, f model.Flags) model.Pair {
 	return model.Pair{UID: uid, Key: key, Flags: f}
@@ -31,6 +46,7 @@ func TestBuildPlan(t *testing.T) {
 		validity uint32 // server's; state's is 1 unless no pairs
 		state    []model.Pair
 		intents  []model.Intent
+		held     []model.UID
 		remote   []model.RemoteMsg
 		local    []model.LocalMsg
 		allow    bool
@@ -103,15 +119,45 @@ func TestBuildPlan(t *testing.T) {
 		{name: "emptied Maildir folder deletes nothing on the server",
 			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, ""), rm(3, 0, ""), rm(4, 0, ""), rm(5, 0, "")},
-			want:   Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)`}}},
+			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)`},
+				HeldBack: []model.UID{1, 2, 3, 4, 5}, SetHeldBack: true}},
 		{name: "emptied server folder deletes nothing locally",
 			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")},
-			want:  Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`}}},
+			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`},
+				HeldBack: []model.UID{1, 2, 3, 4, 5}, SetHeldBack: true}},
+		// Issue 8 case 2: the deletions held back at 5 of 8 stay held
+		// when 2 uploads made it 5 of 10, and nothing is rewritten.
+		{name: "held-back deletions stay held when they are no longer most",
+			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0), pr(6, "f", 0), pr(7, "g", 0), pr(8, "h", 0), pr(9, "i", 0), pr(10, "j", 0)},
+			held:   []model.UID{1, 2, 3, 4, 5},
+			remote: []model.RemoteMsg{rm(6, 0, ""), rm(7, 0, ""), rm(8, 0, ""), rm(9, 0, ""), rm(10, 0, "")},
+			local:  []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, ""), lm("f", 0, ""), lm("g", 0, ""), lm("h", 0, ""), lm("i", 0, ""), lm("j", 0, "")},
+			want: Plan{Blocked: []string{`folder "F": 5 of 10 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`},
+				HeldBack: []model.UID{1, 2, 3, 4, 5}}},
+		{name: "held-back deletions are carried out when allowed, and the hold forgotten",
+			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0)}, held: []model.UID{1, 2}, allow: true,
+			remote: []model.RemoteMsg{rm(3, 0, "")}, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")},
+			want: Plan{DeleteLocal: []Ref{{1, "a"}, {2, "b"}}, SetHeldBack: true}},
+		{name: "a hold whose messages came back is forgotten",
+			state: []model.Pair{pr(1, "a", 0)}, held: []model.UID{1},
+			remote: []model.RemoteMsg{rm(1, 0, "")}, local: []model.LocalMsg{lm("a", 0, "")},
+			want: Plan{SetHeldBack: true}},
 		{name: "mass deletion when allowed",
 			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")}, allow: true,
 			want: Plan{DeleteLocal: []Ref{{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {5, "e"}}}},
+		// Issue 8 case 4: pairs naming missing files, the messages under
+		// other names: paired again (same UID, new key, old base).
+		{name: "a pair whose file is gone re-pairs with the same content under another name",
+			state:  []model.Pair{pr(1, "a", S), pr(2, "b", 0)},
+			remote: []model.RemoteMsg{rm(1, S, "x"), rm(2, 0, "y")}, local: []model.LocalMsg{lm("a2", S|F, "x"), lm("b", 0, "y")},
+			want: Plan{Pair: []NewPair{{UID: 1, Key: "a2", Base: S}},
+				Flags: []FlagSync{{UID: 1, Key: "a2", Base: S, Remote: S, Local: S | F, Target: S | F}}}},
+		{name: "a pair whose file is gone, other content: expunged, the new file uploaded",
+			state:  []model.Pair{pr(1, "a", 0)},
+			remote: []model.RemoteMsg{rmh(1, 0, "x", "h1")}, local: []model.LocalMsg{lmh("a2", 0, "x", "h2")},
+			want: Plan{ExpungeRemote: []Ref{{1, "a"}}, Upload: []Upload{{Key: "a2"}}}},
 		{name: "a few deletions out of few messages pass the guard",
 			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, "")},
@@ -119,7 +165,7 @@ func TestBuildPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &model.FolderState{Name: "F", Pairs: tt.state, Intents: tt.intents}
+			st := &model.FolderState{Name: "F", Pairs: tt.state, Intents: tt.intents, HeldBack: tt.held}
 			validity := tt.validity
 			if validity == 0 {
 				validity = 1
@@ -142,7 +188,7 @@ func TestBuildPlan(t *testing.T) {
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Fatalf("plan\n got %+v\nwant %+v", *got, tt.want)
 			}
-			if got.Empty() != reflect.DeepEqual(tt.want, Plan{Folder: "F", Blocked: tt.want.Blocked}) {
+			if got.Empty() != reflect.DeepEqual(tt.want, Plan{Folder: "F", Blocked: tt.want.Blocked, HeldBack: tt.want.HeldBack}) {
 				t.Fatalf("Empty() = %v", got.Empty())
 			}
 		})

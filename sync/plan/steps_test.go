@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mailsync/mailsync/internal/folderpat"
@@ -82,6 +83,7 @@ func TestPairByContent(t *testing.T) {
 		name    string
 		pairs   []model.Pair
 		intents []model.Intent
+		dls     []model.DownloadIntent
 		oldBase map[string]model.Flags
 		remote  []model.RemoteMsg
 		local   []model.LocalMsg
@@ -103,17 +105,78 @@ func TestPairByContent(t *testing.T) {
 		{name: "no fingerprint: download and upload",
 			remote: []model.RemoteMsg{rm(2, S, "")}, local: []model.LocalMsg{lm("k", F, "")},
 			want: Plan{Download: []Download{{UID: 2, Flags: S, Size: 100}}, Upload: []Upload{{Key: "k", Flags: F}}}},
+		// Issue 8 case 1: same header block and size, different bodies.
+		{name: "same fingerprint, different content: download and upload",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "h1")}, local: []model.LocalMsg{lmh("k", 0, "x", "h2")},
+			want: Plan{Download: []Download{{UID: 2, Size: 100}}, Upload: []Upload{{Key: "k"}}}},
+		{name: "same fingerprint, content not hashed: not paired",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "")}, local: []model.LocalMsg{lmh("k", 0, "x", "h1")},
+			want: Plan{Download: []Download{{UID: 2, Size: 100}}, Upload: []Upload{{Key: "k"}}}},
+		{name: "same fingerprint twice: each pairs with its own content",
+			remote: []model.RemoteMsg{rmh(2, 0, "x", "h1"), rmh(3, 0, "x", "h2")}, local: []model.LocalMsg{lmh("a", 0, "x", "h2"), lmh("b", 0, "x", "h1")},
+			want: Plan{Pair: []NewPair{{UID: 2, Key: "b"}, {UID: 3, Key: "a"}}}},
+		{name: "intent whose file is gone, other content: downloaded, not expunged",
+			intents: []model.Intent{{Key: "gone", Fingerprint: "x", Hash: "h1"}},
+			remote:  []model.RemoteMsg{rmh(2, 0, "x", "h2")},
+			want:    Plan{DropIntents: []string{"gone"}, Download: []Download{{UID: 2, Size: 100}}}},
+		// Issue 8 case 3: a crash after writing a downloaded file and
+		// before its pair was committed.
+		{name: "orphan of an interrupted download whose message is gone is removed",
+			dls:   []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "content-x"}},
+			local: []model.LocalMsg{lm("k", 0, "x")},
+			want:  Plan{RemoveOrphans: []string{"k"}, DropDownloads: []model.UID{5}}},
+		{name: "interrupted download still on the server is paired",
+			dls:    []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "content-x"}},
+			remote: []model.RemoteMsg{rm(5, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "x")},
+			want: Plan{Pair: []NewPair{{UID: 5, Key: "k"}}, DropDownloads: []model.UID{5}}},
+		{name: "local file with other content than the interrupted download is uploaded",
+			dls:   []model.DownloadIntent{{UID: 5, Fingerprint: "x", Hash: "h1"}},
+			local: []model.LocalMsg{lmh("k", 0, "x", "h2")},
+			want:  Plan{Upload: []Upload{{Key: "k"}}, DropDownloads: []model.UID{5}}},
 		{name: "intent whose file is gone expunges its upload", intents: []model.Intent{{Key: "gone", Fingerprint: "x"}, {Key: "k"}},
 			remote: []model.RemoteMsg{rm(2, 0, "x")}, local: []model.LocalMsg{lm("k", 0, "")},
 			want: Plan{ExpungeRemote: []Ref{{2, "gone"}}, DropIntents: []string{"gone", "k"}, Upload: []Upload{{Key: "k"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &Input{Folder: "F", State: &model.FolderState{Pairs: tt.pairs, Intents: tt.intents}, Remote: tt.remote, Local: tt.local}
+			in := &Input{Folder: "F", State: &model.FolderState{Pairs: tt.pairs, Intents: tt.intents, Downloads: tt.dls}, Remote: tt.remote, Local: tt.local}
 			var got Plan
 			PairByContent(&got, in, tt.pairs, tt.oldBase)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNeedHashes(t *testing.T) {
+	tests := []struct {
+		name       string
+		pairs      []model.Pair
+		intents    []model.Intent
+		remote     []model.RemoteMsg
+		local      []model.LocalMsg
+		wantRemote []model.UID
+		wantLocal  []string
+	}{
+		{name: "candidates on both sides",
+			remote: []model.RemoteMsg{rmh(1, 0, "x", ""), rmh(2, 0, "y", "")}, local: []model.LocalMsg{lmh("a", 0, "x", ""), lmh("b", 0, "z", "")},
+			wantRemote: []model.UID{1}, wantLocal: []string{"a"}},
+		{name: "paired messages are not hashed", pairs: []model.Pair{pr(1, "a", 0)},
+			remote: []model.RemoteMsg{rmh(1, 0, "x", ""), rmh(2, 0, "x", "")}, local: []model.LocalMsg{lmh("a", 0, "x", "")}},
+		{name: "an intent whose file is gone makes a server candidate",
+			intents: []model.Intent{{Key: "gone", Fingerprint: "x"}},
+			remote:  []model.RemoteMsg{rmh(1, 0, "x", "")}, wantRemote: []model.UID{1}},
+		{name: "hashes already known are not asked again",
+			remote: []model.RemoteMsg{rmh(1, 0, "x", "h")}, local: []model.LocalMsg{lmh("a", 0, "x", "h")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: 1, Pairs: tt.pairs, Intents: tt.intents}, UIDValidity: 1,
+				Remote: tt.remote, Local: tt.local}
+			r, l := NeedHashes(in)
+			if !slices.Equal(r, tt.wantRemote) || !slices.Equal(l, tt.wantLocal) {
+				t.Fatalf("got %v %v, want %v %v", r, l, tt.wantRemote, tt.wantLocal)
 			}
 		})
 	}
@@ -132,22 +195,34 @@ func TestGuardMassDeletion(t *testing.T) {
 		expunge, del     int
 		total            int
 		allow            bool
+		held             []model.UID
 		keptExp, keptDel int
 		blocked          int
+		wantHeld         []model.UID
 	}{
 		{name: "below the minimum", expunge: 4, total: 4, keptExp: 4},
 		{name: "half is not more than half", expunge: 5, total: 10, keptExp: 5},
-		{name: "most of the server side", expunge: 6, total: 10, blocked: 1},
-		{name: "most of the local side", del: 5, total: 5, blocked: 1},
-		{name: "both sides", expunge: 5, del: 5, total: 9, blocked: 2},
+		{name: "most of the server side", expunge: 6, total: 10, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5, 6}},
+		{name: "most of the local side", del: 5, total: 5, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5}},
+		{name: "both sides", expunge: 5, del: 5, total: 9, blocked: 2, wantHeld: []model.UID{1, 1, 2, 2, 3, 3, 4, 4, 5, 5}},
 		{name: "allowed", expunge: 5, del: 5, total: 5, allow: true, keptExp: 5, keptDel: 5},
+		// Issue 8 case 2: held back in the first pass (6 of 10), the
+		// same deletions are not half of the 12 pairs after two uploads:
+		// they stay held.
+		{name: "held before, no longer most", del: 6, total: 12, held: []model.UID{1, 2, 3, 4, 5, 6}, blocked: 1, wantHeld: []model.UID{1, 2, 3, 4, 5, 6}},
+		{name: "one held, one more gone", del: 2, total: 12, held: []model.UID{1}, blocked: 1, wantHeld: []model.UID{1, 2}},
+		{name: "held on the other side only", expunge: 2, total: 12, held: []model.UID{7}, keptExp: 2},
+		{name: "held, then allowed", del: 6, total: 12, held: []model.UID{1, 2, 3, 4, 5, 6}, allow: true, keptDel: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Plan{Folder: "F", ExpungeRemote: refs(tt.expunge), DeleteLocal: refs(tt.del)}
-			GuardMassDeletion(p, tt.total, tt.allow)
+			GuardMassDeletion(p, tt.total, tt.held, tt.allow)
 			if len(p.ExpungeRemote) != tt.keptExp || len(p.DeleteLocal) != tt.keptDel || len(p.Blocked) != tt.blocked {
 				t.Fatalf("kept %d/%d, blocked %q", len(p.ExpungeRemote), len(p.DeleteLocal), p.Blocked)
+			}
+			if !slices.Equal(p.HeldBack, tt.wantHeld) {
+				t.Fatalf("held back %v, want %v", p.HeldBack, tt.wantHeld)
 			}
 		})
 	}
