@@ -1,0 +1,177 @@
+package imapconn
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/mailsync/mailsync/model"
+)
+
+// This file holds what a server-to-server copy (package migrate) needs
+// beyond the sync engine's view: flags and keywords as the server spells
+// them, INTERNALDATE, PERMANENTFLAGS and every LIST attribute.
+
+// FolderAttrs is a folder of ListFolderAttrs: its canonical name and
+// every attribute the server gave it in LIST (e.g. `\Sent`, `\All`,
+// `\Important`, `\Noselect`), as the server spells them.
+type FolderAttrs struct {
+	Name  string
+	Attrs []string
+}
+
+// ListFolderAttrs lists every folder with all its LIST attributes
+// (with RETURN (SPECIAL-USE) when the server allows it), sorted by name.
+// Names mailsync cannot represent are left out (ListFolders reports them).
+func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, err error) {
+	end, err := c.begin(ctx, "list folders")
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	var opts *imap.ListOptions
+	if c.caps.SpecialUse && c.rawCap.Has(imap.CapListExtended) {
+		opts = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	list, err := c.client.List("", "*", opts).Collect()
+	if err != nil {
+		return nil, err
+	}
+	c.guard.takeDropped()
+	for _, d := range list {
+		if d.Delim != 0 && !c.delimOK {
+			c.delim, c.delimOK = string(d.Delim), true
+		}
+		name, err := canonicalName(d.Mailbox, d.Delim)
+		if err != nil {
+			continue
+		}
+		f := FolderAttrs{Name: name}
+		for _, a := range d.Attrs {
+			f.Attrs = append(f.Attrs, string(a))
+		}
+		folders = append(folders, f)
+	}
+	slices.SortFunc(folders, func(a, b FolderAttrs) int { return strings.Compare(a.Name, b.Name) })
+	return folders, nil
+}
+
+// SelectPermanentFlags is Select that also returns the PERMANENTFLAGS
+// of the SELECT answer (`\*` among them when the server keeps new
+// keywords).
+func (c *Conn) SelectPermanentFlags(ctx context.Context, name string, readOnly bool) (st model.FolderStatus, perm []string, err error) {
+	end, err := c.begin(ctx, fmt.Sprintf("select %q", name))
+	if err != nil {
+		return st, nil, err
+	}
+	defer end(&err)
+	sname, err := c.serverName(name)
+	if err != nil {
+		return st, nil, err
+	}
+	c.selected = ""
+	data, err := c.client.Select(sname, &imap.SelectOptions{ReadOnly: readOnly}).Wait()
+	if err != nil {
+		return st, nil, err
+	}
+	c.selected = sname
+	st = model.FolderStatus{UIDValidity: data.UIDValidity, UIDNext: model.UID(data.UIDNext), Messages: data.NumMessages}
+	for _, f := range data.PermanentFlags {
+		perm = append(perm, string(f))
+	}
+	return st, perm, nil
+}
+
+// RawMsg is one message of ListRaw: its flags and keywords as the
+// server spells them (without the session flag \Recent), INTERNALDATE,
+// RFC822.SIZE and model.Fingerprint.
+type RawMsg struct {
+	UID          model.UID
+	Flags        []string
+	InternalDate time.Time
+	Size         int64
+	Fingerprint  string
+}
+
+// ListRaw lists every message of the selected folder with UID FLAGS
+// INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER], sorted by UID, in one
+// FETCH. Nothing is changed (\Seen is not set).
+func (c *Conn) ListRaw(ctx context.Context) (msgs []RawMsg, err error) {
+	end, err := c.beginSelected(ctx, "list messages", true)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if mb := c.client.Mailbox(); mb == nil || mb.NumMessages == 0 {
+		return nil, nil
+	}
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	cmd := c.client.Fetch(all, &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{hdr},
+	})
+	defer cmd.Close()
+	for {
+		m := cmd.Next()
+		if m == nil {
+			break
+		}
+		buf, err := m.Collect()
+		if err != nil {
+			return nil, err
+		}
+		if buf.UID == 0 || buf.FindBodySection(hdr) == nil {
+			continue
+		}
+		r := RawMsg{UID: model.UID(buf.UID), InternalDate: buf.InternalDate, Size: buf.RFC822Size,
+			Fingerprint: model.Fingerprint(buf.RFC822Size, buf.FindBodySection(hdr))}
+		for _, f := range buf.Flags {
+			if !strings.EqualFold(string(f), `\Recent`) {
+				r.Flags = append(r.Flags, string(f))
+			}
+		}
+		msgs = append(msgs, r)
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(msgs, func(a, b RawMsg) int { return int(a.UID) - int(b.UID) })
+	return msgs, nil
+}
+
+// AppendRaw uploads one message to folder (canonical name) with flags
+// and keywords as given (spelled as the server should store them) and
+// date as INTERNALDATE. On a connection error the message may or may
+// not have been stored.
+func (c *Conn) AppendRaw(ctx context.Context, folder string, body []byte, flags []string, date time.Time) (err error) {
+	end, err := c.begin(ctx, fmt.Sprintf("append to %q", folder))
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	sname, err := c.serverName(folder)
+	if err != nil {
+		return err
+	}
+	opts := &imap.AppendOptions{Time: date}
+	for _, f := range flags {
+		opts.Flags = append(opts.Flags, imap.Flag(f))
+	}
+	cmd := c.client.Append(sname, int64(len(body)), opts)
+	_, werr := cmd.Write(body)
+	cerr := cmd.Close()
+	_, err = cmd.Wait()
+	if err == nil {
+		if werr != nil {
+			err = werr
+		} else {
+			err = cerr
+		}
+	}
+	return err
+}
