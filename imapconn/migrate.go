@@ -175,3 +175,38 @@ func (c *Conn) AppendRaw(ctx context.Context, folder string, body []byte, flags 
 	}
 	return err
 }
+
+// PersonalPrefix returns the prefix of the user's personal namespace
+// (RFC 2342) in canonical form, ending in "/" (e.g. "INBOX/" on Courier
+// or Cyrus, whose folders are "INBOX.Sent" and so on), or "" when the
+// prefix is empty or the server has no NAMESPACE.
+func (c *Conn) PersonalPrefix(ctx context.Context) (prefix string, err error) {
+	end, err := c.begin(ctx, "namespace")
+	if err != nil {
+		return "", err
+	}
+	defer end(&err)
+	if !c.rawCap.Has(imap.CapNamespace) {
+		return "", nil
+	}
+	data, err := c.client.Namespace().Wait()
+	if err != nil {
+		return "", err
+	}
+	if len(data.Personal) == 0 || data.Personal[0].Prefix == "" {
+		return "", nil
+	}
+	p := data.Personal[0]
+	trimmed := p.Prefix
+	if p.Delim != 0 {
+		trimmed = strings.TrimSuffix(trimmed, string(p.Delim))
+	}
+	if trimmed == "" {
+		return "", nil
+	}
+	name, err := canonicalName(trimmed, p.Delim)
+	if err != nil {
+		return "", &cmdErr{fmt.Errorf("personal namespace %q: %w", p.Prefix, err)}
+	}
+	return name + "/", nil
+}

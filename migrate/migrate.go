@@ -15,7 +15,8 @@
 // messages, nothing on it is changed or deleted.
 //
 // Folders map by name across hierarchy delimiters (imapconn's canonical
-// "/" names), special-use folders (\Sent, \Trash, \Junk, \Drafts,
+// "/" names) and personal namespace prefixes ("INBOX." on Courier and
+// Cyrus: FROM's "INBOX/Work" is TO's "Work" when TO has none), special-use folders (\Sent, \Trash, \Junk, \Drafts,
 // \Archive, \Flagged) map to the target's folder with the same attribute
 // whatever its name, and Options.Map overrides both. Gmail's \All and
 // \Important views are not copied as folders (their messages are in the
@@ -113,7 +114,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("TO: %w", err)
 	}
-	pairs, skipped, err := MapFolders(fromFolders, toFolders, opts.Map)
+	fromPrefix, err := from.PersonalPrefix(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("FROM: %w", err)
+	}
+	toPrefix, err := to.PersonalPrefix(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("TO: %w", err)
+	}
+	pairs, skipped, err := MapFolders(fromFolders, toFolders, fromPrefix, toPrefix, opts.Map)
 	if err != nil {
 		return rep, err
 	}
@@ -174,11 +183,12 @@ func specialUse(attrs []string) string {
 
 // MapFolders decides where each FROM folder goes: override (by FROM
 // name) first, then the TO folder with the same special use, then the
-// same canonical name. Non-selectable folders and Gmail's \All and
+// same canonical name with FROM's personal namespace prefix (fromPrefix,
+// canonical and ending in "/", or "") replaced by TO's. Non-selectable folders and Gmail's \All and
 // \Important are skipped (reported in skipped). Two FROM folders mapped
 // to one TO folder is an error naming both: the content comparison
 // would merge them.
-func MapFolders(from, to []imapconn.FolderAttrs, override map[string]string) (pairs []Pair, skipped []string, err error) {
+func MapFolders(from, to []imapconn.FolderAttrs, fromPrefix, toPrefix string, override map[string]string) (pairs []Pair, skipped []string, err error) {
 	toByName := map[string]bool{}
 	toByUse := map[string]string{}
 	for _, f := range to {
@@ -215,6 +225,9 @@ func MapFolders(from, to []imapconn.FolderAttrs, override map[string]string) (pa
 				continue
 			}
 			p.To = f.Name
+			if !strings.EqualFold(f.Name, model.Inbox) {
+				p.To = toPrefix + strings.TrimPrefix(f.Name, fromPrefix)
+			}
 			if dst, ok := toByUse[p.SpecialUse]; ok && p.SpecialUse != "" {
 				p.To = dst
 			}

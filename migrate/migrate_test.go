@@ -312,7 +312,7 @@ func TestMapFolders(t *testing.T) {
 		fa("[Gmail]/Spam", `\Junk`), fa("Work/2020"),
 	}
 	outlook := []imapconn.FolderAttrs{fa("INBOX"), fa("Sent Items", `\Sent`), fa("Deleted Items", `\Trash`), fa("Junk Email", `\Junk`)}
-	pairs, skipped, err := MapFolders(gmail, outlook, map[string]string{"Work/2020": "Archive/2020"})
+	pairs, skipped, err := MapFolders(gmail, outlook, "", "", map[string]string{"Work/2020": "Archive/2020"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestMapFolders(t *testing.T) {
 		t.Fatalf("skipped %q", skipped)
 	}
 	// Back the other way: Outlook's names go to Gmail's folders.
-	pairs, _, err = MapFolders(outlook, gmail, nil)
+	pairs, _, err = MapFolders(outlook, gmail, "", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestMapFolders(t *testing.T) {
 		t.Fatalf("pairs %+v", pairs)
 	}
 	// Two folders onto one is refused.
-	_, _, err = MapFolders([]imapconn.FolderAttrs{fa("A"), fa("B")}, nil, map[string]string{"A": "B"})
+	_, _, err = MapFolders([]imapconn.FolderAttrs{fa("A"), fa("B")}, nil, "", "", map[string]string{"A": "B"})
 	if err == nil || !strings.Contains(err.Error(), "both map to") {
 		t.Fatalf("collision: err = %v", err)
 	}
@@ -369,5 +369,35 @@ func TestMissingDuplicates(t *testing.T) {
 	}
 	if !slices.Equal(uids, []model.UID{3, 4}) {
 		t.Fatalf("missing %v, want [3 4]", uids)
+	}
+}
+
+// TestMigrateNamespacePrefix copies to a server whose folders live under
+// "INBOX." (as Courier's and Cyrus's), and back.
+func TestMigrateNamespacePrefix(t *testing.T) {
+	from := dovecottest.Start(t, nil)
+	to := dovecottest.Start(t, &dovecottest.Options{Separator: ".", Prefix: "INBOX.",
+		SpecialUse: map[string]string{"Sent Items": `\Sent`}})
+	to.CreateMailbox(t, "INBOX/Sent Items")
+	fill(t, from, 3)
+	rep, err := Run(context.Background(), options(from, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied != 7 {
+		t.Fatalf("copied %d, want 7", rep.Copied)
+	}
+	for _, p := range [][2]string{{"INBOX", "INBOX"}, {"Lists/go", "INBOX/Lists/go"}, {"Sent", "INBOX/Sent Items"}} {
+		if want, got := signature(t, from, p[0]), signature(t, to, p[1]); !slices.Equal(want, got) {
+			t.Errorf("%s → %s:\nFROM %q\nTO   %q", p[0], p[1], want, got)
+		}
+	}
+	// Back: the prefix is stripped, and everything is already there.
+	rep, err = Run(context.Background(), options(to, from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied != 0 || rep.Present != 7 || rep.Created != 0 {
+		t.Fatalf("back: copied %d, present %d, created %d; want 0, 7, 0 (folders %+v)", rep.Copied, rep.Present, rep.Created, rep.Folders)
 	}
 }
