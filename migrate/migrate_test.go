@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/internal/imap4dtest"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -24,7 +25,11 @@ func connOpts(s *dovecottest.Server) imapconn.Options {
 }
 
 func options(from, to *dovecottest.Server) Options {
-	return Options{From: connOpts(from), To: connOpts(to)}
+	o := Options{From: connOpts(from)}
+	if to != nil {
+		o.To = connOpts(to)
+	}
+	return o
 }
 
 // put appends a message over IMAP with flags and an internal date, as
@@ -399,5 +404,52 @@ func TestMigrateNamespacePrefix(t *testing.T) {
 	}
 	if rep.Copied != 0 || rep.Present != 7 || rep.Created != 0 {
 		t.Fatalf("back: copied %d, present %d, created %d; want 0, 7, 0 (folders %+v)", rep.Copied, rep.Present, rep.Created, rep.Folders)
+	}
+}
+
+// TestMigrateKeywordsRefused copies to GNU imap4d, whose PERMANENTFLAGS
+// has no \*: the keywords are dropped and reported once per folder (an
+// APPEND with one is refused with BAD), and a rerun copies nothing.
+func TestMigrateKeywordsRefused(t *testing.T) {
+	from := dovecottest.Start(t, nil)
+	to := imap4dtest.Start(t)
+	for i := 0; i < 4; i++ {
+		put(t, from, "INBOX", msg(i, "kw"), day, `\Seen`, "$Label1", "project-x")
+	}
+	o := options(from, nil)
+	o.To = imapconn.Options{Host: to.Host, Port: to.Port, TLS: "none", User: to.User, Password: to.Password}
+	var warnings []string
+	o.Warnf = func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied != 4 || rep.Keywords != 2 || len(warnings) != 1 || !strings.Contains(warnings[0], `"INBOX"`) || !strings.Contains(warnings[0], "$Label1 project-x") {
+		t.Fatalf("copied %d, keywords dropped %d, warnings %q", rep.Copied, rep.Keywords, warnings)
+	}
+	c := to.Client(t)
+	defer c.Close()
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	// imap4d ignores the flags and date of an APPEND (it stores \Recent
+	// and the time of arrival), but refuses the whole APPEND with BAD
+	// when a flag is a keyword: that is what dropping them avoids.
+	bufs, err := c.Fetch(all, &imap.FetchOptions{UID: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bufs) != 4 {
+		t.Fatalf("imap4d INBOX has %d messages, want 4", len(bufs))
+	}
+	c.Close()
+	rep, err = Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Copied != 0 || rep.Present != 4 {
+		t.Fatalf("rerun: copied %d, present %d; want 0, 4", rep.Copied, rep.Present)
 	}
 }
