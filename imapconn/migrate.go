@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -144,36 +145,93 @@ func (c *Conn) ListRaw(ctx context.Context) (msgs []RawMsg, err error) {
 	return msgs, nil
 }
 
-// AppendRaw uploads one message to folder (canonical name) with flags
-// and keywords as given (spelled as the server should store them) and
-// date as INTERNALDATE. On a connection error the message may or may
-// not have been stored.
-func (c *Conn) AppendRaw(ctx context.Context, folder string, body []byte, flags []string, date time.Time) (err error) {
+// RawAppend is one message for AppendRawBatch: flags and keywords as
+// the server should store them, Date as INTERNALDATE (the server's clock
+// when zero), Body with CRLF line endings, sent as is.
+type RawAppend struct {
+	Body  []byte
+	Flags []string
+	Date  time.Time
+}
+
+// AppendRaw uploads one message to folder (canonical name). On a
+// connection error the message may or may not have been stored.
+func (c *Conn) AppendRaw(ctx context.Context, folder string, body []byte, flags []string, date time.Time) error {
+	return c.AppendRawBatch(ctx, folder, []RawAppend{{Body: body, Flags: flags, Date: date}}, func(int) error { return nil })
+}
+
+// AppendRawBatch is AppendBatch for RawAppend: reqs go to folder in
+// order, at most 8 unanswered, and done(i) is called in order for each
+// message the server confirmed stored. After a refusal nothing more is
+// sent; the ones in flight are waited for. After a connection error,
+// messages sent but not confirmed may or may not be stored.
+func (c *Conn) AppendRawBatch(ctx context.Context, folder string, reqs []RawAppend, done func(i int) error) (err error) {
 	end, err := c.begin(ctx, fmt.Sprintf("append to %q", folder))
 	if err != nil {
 		return err
 	}
 	defer end(&err)
+	if len(reqs) == 0 {
+		return nil
+	}
 	sname, err := c.serverName(folder)
 	if err != nil {
 		return err
 	}
-	opts := &imap.AppendOptions{Time: date}
-	for _, f := range flags {
-		opts.Flags = append(opts.Flags, imap.Flag(f))
+	type pending struct {
+		i   int
+		cmd *imapclient.AppendCommand
 	}
-	cmd := c.client.Append(sname, int64(len(body)), opts)
-	_, werr := cmd.Write(body)
-	cerr := cmd.Close()
-	_, err = cmd.Wait()
-	if err == nil {
-		if werr != nil {
-			err = werr
-		} else {
-			err = cerr
+	var (
+		queue    []pending
+		firstErr error
+		doneErr  bool
+	)
+	wait := func() {
+		p := queue[0]
+		queue = queue[1:]
+		if _, werr := p.cmd.Wait(); werr != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr)
+			}
+			return
+		}
+		if doneErr {
+			return
+		}
+		resume := c.wd.pause()
+		derr := done(p.i)
+		resume()
+		if derr != nil {
+			doneErr = true
+			if firstErr == nil {
+				firstErr = &cmdErr{derr}
+			}
 		}
 	}
-	return err
+	for i, r := range reqs {
+		if firstErr != nil {
+			break
+		}
+		opts := &imap.AppendOptions{Time: r.Date}
+		for _, f := range r.Flags {
+			opts.Flags = append(opts.Flags, imap.Flag(f))
+		}
+		cmd := c.client.Append(sname, int64(len(r.Body)), opts)
+		_, werr := cmd.Write(r.Body)
+		cerr := cmd.Close()
+		queue = append(queue, pending{i, cmd})
+		if werr != nil || cerr != nil {
+			break // the command's answer tells why
+		}
+		for len(queue) >= appendWindow {
+			wait()
+		}
+	}
+	for len(queue) > 0 {
+		wait()
+	}
+	return firstErr
 }
 
 // PersonalPrefix returns the prefix of the user's personal namespace

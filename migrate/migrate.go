@@ -386,6 +386,31 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		uids = append(uids, m.UID)
 	}
 	dropped := map[string]bool{}
+	// Messages go to TO in pipelined batches of up to 16 messages or
+	// 8 MiB, so that a round trip is not paid per message.
+	var (
+		batch      []imapconn.RawAppend
+		batchMeta  []imapconn.RawMsg
+		batchBytes int64
+	)
+	flush := func() error {
+		err := to.AppendRawBatch(ctx, fp.To, batch, func(i int) error {
+			r := batchMeta[i]
+			fp.Copied++
+			fp.Bytes += r.Size
+			rep.Copied++
+			rep.CopiedB += r.Size
+			if opts.Progress != nil {
+				opts.Progress.Done(1, r.Size)
+			}
+			return nil
+		})
+		batch, batchMeta, batchBytes = nil, nil, 0
+		if err != nil {
+			return fmt.Errorf("copy to %q: %w", fp.To, err)
+		}
+		return nil
+	}
 	err = from.FetchBodies(ctx, uids, func(m imapconn.Message) error {
 		r := meta[m.UID]
 		var flags []string
@@ -400,18 +425,17 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		if date.IsZero() {
 			date = m.InternalDate
 		}
-		if err := to.AppendRaw(ctx, fp.To, m.Body, flags, date); err != nil {
-			return fmt.Errorf("copy message uid %d of %q to %q: %w", m.UID, fp.From, fp.To, err)
-		}
-		fp.Copied++
-		fp.Bytes += r.Size
-		rep.Copied++
-		rep.CopiedB += r.Size
-		if opts.Progress != nil {
-			opts.Progress.Done(1, r.Size)
+		batch = append(batch, imapconn.RawAppend{Body: m.Body, Flags: flags, Date: date})
+		batchMeta = append(batchMeta, r)
+		batchBytes += int64(len(m.Body))
+		if len(batch) >= 16 || batchBytes >= 8<<20 {
+			return flush()
 		}
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if len(dropped) > 0 {
 		var names []string
 		for k := range dropped {
