@@ -71,6 +71,7 @@ type FolderPlan struct {
 	CopyBytes  int64  `json:"copy_bytes"`
 	Copied     int    `json:"copied"`
 	Bytes      int64  `json:"bytes"`
+	Error      string `json:"error,omitempty"`
 
 	toCopy []imapconn.RawMsg
 }
@@ -145,12 +146,34 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Progress != nil {
 		opts.Progress.Plan(rep.Messages, rep.Bytes)
 	}
+	failed := 0
 	for i := range rep.Folders {
 		if err := copyFolder(ctx, from, to, &rep.Folders[i], rep, opts); err != nil {
-			return rep, err
+			if ctx.Err() != nil || imapconn.IsRetryable(err) {
+				return rep, err
+			}
+			// A refusal of this folder (cannot create it, a message
+			// refused): the other folders still go.
+			rep.Folders[i].Error = err.Error()
+			failed++
+			if opts.Warnf != nil {
+				opts.Warnf("%v", err)
+			}
 		}
 	}
+	if failed > 0 {
+		return rep, &PartialError{Folders: failed}
+	}
 	return rep, nil
+}
+
+// PartialError is Run's error when some folders failed (each
+// FolderPlan.Error says why, and Warnf was told) and the others were
+// copied.
+type PartialError struct{ Folders int }
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%d folders failed (see above); the others were copied: fix the cause and run again", e.Folders)
 }
 
 // Pair is one FROM folder and the TO folder it goes to.

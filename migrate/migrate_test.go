@@ -453,3 +453,28 @@ func TestMigrateKeywordsRefused(t *testing.T) {
 		t.Fatalf("rerun: copied %d, present %d; want 0, 4", rep.Copied, rep.Present)
 	}
 }
+
+// TestMigratePartial: a folder TO cannot hold (mapped to a name with a
+// level holding TO's delimiter) fails alone, named; the others are copied.
+func TestMigratePartial(t *testing.T) {
+	from, to := startPair(t)
+	fill(t, from, 2)
+	var warnings []string
+	o := options(from, to)
+	o.Map = map[string]string{"Lists/go": "Releases/v1.2"}
+	o.Warnf = func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+	rep, err := Run(context.Background(), o)
+	var pe *PartialError
+	if !errors.As(err, &pe) || pe.Folders != 1 {
+		t.Fatalf("err = %v, want 1 failed folder", err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `"Releases/v1.2"`) {
+		t.Fatalf("warnings %q", warnings)
+	}
+	if rep.Copied != 3 {
+		t.Fatalf("copied %d, want 3", rep.Copied)
+	}
+	if want, got := signature(t, from, "Sent"), signature(t, to, "Sent Items"); !slices.Equal(want, got) {
+		t.Fatalf("Sent after the failed folder:\nFROM %q\nTO   %q", want, got)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -79,6 +80,11 @@ func migrateCommand(g *globals) *cli.Command {
 				}
 			}
 			printMigrate(g, rep, err)
+			var pe *migrate.PartialError
+			if errors.As(err, &pe) {
+				fmt.Fprintf(g.stderr, "mailsync: %v\n", err)
+				return exitStatus(exitPartial)
+			}
 			return err
 		},
 	}

@@ -60,6 +60,11 @@ func TestMigrateCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &out); code != exitOK || err != nil || !out.OK || out.Report.Copied != 0 || out.Report.Present != 3 {
 		t.Fatalf("rerun --json: exit %d %v\n%s%s", code, err, stdout, stderr)
 	}
+	// A folder TO cannot take fails alone: exit 3, named.
+	code, _, stderr = run(t, "migrate", "--config", cfg, "--map", "INBOX=Old/v1.2", "old", "new")
+	if code != exitPartial || !strings.Contains(stderr, `"Old/v1.2"`) || !strings.Contains(stderr, "1 folders failed") {
+		t.Fatalf("partial: exit %d, want 3\n%s", code, stderr)
+	}
 	for _, args := range [][]string{{"old"}, {"old", "old"}, {"--map", "x", "old", "new"}} {
 		code, _, stderr = run(t, append([]string{"migrate", "--config", cfg}, args...)...)
 		if code != exitUsage {
