@@ -478,3 +478,34 @@ func TestMigratePartial(t *testing.T) {
 		t.Fatalf("Sent after the failed folder:\nFROM %q\nTO   %q", want, got)
 	}
 }
+
+// TestMigrateConnectionLostThenRerun: TO drops the connection with
+// APPENDs in flight; the rerun finds what landed and copies the rest,
+// each message exactly once.
+func TestMigrateConnectionLostThenRerun(t *testing.T) {
+	from, to := startPair(t)
+	fill(t, from, 40)
+	o := options(from, to)
+	o.Progress = &countProgress{onDone: func(n int) {
+		if n == 21 {
+			to.KickConnections(t)
+		}
+	}}
+	rep, err := Run(context.Background(), o)
+	if err == nil {
+		t.Fatalf("run with the connection kicked: no error (copied %d)", rep.Copied)
+	}
+	first := rep.Copied
+	rep, err = Run(context.Background(), options(from, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Present < first || rep.Present+rep.Copied != 44 {
+		t.Fatalf("rerun: %d present (first run confirmed %d), %d copied; want 44 in all", rep.Present, first, rep.Copied)
+	}
+	for _, p := range [][2]string{{"INBOX", "INBOX"}, {"Lists/go", "Lists/go"}, {"Sent", "Sent Items"}} {
+		if want, got := signature(t, from, p[0]), signature(t, to, p[1]); !slices.Equal(want, got) {
+			t.Errorf("%s → %s:\nFROM %q\nTO   %q", p[0], p[1], want, got)
+		}
+	}
+}
