@@ -26,11 +26,12 @@ type FolderAttrs struct {
 
 // ListFolderAttrs lists every folder with all its LIST attributes
 // (with RETURN (SPECIAL-USE) when the server allows it), sorted by name.
-// Names mailsync cannot represent are left out (ListFolders reports them).
-func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, err error) {
+// Names mailsync cannot represent are not in folders but in skipped, as
+// "name: reason" strings for the user (as ListFolders).
+func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, skipped []string, err error) {
 	end, err := c.begin(ctx, "list folders")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer end(&err)
 	var opts *imap.ListOptions
@@ -39,15 +40,18 @@ func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, err 
 	}
 	list, err := c.client.List("", "*", opts).Collect()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c.guard.takeDropped()
+	for _, name := range c.guard.takeDropped() {
+		skipped = append(skipped, fmt.Sprintf("%q: not valid modified UTF-7 (RFC 3501 5.1.3), which the IMAP library cannot handle", name))
+	}
 	for _, d := range list {
 		if d.Delim != 0 && !c.delimOK {
 			c.delim, c.delimOK = string(d.Delim), true
 		}
 		name, err := canonicalName(d.Mailbox, d.Delim)
 		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%q: %v", d.Mailbox, err))
 			continue
 		}
 		f := FolderAttrs{Name: name}
@@ -57,7 +61,7 @@ func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, err 
 		folders = append(folders, f)
 	}
 	slices.SortFunc(folders, func(a, b FolderAttrs) int { return strings.Compare(a.Name, b.Name) })
-	return folders, nil
+	return folders, skipped, nil
 }
 
 // SelectPermanentFlags is Select that also returns the PERMANENTFLAGS

@@ -107,11 +107,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer to.Close()
 
-	fromFolders, err := from.ListFolderAttrs(ctx)
+	fromFolders, unnamed, err := from.ListFolderAttrs(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("FROM: %w", err)
 	}
-	toFolders, err := to.ListFolderAttrs(ctx)
+	toFolders, _, err := to.ListFolderAttrs(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("TO: %w", err)
 	}
@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.Skipped = skipped
+	rep.Skipped = append(unnamed, skipped...)
 
 	// Plan every folder first, so that the totals are right.
 	for _, p := range pairs {
