@@ -35,7 +35,7 @@ func migrateCommand(g *globals) *cli.Command {
 			if args[0] == args[1] {
 				return usagef("migrate %s %s: FROM and TO are the same account", args[0], args[1])
 			}
-			folderMap := map[string]string{}
+			folderMap := map[string]string{} // --map, over FROM's folder_map
 			for _, m := range maps.Value() {
 				old, new, ok := strings.Cut(m, "=")
 				if !ok || strings.TrimSpace(old) == "" || strings.TrimSpace(new) == "" {
@@ -46,6 +46,11 @@ func migrateCommand(g *globals) *cli.Command {
 			accts, err := g.accounts(args)
 			if err != nil {
 				return err
+			}
+			for k, v := range accts[0].FolderMap {
+				if _, ok := folderMap[k]; !ok {
+					folderMap[k] = v
+				}
 			}
 			var o migrate.Options
 			if o.From, err = imapOptions(c.Context, g, accts[0]); err != nil {

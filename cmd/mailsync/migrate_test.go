@@ -65,6 +65,11 @@ func TestMigrateCommand(t *testing.T) {
 	if code != exitPartial || !strings.Contains(stderr, `"Old/v1.2"`) || !strings.Contains(stderr, "1 folders failed") {
 		t.Fatalf("partial: exit %d, want 3\n%s", code, stderr)
 	}
+	// folder_map on FROM's account.
+	cfg2 := writeConfig(t, acct("old", from)+"folder_map = { \"INBOX\" = \"Old/Inbox\" }\n"+acct("new", to))
+	if code, stdout, stderr = run(t, "migrate", "--config", cfg2, "old", "new"); code != exitOK || len(to.Messages(t, "Old/Inbox")) != 2 {
+		t.Fatalf("folder_map: exit %d\n%s%s", code, stdout, stderr)
+	}
 	for _, args := range [][]string{{"old"}, {"old", "old"}, {"--map", "x", "old", "new"}} {
 		code, _, stderr = run(t, append([]string{"migrate", "--config", cfg}, args...)...)
 		if code != exitUsage {
