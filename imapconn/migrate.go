@@ -272,3 +272,29 @@ func (c *Conn) PersonalPrefix(ctx context.Context) (prefix string, err error) {
 	}
 	return name + "/", nil
 }
+
+// AddFlagsRaw adds flags and keywords, spelled as the server should
+// store them, to the given messages of the selected folder (UID STORE
+// +FLAGS.SILENT, in chunks). Empty uids or flags send nothing.
+func (c *Conn) AddFlagsRaw(ctx context.Context, uids []model.UID, flags []string) (err error) {
+	if len(uids) == 0 || len(flags) == 0 {
+		return nil
+	}
+	end, err := c.beginSelected(ctx, fmt.Sprintf("add flags %s", strings.Join(flags, " ")), false)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	uids = slices.Clone(uids)
+	slices.Sort(uids)
+	sf := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true}
+	for _, f := range flags {
+		sf.Flags = append(sf.Flags, imap.Flag(f))
+	}
+	for _, ch := range chunks(uids, smallChunk) {
+		if err := c.client.Store(uidSet(ch), sf, nil).Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -70,10 +70,14 @@ type FolderPlan struct {
 	Copy       int    `json:"copy"`             // to copy
 	CopyBytes  int64  `json:"copy_bytes"`
 	Copied     int    `json:"copied"`
-	Bytes      int64  `json:"bytes"`
-	Error      string `json:"error,omitempty"`
+	// FlagUpdates counts messages already on TO that lack some of
+	// FROM's flags or keywords (added; none is ever removed).
+	FlagUpdates int    `json:"flag_updates"`
+	Bytes       int64  `json:"bytes"`
+	Error       string `json:"error,omitempty"`
 
-	toCopy []imapconn.RawMsg
+	toCopy  []imapconn.RawMsg
+	matched []match
 }
 
 // Report is what Run did.
@@ -287,7 +291,7 @@ func planFolder(ctx context.Context, from, to *imapconn.Conn, p Pair) (FolderPla
 			return fp, fmt.Errorf("TO folder %q: %w", p.To, err)
 		}
 	}
-	fp.toCopy, err = missing(ctx, src, dst,
+	fp.toCopy, fp.matched, err = missing(ctx, src, dst,
 		func(uids []model.UID) (map[model.UID]string, error) { return fullHashes(ctx, from, p.From, uids) },
 		func(uids []model.UID) (map[model.UID]string, error) { return fullHashes(ctx, to, p.To, uids) })
 	if err != nil {
@@ -295,17 +299,37 @@ func planFolder(ctx context.Context, from, to *imapconn.Conn, p Pair) (FolderPla
 	}
 	fp.Present = len(src) - len(fp.toCopy)
 	fp.Copy = len(fp.toCopy)
+	for _, m := range fp.matched {
+		if len(lacking(m.src.Flags, m.dst.Flags)) > 0 {
+			fp.FlagUpdates++
+		}
+	}
 	for _, m := range fp.toCopy {
 		fp.CopyBytes += m.Size
 	}
 	return fp, nil
 }
 
+// match is a FROM message and the TO message holding the same content.
+type match struct{ src, dst imapconn.RawMsg }
+
+// lacking returns the flags of want that have is without
+// (case-insensitively).
+func lacking(want, have []string) []string {
+	var out []string
+	for _, f := range want {
+		if !hasAttr(have, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // missing returns the messages of src that dst does not hold, in src's
-// order. Fingerprints unique on both sides decide alone; otherwise the
+// order, and the pairs of those it holds. Fingerprints unique on both sides decide alone; otherwise the
 // candidates' whole-message hashes (srcHash, dstHash) are compared as
 // multisets: with n copies on src and k on dst, n-k are missing.
-func missing(ctx context.Context, src, dst []imapconn.RawMsg, srcHash, dstHash func([]model.UID) (map[model.UID]string, error)) ([]imapconn.RawMsg, error) {
+func missing(ctx context.Context, src, dst []imapconn.RawMsg, srcHash, dstHash func([]model.UID) (map[model.UID]string, error)) ([]imapconn.RawMsg, []match, error) {
 	srcBy := map[string][]imapconn.RawMsg{}
 	for _, m := range src {
 		srcBy[m.Fingerprint] = append(srcBy[m.Fingerprint], m)
@@ -331,37 +355,41 @@ func missing(ctx context.Context, src, dst []imapconn.RawMsg, srcHash, dstHash f
 	if len(needSrc) > 0 {
 		var err error
 		if sh, err = srcHash(needSrc); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if dh, err = dstHash(needDst); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	dstCount := map[string]int{}
-	for _, h := range dh {
-		dstCount[h]++
+	dstByHash := map[string][]imapconn.RawMsg{}
+	for _, m := range dst {
+		if h, ok := dh[m.UID]; ok {
+			dstByHash[h] = append(dstByHash[h], m)
+		}
 	}
 	var out []imapconn.RawMsg
+	var matched []match
 	for _, m := range src {
 		d := dstBy[m.Fingerprint]
 		switch {
 		case len(d) == 0:
 			out = append(out, m)
 		case len(d) == 1 && len(srcBy[m.Fingerprint]) == 1:
-			// the same message
+			matched = append(matched, match{m, d[0]})
 		default:
 			h, ok := sh[m.UID]
 			if !ok {
 				continue // expunged on FROM since the listing
 			}
-			if dstCount[h] > 0 {
-				dstCount[h]--
+			if cand := dstByHash[h]; len(cand) > 0 {
+				matched = append(matched, match{m, cand[0]})
+				dstByHash[h] = cand[1:]
 				continue
 			}
 			out = append(out, m)
 		}
 	}
-	return out, ctx.Err()
+	return out, matched, ctx.Err()
 }
 
 // fullHashes returns the SHA-256 of the whole message of each UID of
@@ -390,7 +418,7 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		}
 		rep.Created++
 	}
-	if len(fp.toCopy) == 0 {
+	if len(fp.toCopy) == 0 && fp.FlagUpdates == 0 {
 		return nil
 	}
 	// Read-write: EXAMINE answers PERMANENTFLAGS ().
@@ -399,6 +427,58 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		return fmt.Errorf("TO folder %q: %w", fp.To, err)
 	}
 	anyKeyword := hasAttr(perm, `\*`)
+	dropped := map[string]bool{}
+	defer func() {
+		if len(dropped) == 0 {
+			return
+		}
+		var names []string
+		for k := range dropped {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		rep.Keywords += len(names)
+		if opts.Warnf != nil {
+			opts.Warnf("TO folder %q keeps no new keywords (no \\* in PERMANENTFLAGS): dropped %s", fp.To, strings.Join(names, " "))
+		}
+	}()
+	keep := func(flags []string) []string {
+		var out []string
+		for _, f := range flags {
+			if strings.HasPrefix(f, `\`) || anyKeyword || hasAttr(perm, f) {
+				out = append(out, f)
+			} else {
+				dropped[f] = true
+			}
+		}
+		return out
+	}
+
+	// Messages already there: add the flags they lack, grouped by set.
+	groups := map[string][]model.UID{}
+	for _, m := range fp.matched {
+		if add := keep(lacking(m.src.Flags, m.dst.Flags)); len(add) > 0 {
+			sort.Strings(add)
+			k := strings.Join(add, " ")
+			groups[k] = append(groups[k], m.dst.UID)
+		}
+	}
+	for k, uids := range groups {
+		if err := to.AddFlagsRaw(ctx, uids, strings.Split(k, " ")); err != nil {
+			if ctx.Err() != nil || imapconn.IsRetryable(err) {
+				return fmt.Errorf("TO folder %q: %w", fp.To, err)
+			}
+			// A refusal leaves those messages' flags as they are; the
+			// copy goes on (GNU imap4d refuses UIDs above its message
+			// count, for one).
+			if opts.Warnf != nil {
+				opts.Warnf("TO folder %q: flags %s not added to %d messages already there: %v", fp.To, k, len(uids), err)
+			}
+		}
+	}
+	if len(fp.toCopy) == 0 {
+		return nil
+	}
 	if _, _, err := from.SelectPermanentFlags(ctx, fp.From, true); err != nil {
 		return fmt.Errorf("FROM folder %q: %w", fp.From, err)
 	}
@@ -408,7 +488,6 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		meta[m.UID] = m
 		uids = append(uids, m.UID)
 	}
-	dropped := map[string]bool{}
 	// Messages go to TO in pipelined batches of up to 16 messages or
 	// 8 MiB, so that a round trip is not paid per message.
 	var (
@@ -436,14 +515,7 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 	}
 	err = from.FetchBodies(ctx, uids, func(m imapconn.Message) error {
 		r := meta[m.UID]
-		var flags []string
-		for _, f := range r.Flags {
-			if strings.HasPrefix(f, `\`) || anyKeyword || hasAttr(perm, f) {
-				flags = append(flags, f)
-			} else {
-				dropped[f] = true
-			}
-		}
+		flags := keep(r.Flags)
 		date := r.InternalDate
 		if date.IsZero() {
 			date = m.InternalDate
@@ -458,17 +530,6 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 	})
 	if err == nil {
 		err = flush()
-	}
-	if len(dropped) > 0 {
-		var names []string
-		for k := range dropped {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		rep.Keywords += len(names)
-		if opts.Warnf != nil {
-			opts.Warnf("TO folder %q keeps no new keywords (no \\* in PERMANENTFLAGS): dropped %s", fp.To, strings.Join(names, " "))
-		}
 	}
 	if err != nil {
 		return fmt.Errorf("FROM folder %q: %w", fp.From, err)

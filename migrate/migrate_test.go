@@ -239,6 +239,27 @@ func TestMigrateTargetPartlyFilled(t *testing.T) {
 	if rep.Present != 4 || rep.Copied != 6 {
 		t.Fatalf("%d present, %d copied; want 4, 6", rep.Present, rep.Copied)
 	}
+	// The ones already there gained FROM's flags and keywords (and kept
+	// their own).
+	flagsOf := func(s *dovecottest.Server, folder string) map[string][]string {
+		out := map[string][]string{}
+		for _, m := range s.Messages(t, folder) {
+			sum := sha256.Sum256(m.Body)
+			out[fmt.Sprintf("%x", sum[:8])] = m.Flags
+		}
+		return out
+	}
+	toFlags := flagsOf(to, "INBOX")
+	for h, want := range flagsOf(from, "INBOX") {
+		for _, f := range want {
+			if !slices.Contains(toFlags[h], f) {
+				t.Errorf("INBOX message %s on TO: flags %v, lacks FROM's %s", h, toFlags[h], f)
+			}
+		}
+	}
+	if f := toFlags[fmt.Sprintf("%x", sha256.Sum256([]byte(strings.ReplaceAll(msg(4, "inbox"), "\n", "\r\n"))))[:16]]; !slices.Equal(f, []string{`\Answered`, `\Flagged`, `\Seen`, "project-x"}) {
+		t.Errorf("message 4 on TO: flags %v, want its own \\Seen and FROM's \\Answered \\Flagged project-x", f)
+	}
 	for _, p := range [][2]string{{"INBOX", "INBOX"}, {"Lists/go", "Lists/go"}, {"Sent", "Sent Items"}} {
 		want, got := bodies(t, from, p[0]), bodies(t, to, p[1])
 		if !slices.Equal(want, got) {
@@ -364,7 +385,7 @@ func TestMissingDuplicates(t *testing.T) {
 			return out, nil
 		}
 	}
-	got, err := missing(context.Background(), src, dst, pick(sh), pick(dh))
+	got, matched, err := missing(context.Background(), src, dst, pick(sh), pick(dh))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +395,13 @@ func TestMissingDuplicates(t *testing.T) {
 	}
 	if !slices.Equal(uids, []model.UID{3, 4}) {
 		t.Fatalf("missing %v, want [3 4]", uids)
+	}
+	var pairs []string
+	for _, m := range matched {
+		pairs = append(pairs, fmt.Sprintf("%d=%d", m.src.UID, m.dst.UID))
+	}
+	if !slices.Equal(pairs, []string{"1=10", "2=11", "5=12"}) {
+		t.Fatalf("matched %v, want [1=10 2=11 5=12]", pairs)
 	}
 }
 
@@ -447,7 +475,7 @@ func TestMigrateKeywordsRefused(t *testing.T) {
 	c.Close()
 	rep, err = Run(context.Background(), o)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("rerun: %v (warnings %q)", err, warnings)
 	}
 	if rep.Copied != 0 || rep.Present != 4 {
 		t.Fatalf("rerun: copied %d, present %d; want 0, 4", rep.Copied, rep.Present)

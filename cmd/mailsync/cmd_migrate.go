@@ -125,7 +125,11 @@ func printMigrate(g *globals, rep *migrate.Report, err error) {
 		if rep.DryRun {
 			verb, n, b = "to copy", f.Copy, f.CopyBytes
 		}
-		fmt.Fprintf(g.stdout, "%s → %s%s: %d messages, %d already there, %d %s (%s)\n", f.From, f.To, create, f.Messages, f.Present, n, verb, humanBytes(b))
+		flags := ""
+		if f.FlagUpdates > 0 {
+			flags = fmt.Sprintf(", flags to add on %d", f.FlagUpdates)
+		}
+		fmt.Fprintf(g.stdout, "%s → %s%s: %d messages, %d already there, %d %s (%s)%s\n", f.From, f.To, create, f.Messages, f.Present, n, verb, humanBytes(b), flags)
 	}
 	if err == nil || rep.DryRun || rep.Copied > 0 {
 		if rep.DryRun {
