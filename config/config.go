@@ -42,6 +42,10 @@ type Account struct {
 	IncludeAllMail  bool
 	Connections     int
 
+	// FolderMap is migrate's folder_map: this account's folder names
+	// ("/"-separated) → the target's, when it is migrated FROM.
+	FolderMap map[string]string
+
 	// Security and limits (see security.go).
 	TLSCAFile          string
 	TLSFingerprint     string
@@ -100,6 +104,8 @@ type rawAccount struct {
 	Exclude         []string `toml:"exclude"`
 	IncludeAllMail  bool     `toml:"include_all_mail"`
 	Connections     *int64   `toml:"connections"`
+
+	FolderMap map[string]string `toml:"folder_map"`
 
 	TLSCAFile          string `toml:"tls_ca_file"`
 	TLSFingerprint     string `toml:"tls_fingerprint"`
@@ -202,6 +208,7 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	}
 	a := &Account{Name: name, Host: ra.Host, TLS: ra.TLS, TLSSkipVerify: ra.TLSSkipVerify, User: ra.User,
 		PasswordCommand: ra.PasswordCommand, PasswordEnv: ra.PasswordEnv, Exclude: ra.Exclude, IncludeAllMail: ra.IncludeAllMail, file: file}
+	a.FolderMap = ra.FolderMap
 	if a.Host == "" {
 		return nil, bad("host", "missing: the IMAP server's host name")
 	}

@@ -165,6 +165,7 @@ func newApp(g *globals) *cli.App {
 			demoCommand(g),
 			verifyCommand(g),
 			statusCommand(g),
+			migrateCommand(g),
 			completionCommand(g),
 			manCommand(g),
 		},

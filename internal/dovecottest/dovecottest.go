@@ -93,6 +93,14 @@ type Options struct {
 	// oauthbearer") besides PLAIN and LOGIN.
 	OAuth2IntrospectionURL string
 	OAuth2Mechanisms       string
+	// SpecialUse, when not nil, replaces the default special-use folders
+	// (Sent, Trash, Drafts, Junk): folder name ("/"-separated) → RFC
+	// 6154 attribute, e.g. {"Sent Items": `\Sent`}. The folders are
+	// not created.
+	SpecialUse map[string]string
+	// Prefix is the personal namespace's prefix, e.g. "INBOX." as on
+	// Courier (folder names then carry it; SpecialUse names do not).
+	Prefix string
 }
 
 // Capabilities Dovecot 2.3 advertises after login; used to build the
@@ -367,8 +375,15 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	}
 	p("userdb {\n  driver = passwd-file\n  args = username_format=%%u %s/passwd\n}", s.Dir)
 	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = %d\n    ssl = yes\n  }\n  chroot =\n}", s.Port, s.TLSPort)
-	p("namespace inbox {\n  separator = %s\n  prefix =\n  inbox = yes", s.Separator)
-	for _, m := range [][2]string{{"Sent", `\Sent`}, {"Trash", `\Trash`}, {"Drafts", `\Drafts`}, {"Junk", `\Junk`}} {
+	p("namespace inbox {\n  separator = %s\n  prefix = %s\n  inbox = yes", s.Separator, opts.Prefix)
+	uses := [][2]string{{"Sent", `\Sent`}, {"Trash", `\Trash`}, {"Drafts", `\Drafts`}, {"Junk", `\Junk`}}
+	if opts.SpecialUse != nil {
+		uses = nil
+		for name, use := range opts.SpecialUse {
+			uses = append(uses, [2]string{strconv.Quote(s.serverName(name)), use})
+		}
+	}
+	for _, m := range uses {
 		p("  mailbox %s {\n    special_use = %s\n  }", m[0], m[1])
 	}
 	p("}")
