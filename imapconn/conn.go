@@ -49,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -204,6 +205,7 @@ type Conn struct {
 	selected string // server name of the selected folder, "" if none
 
 	closeOnce sync.Once
+	onChange  atomic.Pointer[func()] // set while Idle runs (idle.go)
 }
 
 // Dial connects, reads the greeting, upgrades with STARTTLS when asked,
@@ -279,6 +281,14 @@ func (c *Conn) dial(ctx context.Context) (*Conn, error) {
 			// not needed: listings are fetched when wanted.
 			Fetch: func(msg *imapclient.FetchMessageData) {
 				for msg.Next() != nil {
+				}
+				c.changed()
+			},
+			// EXISTS and EXPUNGE matter only to Idle (idle.go).
+			Expunge: func(uint32) { c.changed() },
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					c.changed()
 				}
 			},
 		},

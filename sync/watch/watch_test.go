@@ -1,0 +1,328 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/sync"
+)
+
+// harness is a Dovecot, an account on it and a running watcher.
+type harness struct {
+	srv    *dovecottest.Server
+	acct   sync.Account
+	md     *maildir.Maildir
+	cancel context.CancelFunc
+	done   chan error
+
+	mu     gosync.Mutex
+	passes int
+	errs   []string
+}
+
+func start(t *testing.T, tweak func(*Options)) *harness {
+	t.Helper()
+	srv := dovecottest.Start(t, nil)
+	dir := t.TempDir()
+	h := &harness{srv: srv, done: make(chan error, 1)}
+	h.acct = sync.Account{
+		Name: "test",
+		IMAP: imapconn.Options{Host: srv.Host, Port: srv.Port, TLS: "none", User: srv.User, Password: srv.Password,
+			DialTimeout: 10 * time.Second},
+		Maildir:     filepath.Join(dir, "Mail"),
+		StatePath:   filepath.Join(dir, "state", "test.db"),
+		Connections: 2,
+	}
+	md, err := maildir.Open(h.acct.Maildir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.md = md
+	// The Maildir exists from the start so that it is watched.
+	if _, err := md.CreateFolder(model.Inbox); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{
+		Account:      h.acct,
+		PollInterval: 500 * time.Millisecond,
+		Logf:         func(format string, args ...any) { t.Logf("watch: "+format, args...) },
+		PassDone: func(folders []string, sum *sync.Summary, err error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.passes++
+			if err != nil {
+				h.errs = append(h.errs, err.Error())
+			}
+		},
+	}
+	if tweak != nil {
+		tweak(&o)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- Run(ctx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(10 * time.Second):
+			t.Error("watcher did not stop")
+		}
+	})
+	h.waitPasses(t, 1)
+	return h
+}
+
+func (h *harness) waitPasses(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		p := h.passes
+		h.mu.Unlock()
+		if p >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no pass %d within 30 s", n)
+}
+
+// eventually polls cond until it holds, failing after limit; it returns
+// how long it took.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s", what, limit)
+	return 0
+}
+
+func msg(subject string) []byte {
+	return []byte(fmt.Sprintf("From: a@example.org\nTo: b@example.org\nSubject: %s\nMessage-ID: <%d@example.org>\n\nbody of %s\n", subject, time.Now().UnixNano(), subject))
+}
+
+// localHas reports whether a local message of folder contains needle.
+func (h *harness) localHas(t *testing.T, folder, needle string) bool {
+	f, err := h.md.Folder(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := f.Scan()
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		data, err := os.ReadFile(f.EntryPath(e))
+		if err == nil && bytes.Contains(data, []byte(needle)) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverMsg returns the server's message of folder that contains needle.
+func (h *harness) serverMsg(t *testing.T, folder, needle string) (dovecottest.Msg, bool) {
+	for _, m := range h.srv.Messages(t, folder) {
+		if bytes.Contains(m.Body, []byte(needle)) {
+			return m, true
+		}
+	}
+	return dovecottest.Msg{}, false
+}
+
+// deliver writes a message into folder's new/ as an MDA would.
+func (h *harness) deliver(t *testing.T, folder string, body []byte) string {
+	t.Helper()
+	f, err := h.md.Folder(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := maildir.NewKey()
+	tmp := filepath.Join(f.Path(), "tmp", key)
+	if err := os.WriteFile(tmp, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.Path(), "new", key)); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+const bound = 5 * time.Second
+
+func TestServerToLocal(t *testing.T) {
+	h := start(t, nil)
+	h.srv.Save(t, "INBOX", msg("pushed by the server"))
+	d := eventually(t, bound, "server message in the Maildir", func() bool { return h.localHas(t, "INBOX", "pushed by the server") })
+	t.Logf("latency server→local (IDLE, INBOX): %s", d)
+}
+
+func TestPolledFolderToLocal(t *testing.T) {
+	h := start(t, nil)
+	h.srv.CreateMailbox(t, "Lists")
+	// The new folder needs a full pass; the poller notices it.
+	h.srv.Save(t, "Lists", msg("in a polled folder"))
+	d := eventually(t, 2*bound, "polled folder's message in the Maildir", func() bool { return h.localHas(t, "Lists", "in a polled folder") })
+	t.Logf("latency server→local (new polled folder): %s", d)
+	h.srv.Save(t, "Lists", msg("second in a polled folder"))
+	d = eventually(t, bound, "second message of the polled folder", func() bool { return h.localHas(t, "Lists", "second in a polled folder") })
+	t.Logf("latency server→local (STATUS poll every 500ms): %s", d)
+}
+
+func TestLocalToServer(t *testing.T) {
+	h := start(t, nil)
+	h.deliver(t, "INBOX", msg("delivered locally"))
+	d := eventually(t, bound, "local message on the server", func() bool { _, ok := h.serverMsg(t, "INBOX", "delivered locally"); return ok })
+	t.Logf("latency local→server (new/): %s", d)
+}
+
+func TestFlagRenameToServer(t *testing.T) {
+	h := start(t, nil)
+	h.srv.Save(t, "INBOX", msg("to be flagged"))
+	eventually(t, bound, "download", func() bool { return h.localHas(t, "INBOX", "to be flagged") })
+	f, _ := h.md.Folder(model.Inbox)
+	var key string
+	eventually(t, bound, "message in cur/", func() bool {
+		ents, _ := f.Scan()
+		for _, e := range ents {
+			if e.Dir == "cur" {
+				key, _, _ = maildir.ParseName(e.Name)
+				return true
+			}
+		}
+		return false
+	})
+	// A mail reader renames the file to flag it.
+	ents, _ := f.Scan()
+	for _, e := range ents {
+		if k, _, _ := maildir.ParseName(e.Name); k == key {
+			if err := os.Rename(f.EntryPath(e), filepath.Join(f.Path(), "cur", key+":2,FS")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d := eventually(t, bound, "flags on the server", func() bool {
+		m, ok := h.serverMsg(t, "INBOX", "to be flagged")
+		return ok && strings.Contains(strings.Join(m.Flags, " "), `\Flagged`) && strings.Contains(strings.Join(m.Flags, " "), `\Seen`)
+	})
+	t.Logf("latency flag change local→server: %s", d)
+}
+
+func TestSurvivesKick(t *testing.T) {
+	h := start(t, func(o *Options) { o.IdleRestart = time.Hour })
+	h.srv.KickConnections(t)
+	h.srv.Save(t, "INBOX", msg("after the kick"))
+	// The IDLE connection comes back after a 1 s backoff and marks INBOX
+	// dirty; allow for it.
+	d := eventually(t, bound, "message after a kick", func() bool { return h.localHas(t, "INBOX", "after the kick") })
+	t.Logf("latency server→local across a kick: %s", d)
+	h.srv.KickConnections(t)
+	h.deliver(t, "INBOX", msg("local after the kick"))
+	eventually(t, bound, "local message after a kick", func() bool { _, ok := h.serverMsg(t, "INBOX", "local after the kick"); return ok })
+}
+
+func TestCancelThenNothingToDo(t *testing.T) {
+	h := start(t, nil)
+	h.srv.Save(t, "INBOX", msg("before cancel"))
+	h.deliver(t, "INBOX", msg("local before cancel"))
+	eventually(t, bound, "both synced", func() bool {
+		_, ok := h.serverMsg(t, "INBOX", "local before cancel")
+		return ok && h.localHas(t, "INBOX", "before cancel")
+	})
+	// Let the confirming pass run, so that the cancel is not mid-pass
+	// by design; the test below cancels whatever is running.
+	time.Sleep(1500 * time.Millisecond)
+	start := time.Now()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("watcher returned %v", err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(2 * time.Second):
+		t.Fatal("watcher did not return within 2 s of cancel")
+	}
+	t.Logf("watcher returned %s after cancel", time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := sync.Run(ctx, h.acct, sync.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Changed() {
+		t.Fatalf("one-shot sync after the watcher still had work: %+v", sum)
+	}
+}
+
+// TestSoak runs steady changes on both sides (MAILSYNC_SOAK=1; length
+// MAILSYNC_SOAK_DURATION, default 10m) and checks that memory does not
+// grow by 5 MB or more.
+func TestSoak(t *testing.T) {
+	if os.Getenv("MAILSYNC_SOAK") != "1" {
+		t.Skip("set MAILSYNC_SOAK=1 to run the soak test")
+	}
+	length := 10 * time.Minute
+	if s := os.Getenv("MAILSYNC_SOAK_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		length = d
+	}
+	h := start(t, nil)
+	rss := func() int64 {
+		data, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			var kb int64
+			if _, err := fmt.Sscanf(l, "VmRSS: %d kB", &kb); err == nil {
+				return kb * 1024
+			}
+		}
+		t.Fatal("no VmRSS")
+		return 0
+	}
+	// Warm up, then measure from there.
+	time.Sleep(2 * time.Second)
+	runtime.GC()
+	before := rss()
+	end := time.Now().Add(length)
+	for i := 0; time.Now().Before(end); i++ {
+		s := fmt.Sprintf("soak %d", i)
+		if i%2 == 0 {
+			h.srv.Save(t, "INBOX", msg(s))
+			eventually(t, 30*time.Second, s, func() bool { return h.localHas(t, "INBOX", s) })
+		} else {
+			h.deliver(t, "INBOX", msg(s))
+			eventually(t, 30*time.Second, s, func() bool { _, ok := h.serverMsg(t, "INBOX", s); return ok })
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	runtime.GC()
+	after := rss()
+	t.Logf("RSS %d → %d bytes (%+d)", before, after, after-before)
+	if after-before >= 5<<20 {
+		t.Fatalf("RSS grew by %d bytes", after-before)
+	}
+}
