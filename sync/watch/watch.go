@@ -100,7 +100,7 @@ const (
 type watcher struct {
 	o    Options
 	sel  *folderpat.Set // the account's selection (safe for concurrent use)
-	kick chan struct{}         // a folder became dirty (buffered, 1)
+	kick chan struct{}  // a folder became dirty (buffered, 1)
 
 	mu    gosync.Mutex
 	dirty map[string]bool

@@ -198,26 +198,15 @@ func TestFlagRenameToServer(t *testing.T) {
 	h := start(t, nil)
 	h.srv.Save(t, "INBOX", msg("to be flagged"))
 	eventually(t, bound, "download", func() bool { return h.localHas(t, "INBOX", "to be flagged") })
+	// A mail reader renames the file (new/ or cur/) to flag it.
 	f, _ := h.md.Folder(model.Inbox)
-	var key string
-	eventually(t, bound, "message in cur/", func() bool {
-		ents, _ := f.Scan()
-		for _, e := range ents {
-			if e.Dir == "cur" {
-				key, _, _ = maildir.ParseName(e.Name)
-				return true
-			}
-		}
-		return false
-	})
-	// A mail reader renames the file to flag it.
-	ents, _ := f.Scan()
-	for _, e := range ents {
-		if k, _, _ := maildir.ParseName(e.Name); k == key {
-			if err := os.Rename(f.EntryPath(e), filepath.Join(f.Path(), "cur", key+":2,FS")); err != nil {
-				t.Fatal(err)
-			}
-		}
+	ents, err := f.Scan()
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("scan: %v %v", ents, err)
+	}
+	key, _, _ := maildir.ParseName(ents[0].Name)
+	if err := os.Rename(f.EntryPath(ents[0]), filepath.Join(f.Path(), "cur", key+":2,FS")); err != nil {
+		t.Fatal(err)
 	}
 	d := eventually(t, bound, "flags on the server", func() bool {
 		m, ok := h.serverMsg(t, "INBOX", "to be flagged")
