@@ -16,6 +16,7 @@ import (
 	"github.com/mailsync/mailsync/internal/dovecottest"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/statedb"
 	"github.com/mailsync/mailsync/sync"
 )
 
@@ -34,7 +35,12 @@ type harness struct {
 
 func start(t *testing.T, tweak func(*Options)) *harness {
 	t.Helper()
-	srv := dovecottest.Start(t, nil)
+	return startOn(t, dovecottest.Start(t, nil), nil, tweak)
+}
+
+// startOn starts a watcher of srv, through proxy when not nil.
+func startOn(t *testing.T, srv *dovecottest.Server, proxy *dovecottest.Proxy, tweak func(*Options)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	h := &harness{srv: srv, done: make(chan error, 1)}
 	h.acct = sync.Account{
@@ -44,6 +50,9 @@ func start(t *testing.T, tweak func(*Options)) *harness {
 		Maildir:     filepath.Join(dir, "Mail"),
 		StatePath:   filepath.Join(dir, "state", "test.db"),
 		Connections: 2,
+	}
+	if proxy != nil {
+		h.acct.IMAP.Port = proxy.Port
 	}
 	md, err := maildir.Open(h.acct.Maildir)
 	if err != nil {
@@ -226,6 +235,51 @@ func TestSurvivesKick(t *testing.T) {
 	h.srv.KickConnections(t)
 	h.deliver(t, "INBOX", msg("local after the kick"))
 	eventually(t, bound, "local message after a kick", func() bool { _, ok := h.serverMsg(t, "INBOX", "local after the kick"); return ok })
+}
+
+// Network loss: every connection of the watcher is cut (as by a server
+// restart or a dropped link, without a BYE); it reconnects and the next
+// changes on both sides still arrive.
+func TestSurvivesConnectionLoss(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	proxy := dovecottest.NewProxy(t, srv.Addr)
+	h := startOn(t, srv, proxy, nil)
+	for i := 0; i < 2; i++ {
+		proxy.CloseConns()
+		s := fmt.Sprintf("after cut %d", i)
+		srv.Save(t, "INBOX", msg(s))
+		d := eventually(t, bound, s, func() bool { return h.localHas(t, "INBOX", s) })
+		t.Logf("latency server→local across a cut connection: %s", d)
+		l := fmt.Sprintf("local after cut %d", i)
+		h.deliver(t, "INBOX", msg(l))
+		d = eventually(t, bound, l, func() bool { _, ok := h.serverMsg(t, "INBOX", l); return ok })
+		t.Logf("latency local→server after a cut: %s", d)
+	}
+}
+
+// A pass that fails (here: the state file is held by a one-shot sync) is
+// retried with backoff; the watcher keeps running and catches up.
+func TestFailedPassIsRetried(t *testing.T) {
+	h := start(t, nil)
+	db, err := statedb.Open(h.acct.StatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Save(t, "INBOX", msg("server side during the lock"))
+	h.deliver(t, "INBOX", msg("local while locked"))
+	time.Sleep(3 * time.Second)
+	h.mu.Lock()
+	failed := len(h.errs)
+	h.mu.Unlock()
+	if failed == 0 || h.localHas(t, "INBOX", "server side during the lock") {
+		t.Fatalf("with the state file held: %d failed passes", failed)
+	}
+	db.Close()
+	d := eventually(t, 10*time.Second, "catching up after the lock", func() bool {
+		_, ok := h.serverMsg(t, "INBOX", "local while locked")
+		return ok && h.localHas(t, "INBOX", "server side during the lock")
+	})
+	t.Logf("caught up %s after the lock was released (%d failed passes)", d, failed)
 }
 
 func TestCancelThenNothingToDo(t *testing.T) {
