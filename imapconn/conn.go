@@ -521,8 +521,12 @@ func (c *Conn) HasCap(name string) bool { return c.rawCap.Has(imap.Cap(name)) }
 
 // Close logs out (best effort, briefly) and closes the connection. It may
 // be called from any goroutine, also while another call is running, which
-// then fails with a connection error.
+// then fails with a connection error. A nil *Conn (what a failed Dial
+// returns, possibly stored in an interface) closes as a no-op.
 func (c *Conn) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.closeOnce.Do(func() {
 		c.wd.stop()
 		if c.mu.TryLock() {

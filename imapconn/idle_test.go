@@ -110,3 +110,13 @@ func TestIdleRestart(t *testing.T) {
 		t.Fatalf("IDLE restarted %d times in a second, want several:\n%s", n, trace.String())
 	}
 }
+
+// A failed Dial's nil *Conn, kept in an interface by a caller, closes
+// without a panic (the engine's workers close what dial returned when a
+// watcher is cancelled mid-dial).
+func TestNilConnClose(t *testing.T) {
+	var c interface{ Close() error } = (*imapconn.Conn)(nil)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

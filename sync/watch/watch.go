@@ -27,7 +27,7 @@ package watch
 import (
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	gosync "sync"
@@ -102,9 +102,16 @@ type watcher struct {
 	sel  *folderpat.Set // the account's selection (safe for concurrent use)
 	kick chan struct{}  // a folder became dirty (buffered, 1)
 
-	mu    gosync.Mutex
-	dirty map[string]bool
-	full  bool
+	mu     gosync.Mutex
+	dirty  map[string]bool
+	full   bool
+	idling map[string]bool // folders watched with IDLE, not polled
+}
+
+func (w *watcher) isIdling(folder string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.idling[folder]
 }
 
 func (w *watcher) logf(format string, args ...any) {
@@ -162,7 +169,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	w := &watcher{o: o, sel: sel, kick: make(chan struct{}, 1), dirty: map[string]bool{}, full: true}
+	w := &watcher{o: o, sel: sel, kick: make(chan struct{}, 1), dirty: map[string]bool{}, full: true, idling: map[string]bool{}}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -170,20 +177,31 @@ func Run(ctx context.Context, o Options) error {
 	defer wg.Wait()
 	defer cancel()
 
-	idle := []string{model.Inbox}
+	var idle []string
+	if sel.Match(model.Inbox) {
+		idle = append(idle, model.Inbox)
+	}
 	for _, f := range o.IdleFolders {
-		if f != model.Inbox && len(idle) < o.MaxIdle {
+		if !sel.Match(f) {
+			w.logf("warning: folder %q is not watched: it is not among the account's synced folders", f)
+			continue
+		}
+		if f == model.Inbox || slices.Contains(idle, f) {
+			continue
+		}
+		if len(idle) < o.MaxIdle {
 			idle = append(idle, f)
-		} else if f != model.Inbox {
+		} else {
 			w.logf("warning: folder %q is polled, not watched with IDLE: at most %d IDLE connections (watch max_idle)", f, o.MaxIdle)
 		}
 	}
 	for _, f := range idle {
+		w.idling[f] = true
 		wg.Add(1)
 		go func() { defer wg.Done(); w.idleLoop(ctx, f) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); w.pollLoop(ctx, idle) }()
+	go func() { defer wg.Done(); w.pollLoop(ctx) }()
 	fsw, err := newFSWatch(w)
 	if err != nil {
 		return err
@@ -337,6 +355,9 @@ func (w *watcher) idleLoop(ctx context.Context, folder string) {
 			}
 			if errors.Is(err, imapconn.ErrIdleUnsupported) {
 				w.logf("warning: %v: folder %q is polled instead", err, folder)
+				w.mu.Lock()
+				delete(w.idling, folder)
+				w.mu.Unlock()
 				return
 			}
 		}
@@ -351,16 +372,12 @@ func (w *watcher) idleLoop(ctx context.Context, folder string) {
 	}
 }
 
-// pollLoop polls the selected folders other than those in idle with
+// pollLoop polls the selected folders not watched with IDLE with
 // STATUS every PollInterval on one connection, redialing with backoff.
 // The first poll records the baseline; later ones mark the folders whose
 // status changed, and the appearance or disappearance of a folder asks
 // for a full pass.
-func (w *watcher) pollLoop(ctx context.Context, idle []string) {
-	skip := map[string]bool{}
-	for _, f := range idle {
-		skip[f] = true
-	}
+func (w *watcher) pollLoop(ctx context.Context) {
 	var last map[string]model.FolderStatus
 	var c *imapconn.Conn
 	defer func() {
@@ -384,7 +401,7 @@ func (w *watcher) pollLoop(ctx context.Context, idle []string) {
 				continue
 			}
 		}
-		now, err := w.poll(ctx, c, skip)
+		now, err := w.poll(ctx, c)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -422,16 +439,16 @@ func (w *watcher) pollLoop(ctx context.Context, idle []string) {
 	}
 }
 
-// poll returns the status of every selected, selectable folder not in
-// skip.
-func (w *watcher) poll(ctx context.Context, c *imapconn.Conn, skip map[string]bool) (map[string]model.FolderStatus, error) {
+// poll returns the status of every selected, selectable folder not
+// watched with IDLE.
+func (w *watcher) poll(ctx context.Context, c *imapconn.Conn) (map[string]model.FolderStatus, error) {
 	list, _, err := c.ListFolders(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]model.FolderStatus{}
 	for _, f := range list {
-		if skip[f.Name] || f.NoSelect || !w.sel.Match(f.Name) || (f.SpecialUse == `\All` && !w.o.Account.IncludeAllMail) {
+		if w.isIdling(f.Name) || f.NoSelect || !w.sel.Match(f.Name) || (f.SpecialUse == `\All` && !w.o.Account.IncludeAllMail) {
 			continue
 		}
 		st, err := c.Status(ctx, f.Name)
@@ -446,9 +463,4 @@ func (w *watcher) poll(ctx context.Context, c *imapconn.Conn, skip map[string]bo
 		out[f.Name] = st
 	}
 	return out, nil
-}
-
-// String describes the options for the log.
-func (o *Options) String() string {
-	return fmt.Sprintf("idle %v, poll every %s, full pass every %s", append([]string{model.Inbox}, o.IdleFolders...), o.PollInterval, o.FullInterval)
 }

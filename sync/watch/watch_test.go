@@ -369,3 +369,27 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("RSS grew by %d bytes", after-before)
 	}
 }
+
+// A folder of the watch list is watched with IDLE: with polling off in
+// effect (1 h) its changes still arrive at once. Beyond max_idle it is
+// polled instead.
+func TestWatchFoldersIdleAndCap(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		maxIdle int
+		poll    time.Duration
+	}{{"idle", 5, time.Hour}, {"polled beyond max_idle", 1, 500 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := dovecottest.Start(t, nil)
+			srv.CreateMailbox(t, "Lists/go")
+			h := startOn(t, srv, nil, func(o *Options) {
+				o.IdleFolders = []string{"Lists/go"}
+				o.MaxIdle = tc.maxIdle
+				o.PollInterval = tc.poll
+			})
+			srv.Save(t, "Lists/go", msg("list mail"))
+			d := eventually(t, bound, "list mail", func() bool { return h.localHas(t, "Lists/go", "list mail") })
+			t.Logf("latency server→local (Lists/go, %s): %s", tc.name, d)
+		})
+	}
+}
