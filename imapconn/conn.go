@@ -554,6 +554,10 @@ func (c *Conn) Close() error {
 // connection. The returned end function unlocks and turns err into what
 // the caller returns: a connection failure marks c broken.
 func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err error) {
+	if c == nil {
+		// A failed Dial's result: fail like a closed connection.
+		return nil, &connError{op: op, err: net.ErrClosed, retryable: true}
+	}
 	c.mu.Lock()
 	if c.broken != nil {
 		c.mu.Unlock()

@@ -119,4 +119,8 @@ func TestNilConnClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	var nc *imapconn.Conn
+	if _, err := nc.Select(context.Background(), "INBOX", true); !imapconn.IsRetryable(err) {
+		t.Fatalf("select on a nil *Conn: %v (want a retryable error, not a panic)", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -122,6 +123,16 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() bool
 	}
 	t.Fatalf("%s: not within %s", what, limit)
 	return 0
+}
+
+func eventuallyEvery(t *testing.T, limit, every time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < limit; time.Sleep(every) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within %s", what, limit)
 }
 
 func msg(subject string) []byte {
@@ -346,24 +357,34 @@ func TestSoak(t *testing.T) {
 		t.Fatal("no VmRSS")
 		return 0
 	}
-	// Warm up, then measure from there.
-	time.Sleep(2 * time.Second)
-	runtime.GC()
-	before := rss()
-	end := time.Now().Add(length)
-	for i := 0; time.Now().Before(end); i++ {
+	step := func(i int) {
 		s := fmt.Sprintf("soak %d", i)
 		if i%2 == 0 {
 			h.srv.Save(t, "INBOX", msg(s))
-			eventually(t, 30*time.Second, s, func() bool { return h.localHas(t, "INBOX", s) })
+			eventuallyEvery(t, 30*time.Second, 100*time.Millisecond, s, func() bool { return h.localHas(t, "INBOX", s) })
 		} else {
 			h.deliver(t, "INBOX", msg(s))
-			eventually(t, 30*time.Second, s, func() bool { _, ok := h.serverMsg(t, "INBOX", s); return ok })
+			eventuallyEvery(t, 30*time.Second, 100*time.Millisecond, s, func() bool { _, ok := h.serverMsg(t, "INBOX", s); return ok })
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	runtime.GC()
-	after := rss()
+	// Warm up (caches, pools, the runtime's own growth), then measure.
+	i := 0
+	for ; i < 20; i++ {
+		step(i)
+	}
+	debug.FreeOSMemory()
+	before, gBefore := rss(), runtime.NumGoroutine()
+	end := time.Now().Add(length)
+	for ; time.Now().Before(end); i++ {
+		step(i)
+	}
+	debug.FreeOSMemory()
+	after, gAfter := rss(), runtime.NumGoroutine()
+	t.Logf("%d changes; goroutines %d → %d", i, gBefore, gAfter)
+	if gAfter > gBefore+5 {
+		t.Errorf("goroutines grew from %d to %d", gBefore, gAfter)
+	}
 	t.Logf("RSS %d → %d bytes (%+d)", before, after, after-before)
 	if after-before >= 5<<20 {
 		t.Fatalf("RSS grew by %d bytes", after-before)
