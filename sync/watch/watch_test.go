@@ -414,3 +414,26 @@ func TestWatchFoldersIdleAndCap(t *testing.T) {
 		})
 	}
 }
+
+// The watcher's own writes do not keep it busy: after a change and its
+// confirming pass, nothing runs until the next change.
+func TestQuietWhenNothingChanges(t *testing.T) {
+	h := start(t, nil)
+	h.srv.Save(t, "INBOX", msg("one change"))
+	h.deliver(t, "INBOX", msg("one local change"))
+	eventually(t, bound, "synced", func() bool {
+		_, ok := h.serverMsg(t, "INBOX", "one local change")
+		return ok && h.localHas(t, "INBOX", "one change")
+	})
+	time.Sleep(3 * time.Second)
+	h.mu.Lock()
+	n := h.passes
+	h.mu.Unlock()
+	time.Sleep(4 * time.Second) // eight polls
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.passes != n {
+		t.Fatalf("%d passes ran with nothing changing", h.passes-n)
+	}
+	t.Logf("%d passes in all", n)
+}
