@@ -437,3 +437,33 @@ func TestQuietWhenNothingChanges(t *testing.T) {
 	}
 	t.Logf("%d passes in all", n)
 }
+
+// Cancelled in the middle of a pass, the watcher still returns within
+// 2 s, and the state it leaves is one a one-shot sync finishes from.
+func TestCancelMidPass(t *testing.T) {
+	h := start(t, nil)
+	for i := 0; i < 30; i++ {
+		h.deliver(t, "INBOX", msg(fmt.Sprintf("burst %d", i)))
+	}
+	time.Sleep(1100 * time.Millisecond) // past the debounce: the pass runs
+	start := time.Now()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("watcher returned %v", err)
+		}
+		h.done <- nil
+	case <-time.After(2 * time.Second):
+		t.Fatal("watcher did not return within 2 s of cancel")
+	}
+	t.Logf("returned %s after a mid-pass cancel", time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := sync.Run(ctx, h.acct, sync.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.srv.Messages(t, "INBOX")); n != 30 {
+		t.Fatalf("server has %d messages, want 30", n)
+	}
+}
