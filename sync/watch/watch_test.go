@@ -190,9 +190,24 @@ const bound = 5 * time.Second
 
 func TestServerToLocal(t *testing.T) {
 	h := start(t, nil)
-	h.srv.Save(t, "INBOX", msg("pushed by the server"))
-	d := eventually(t, bound, "server message in the Maildir", func() bool { return h.localHas(t, "INBOX", "pushed by the server") })
-	t.Logf("latency server→local (IDLE, INBOX): %s", d)
+	for i := 0; i < 3; i++ {
+		time.Sleep(1500 * time.Millisecond) // steady state: no pass running
+		s := fmt.Sprintf("pushed by the server %d", i)
+		h.srv.Save(t, "INBOX", msg(s))
+		d := eventually(t, bound, "server message in the Maildir", func() bool { return h.localHas(t, "INBOX", s) })
+		t.Logf("latency server→local (IDLE, INBOX): %s", d)
+	}
+}
+
+func TestLocalToServer(t *testing.T) {
+	h := start(t, nil)
+	for i := 0; i < 3; i++ {
+		time.Sleep(1500 * time.Millisecond)
+		s := fmt.Sprintf("delivered locally %d", i)
+		h.deliver(t, "INBOX", msg(s))
+		d := eventually(t, bound, "local message on the server", func() bool { _, ok := h.serverMsg(t, "INBOX", s); return ok })
+		t.Logf("latency local→server (new/): %s", d)
+	}
 }
 
 func TestPolledFolderToLocal(t *testing.T) {
@@ -205,13 +220,6 @@ func TestPolledFolderToLocal(t *testing.T) {
 	h.srv.Save(t, "Lists", msg("second in a polled folder"))
 	d = eventually(t, bound, "second message of the polled folder", func() bool { return h.localHas(t, "Lists", "second in a polled folder") })
 	t.Logf("latency server→local (STATUS poll every 500ms): %s", d)
-}
-
-func TestLocalToServer(t *testing.T) {
-	h := start(t, nil)
-	h.deliver(t, "INBOX", msg("delivered locally"))
-	d := eventually(t, bound, "local message on the server", func() bool { _, ok := h.serverMsg(t, "INBOX", "delivered locally"); return ok })
-	t.Logf("latency local→server (new/): %s", d)
 }
 
 func TestFlagRenameToServer(t *testing.T) {
@@ -408,6 +416,7 @@ func TestWatchFoldersIdleAndCap(t *testing.T) {
 				o.MaxIdle = tc.maxIdle
 				o.PollInterval = tc.poll
 			})
+			time.Sleep(1500 * time.Millisecond) // steady state: no pass running
 			srv.Save(t, "Lists/go", msg("list mail"))
 			d := eventually(t, bound, "list mail", func() bool { return h.localHas(t, "Lists/go", "list mail") })
 			t.Logf("latency server→local (Lists/go, %s): %s", tc.name, d)
