@@ -54,6 +54,8 @@ type Account struct {
 	Timeout            time.Duration
 	MaxMessageSize     int64
 
+	Watch Watch // see watch.go
+
 	file string
 }
 
@@ -113,6 +115,8 @@ type rawAccount struct {
 	OAuth2TokenCommand string `toml:"oauth2_token_command"`
 	Timeout            string `toml:"timeout"`
 	MaxMessageSize     any    `toml:"max_message_size"`
+
+	Watch rawWatch `toml:"watch"`
 }
 
 type rawConfig struct {
@@ -233,6 +237,9 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 		return nil, bad("user", "missing: the login name")
 	}
 	if err := checkSecurity(a, base, ra, bad); err != nil {
+		return nil, err
+	}
+	if err := checkWatch(a, ra.Watch, bad); err != nil {
 		return nil, err
 	}
 	if a.PasswordCommand == "" && a.PasswordEnv == "" && a.OAuth2TokenCommand == "" {

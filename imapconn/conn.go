@@ -49,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -204,6 +205,7 @@ type Conn struct {
 	selected string // server name of the selected folder, "" if none
 
 	closeOnce sync.Once
+	onChange  atomic.Pointer[func()] // set while Idle runs (idle.go)
 }
 
 // Dial connects, reads the greeting, upgrades with STARTTLS when asked,
@@ -279,6 +281,14 @@ func (c *Conn) dial(ctx context.Context) (*Conn, error) {
 			// not needed: listings are fetched when wanted.
 			Fetch: func(msg *imapclient.FetchMessageData) {
 				for msg.Next() != nil {
+				}
+				c.changed()
+			},
+			// EXISTS and EXPUNGE matter only to Idle (idle.go).
+			Expunge: func(uint32) { c.changed() },
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					c.changed()
 				}
 			},
 		},
@@ -511,8 +521,12 @@ func (c *Conn) HasCap(name string) bool { return c.rawCap.Has(imap.Cap(name)) }
 
 // Close logs out (best effort, briefly) and closes the connection. It may
 // be called from any goroutine, also while another call is running, which
-// then fails with a connection error.
+// then fails with a connection error. A nil *Conn (what a failed Dial
+// returns, possibly stored in an interface) closes as a no-op.
 func (c *Conn) Close() error {
+	if c == nil {
+		return nil
+	}
 	c.closeOnce.Do(func() {
 		c.wd.stop()
 		if c.mu.TryLock() {
@@ -540,6 +554,10 @@ func (c *Conn) Close() error {
 // connection. The returned end function unlocks and turns err into what
 // the caller returns: a connection failure marks c broken.
 func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err error) {
+	if c == nil {
+		// A failed Dial's result: fail like a closed connection.
+		return nil, &connError{op: op, err: net.ErrClosed, retryable: true}
+	}
 	c.mu.Lock()
 	if c.broken != nil {
 		c.mu.Unlock()

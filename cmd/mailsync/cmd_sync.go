@@ -19,6 +19,7 @@ import (
 type syncOptions struct {
 	allowMassDelete bool
 	folders         []string
+	watch           bool // --watch: cmd_watch.go
 }
 
 func syncCommand(g *globals) *cli.Command {
@@ -34,6 +35,7 @@ func syncCommand(g *globals) *cli.Command {
 			"deletions were held back), 130 interrupted.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
+			&cli.BoolFlag{Name: "watch", Usage: "keep syncing: IDLE, polling and Maildir events trigger passes until SIGINT/SIGTERM (SIGHUP reloads the config)", Destination: &o.watch},
 			&cli.StringSliceFlag{Name: "folder", Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
 		},
 		Action: func(c *cli.Context) error {
@@ -44,6 +46,9 @@ func syncCommand(g *globals) *cli.Command {
 			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
 				return err
+			}
+			if o.watch {
+				return runWatch(c.Context, g, c.Args().Slice(), accts, o)
 			}
 			return runSync(c.Context, g, accts, o)
 		},
@@ -293,7 +298,7 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 			fmt.Fprintf(g.stdout, "%s: %s: %s\n", acct.Name, name, fr)
 		}
 	}
-	sum, err := sync.Run(ctx, acct, opts)
+	sum, err := runLockWaiting(ctx, acct, opts)
 	if bar != nil {
 		bar.Finish()
 	}
