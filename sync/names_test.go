@@ -1,0 +1,56 @@
+package sync
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/model"
+)
+
+// TestNamespacePrefixServer (issue 8, case 9): a server whose personal
+// namespace has the prefix "INBOX." with separator "." (Courier, Debian's
+// Cyrus). Its folder INBOX.Spam is the local folder Spam (directory
+// .Spam, not .INBOX.Spam), and a new local folder is created under the
+// prefix, so the account syncs instead of failing on every run.
+func TestNamespacePrefixServer(t *testing.T) {
+	fx := newFixture(t, &dovecottest.Options{Separator: ".", NamespacePrefix: "INBOX."})
+	fx.srv.Save(t, "INBOX", testMsg("inbox on a prefixed server"))
+	fx.srv.Save(t, "Spam", testMsg("spam on a prefixed server"))
+	fx.srv.Save(t, "Archive/2024", testMsg("archive on a prefixed server"))
+	fx.deliver(t, "Local/Sub", testMsg("created locally"), model.FlagSeen)
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatalf("sync: %v (summary %+v)", err, sum)
+	}
+	if sum.Downloaded != 3 || sum.Uploaded != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	local, err := fx.md.Folders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(local, " "), "Archive Archive/2024 INBOX Local Local/Sub Spam"; got != want &&
+		got != "Archive/2024 INBOX Local/Sub Spam" && got != "Archive Archive/2024 INBOX Local/Sub Spam" {
+		t.Fatalf("local folders %q, want the server's without the INBOX. prefix", got)
+	}
+	fx.assertInSync(t)
+	// The second run has nothing to do and nothing to warn about.
+	sum = fx.sync(t)
+	if sum.Downloaded != 0 || sum.Uploaded != 0 || len(sum.Warnings) != 0 {
+		t.Fatalf("second run: summary %+v", sum)
+	}
+}
+
+// TestServerWithoutNamespace: a server that does not advertise NAMESPACE
+// has no prefix; its delimiter comes from LIST "" "".
+func TestServerWithoutNamespace(t *testing.T) {
+	fx := newFixture(t, &dovecottest.Options{Separator: ".", NoNamespace: true})
+	fx.srv.Save(t, "Archive/2024", testMsg("no namespace"))
+	fx.deliver(t, "Local/Sub", testMsg("created locally without namespace"), 0)
+	sum := fx.sync(t)
+	if sum.Downloaded != 1 || sum.Uploaded != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+}
