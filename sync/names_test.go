@@ -54,3 +54,27 @@ func TestServerWithoutNamespace(t *testing.T) {
 	}
 	fx.assertInSync(t)
 }
+
+// TestFolderNameWithServerDelimiter (issue 8, case 6): a local folder
+// "v1.2" on a server whose delimiter is "." would be created as v1/2 and
+// downloaded again as a new folder on every run. It is refused with a
+// warning naming it, before anything is copied, and the run succeeds.
+func TestFolderNameWithServerDelimiter(t *testing.T) {
+	fx := newFixture(t, &dovecottest.Options{Separator: "."})
+	fx.deliver(t, "v1.2", testMsg("release notes"), model.FlagSeen)
+	for run := 1; run <= 2; run++ {
+		sum, err := fx.run(t, Options{})
+		if err != nil {
+			t.Fatalf("run %d: %v (summary %+v)", run, err, sum)
+		}
+		if sum.Uploaded != 0 || sum.Downloaded != 0 {
+			t.Fatalf("run %d: summary %+v", run, sum)
+		}
+		if len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], `"v1.2"`) || !strings.Contains(sum.Warnings[0], "delimiter") {
+			t.Fatalf("run %d: warnings %q, want one naming v1.2 and the delimiter", run, sum.Warnings)
+		}
+	}
+	if got := strings.Join(fx.srv.Mailboxes(t), " "); got != "INBOX" {
+		t.Fatalf("server folders %q, want only INBOX", got)
+	}
+}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/model"
@@ -19,6 +20,10 @@ type FolderInput struct {
 	Selection *folderpat.Set
 	// IncludeAllMail syncs folders marked \All.
 	IncludeAllMail bool
+	// Delimiter is the server's hierarchy delimiter; "" when unknown or
+	// flat. A Maildir folder with a level containing it (other than "/")
+	// cannot be a server folder: the server would split that level.
+	Delimiter string
 }
 
 // FolderAction is what to do with one folder.
@@ -48,6 +53,12 @@ const (
 	// new Maildir): create the Maildir's root, which is its INBOX. The
 	// folder is not synced in this run.
 	CreateInbox
+	// SkipUnrepresentable: in the Maildir, not on the server, and a
+	// level of its name contains the server's delimiter (Maildir "v1.2"
+	// on a server whose delimiter is "."): created there it would become
+	// "v1/2", a different folder, and be downloaded again on every run.
+	// Nothing is copied either way.
+	SkipUnrepresentable
 )
 
 // FolderDecision is the decision for one folder.
@@ -107,6 +118,8 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		r, l, k := remote[name], local[name], known[name]
 		var a FolderAction
 		switch {
+		case l && !r && holdsDelimiter(name, in.Delimiter):
+			a = SkipUnrepresentable
 		case r && l:
 			a = Sync
 		case r && k:
@@ -129,4 +142,10 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		out = append(out, FolderDecision{Name: name, Action: a})
 	}
 	return out, allMail
+}
+
+// holdsDelimiter reports whether a level of name contains delim (never
+// for "" or "/", mailsync's own separator).
+func holdsDelimiter(name, delim string) bool {
+	return delim != "" && delim != "/" && strings.Contains(name, delim)
 }
