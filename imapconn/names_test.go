@@ -14,6 +14,10 @@ func TestCanonicalName(t *testing.T) {
 		{"INBOX", '/', "INBOX"},
 		{"inbox", '.', "INBOX"},
 		{"INBOX.Sub", '.', "INBOX/Sub"},
+		// Only INBOX itself is case-insensitive (RFC 3501 5.1), not a
+		// level under another spelling of it (issue 8 case 7).
+		{"Inbox/sub", '/', "Inbox/sub"},
+		{"inbox.x", '.', "inbox/x"},
 		{"Archiv/Größe", '/', "Archiv/Größe"},
 		{"Archiv.Größe", '.', "Archiv/Größe"},
 		{"we/ird", '.', ""},

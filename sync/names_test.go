@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,5 +78,47 @@ func TestFolderNameWithServerDelimiter(t *testing.T) {
 	}
 	if got := strings.Join(fx.srv.Mailboxes(t), " "); got != "INBOX" {
 		t.Fatalf("server folders %q, want only INBOX", got)
+	}
+}
+
+// TestFolderNamesDifferingInCase (issue 8, case 7): only the name INBOX
+// is case-insensitive. A Maildir folder "Inbox/sub" (directory
+// .Inbox.sub) beside the server's INBOX/sub is its own folder, not
+// INBOX/sub; Dovecot would fold it into INBOX/sub on CREATE, so it is
+// refused with a warning naming it instead of being ignored in silence
+// or merged.
+func TestFolderNamesDifferingInCase(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.srv.Save(t, "INBOX", testMsg("inbox"))
+	fx.srv.Save(t, "INBOX/sub", testMsg("server sub"))
+	fx.sync(t)
+	// Another program makes .Inbox.sub in the Maildir.
+	dir := filepath.Join(fx.acct.Maildir, ".Inbox.sub")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "maildirfolder"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cur", "1.M1P1.test:2,S"), model.FromCRLF(testMsg("local Inbox sub")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatalf("sync: %v (summary %+v)", err, sum)
+	}
+	if len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], `"Inbox/sub"`) || !strings.Contains(sum.Warnings[0], `"INBOX/sub"`) {
+		t.Fatalf("warnings %q, want one naming Inbox/sub and INBOX/sub", sum.Warnings)
+	}
+	if sum.Uploaded != 0 || sum.Downloaded != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if n := len(fx.srv.Messages(t, "INBOX/sub")); n != 1 {
+		t.Fatalf("server INBOX/sub has %d messages, want 1 (nothing merged into it)", n)
+	}
+	if ents, _ := fx.folder(t, "INBOX/sub").Scan(); len(ents) != 1 {
+		t.Fatalf("local INBOX/sub has %d messages, want 1", len(ents))
 	}
 }

@@ -59,6 +59,13 @@ const (
 	// "v1/2", a different folder, and be downloaded again on every run.
 	// Nothing is copied either way.
 	SkipUnrepresentable
+	// SkipCaseClash: in the Maildir, not on the server, never synced,
+	// and its name differs only in letter case from another folder's, or
+	// begins with a spelling of INBOX other than "INBOX" ("Inbox/sub").
+	// Only the name INBOX is case-insensitive, but servers differ (Dovecot
+	// folds "Inbox/sub" into "INBOX/sub"; Exchange and Gmail ignore case
+	// everywhere): created there it could merge into the other folder.
+	SkipCaseClash
 )
 
 // FolderDecision is the decision for one folder.
@@ -106,6 +113,22 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 			all[name] = true
 		}
 	}
+	// folded counts the distinct names of each case-folded spelling, on
+	// the server (any folder) or in the Maildir.
+	folded := map[string]map[string]bool{}
+	addFolded := func(name string) {
+		f := strings.ToLower(name)
+		if folded[f] == nil {
+			folded[f] = map[string]bool{}
+		}
+		folded[f][name] = true
+	}
+	for _, f := range in.Remote {
+		addFolded(f.Name)
+	}
+	for _, name := range in.Local {
+		addFolded(name)
+	}
 	names := make([]string, 0, len(all))
 	for name := range all {
 		names = append(names, name)
@@ -120,6 +143,8 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		switch {
 		case l && !r && holdsDelimiter(name, in.Delimiter):
 			a = SkipUnrepresentable
+		case l && !r && !k && caseClash(name, folded):
+			a = SkipCaseClash
 		case r && l:
 			a = Sync
 		case r && k:
@@ -148,4 +173,14 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 // for "" or "/", mailsync's own separator).
 func holdsDelimiter(name, delim string) bool {
 	return delim != "" && delim != "/" && strings.Contains(name, delim)
+}
+
+// caseClash reports whether name differs only in case from another name
+// in folded, or starts with a non-canonical spelling of INBOX.
+func caseClash(name string, folded map[string]map[string]bool) bool {
+	first, _, sub := strings.Cut(name, "/")
+	if sub && first != model.Inbox && strings.EqualFold(first, model.Inbox) {
+		return true
+	}
+	return len(folded[strings.ToLower(name)]) > 1
 }
