@@ -200,8 +200,7 @@ type Conn struct {
 
 	mu       sync.Mutex
 	broken   error  // set once the connection failed
-	delim    string // server hierarchy delimiter, "" until known
-	delimOK  bool
+	names    naming // how the server spells folder names, loaded once
 	selected string // server name of the selected folder, "" if none
 
 	closeOnce sync.Once

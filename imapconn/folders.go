@@ -20,10 +20,13 @@ var specialUses = []imap.MailboxAttr{
 	imap.MailboxAttrTrash,
 }
 
-// ListFolders lists every folder (LIST "" "*"), sorted by name. Folders
+// ListFolders lists every folder of the user (LIST "" "*"), sorted by
+// name, named without the personal namespace prefix (see naming).
+// Folders of other users' and shared namespaces are left out. Folders
 // whose names mailsync cannot represent (a level containing "/" when the
-// server's delimiter is not "/", invalid names) are not in folders but in
-// skipped, as "name: reason" strings for the user.
+// server's delimiter is not "/", invalid names, names outside the
+// personal namespace) are not in folders but in skipped, as
+// "name: reason" strings for the user.
 func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []string, err error) {
 	end, err := c.begin(ctx, "list folders")
 	if err != nil {
@@ -35,6 +38,9 @@ func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []str
 	if c.caps.SpecialUse && c.rawCap.Has(imap.CapListExtended) {
 		opts = &imap.ListOptions{ReturnSpecialUse: true}
 	}
+	if err := c.loadNaming(); err != nil {
+		return nil, nil, err
+	}
 	list, err := c.client.List("", "*", opts).Collect()
 	if err != nil {
 		return nil, nil, err
@@ -43,10 +49,10 @@ func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []str
 		skipped = append(skipped, fmt.Sprintf("%q: not valid modified UTF-7 (RFC 3501 5.1.3), which the IMAP library cannot handle", name))
 	}
 	for _, d := range list {
-		if d.Delim != 0 && !c.delimOK {
-			c.delim, c.delimOK = string(d.Delim), true
+		name, err := c.names.localName(d.Mailbox, d.Delim)
+		if errors.Is(err, errForeign) {
+			continue
 		}
-		name, err := canonicalName(d.Mailbox, d.Delim)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%q: %v", d.Mailbox, err))
 			continue
@@ -83,44 +89,6 @@ func canonicalName(server string, delim rune) (string, error) {
 		name = strings.Join(parts, "/")
 	}
 	return model.CleanFolderName(name)
-}
-
-// serverName maps a canonical folder name to the server's. It needs the
-// delimiter, which it asks for (LIST "" "") the first time. Called with
-// c locked.
-func (c *Conn) serverName(name string) (string, error) {
-	clean, err := model.CleanFolderName(name)
-	if err != nil {
-		return "", &cmdErr{err}
-	}
-	if !strings.Contains(clean, "/") {
-		return clean, nil
-	}
-	if !c.delimOK {
-		list, err := c.client.List("", "", nil).Collect()
-		if err != nil {
-			return "", err
-		}
-		for _, d := range list {
-			if d.Delim != 0 {
-				c.delim = string(d.Delim)
-			}
-		}
-		c.delimOK = true
-	}
-	if c.delim == "/" {
-		return clean, nil
-	}
-	if c.delim == "" {
-		return "", &cmdErr{fmt.Errorf("folder %q: the server has a flat namespace (no hierarchy delimiter)", name)}
-	}
-	parts := strings.Split(clean, "/")
-	for _, p := range parts {
-		if strings.Contains(p, c.delim) {
-			return "", &cmdErr{fmt.Errorf("folder %q: level %q contains the server's delimiter %q", name, p, c.delim)}
-		}
-	}
-	return strings.Join(parts, c.delim), nil
 }
 
 // CreateFolder creates folder name (canonical form) and, on servers that

@@ -2,6 +2,7 @@ package imapconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,6 +39,9 @@ func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, skip
 	if c.caps.SpecialUse && c.rawCap.Has(imap.CapListExtended) {
 		opts = &imap.ListOptions{ReturnSpecialUse: true}
 	}
+	if err := c.loadNaming(); err != nil {
+		return nil, nil, err
+	}
 	list, err := c.client.List("", "*", opts).Collect()
 	if err != nil {
 		return nil, nil, err
@@ -46,10 +50,10 @@ func (c *Conn) ListFolderAttrs(ctx context.Context) (folders []FolderAttrs, skip
 		skipped = append(skipped, fmt.Sprintf("%q: not valid modified UTF-7 (RFC 3501 5.1.3), which the IMAP library cannot handle", name))
 	}
 	for _, d := range list {
-		if d.Delim != 0 && !c.delimOK {
-			c.delim, c.delimOK = string(d.Delim), true
+		name, err := c.names.localName(d.Mailbox, d.Delim)
+		if errors.Is(err, errForeign) {
+			continue
 		}
-		name, err := canonicalName(d.Mailbox, d.Delim)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%q: %v", d.Mailbox, err))
 			continue
@@ -236,41 +240,6 @@ func (c *Conn) AppendRawBatch(ctx context.Context, folder string, reqs []RawAppe
 		wait()
 	}
 	return firstErr
-}
-
-// PersonalPrefix returns the prefix of the user's personal namespace
-// (RFC 2342) in canonical form, ending in "/" (e.g. "INBOX/" on Courier
-// or Cyrus, whose folders are "INBOX.Sent" and so on), or "" when the
-// prefix is empty or the server has no NAMESPACE.
-func (c *Conn) PersonalPrefix(ctx context.Context) (prefix string, err error) {
-	end, err := c.begin(ctx, "namespace")
-	if err != nil {
-		return "", err
-	}
-	defer end(&err)
-	if !c.rawCap.Has(imap.CapNamespace) {
-		return "", nil
-	}
-	data, err := c.client.Namespace().Wait()
-	if err != nil {
-		return "", err
-	}
-	if len(data.Personal) == 0 || data.Personal[0].Prefix == "" {
-		return "", nil
-	}
-	p := data.Personal[0]
-	trimmed := p.Prefix
-	if p.Delim != 0 {
-		trimmed = strings.TrimSuffix(trimmed, string(p.Delim))
-	}
-	if trimmed == "" {
-		return "", nil
-	}
-	name, err := canonicalName(trimmed, p.Delim)
-	if err != nil {
-		return "", &cmdErr{fmt.Errorf("personal namespace %q: %w", p.Prefix, err)}
-	}
-	return name + "/", nil
 }
 
 // AddFlagsRaw adds flags and keywords, spelled as the server should

@@ -1,6 +1,7 @@
 package imapconn
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,10 @@ func TestCanonicalName(t *testing.T) {
 		{"INBOX", '/', "INBOX"},
 		{"inbox", '.', "INBOX"},
 		{"INBOX.Sub", '.', "INBOX/Sub"},
+		// Only INBOX itself is case-insensitive (RFC 3501 5.1), not a
+		// level under another spelling of it (issue 8 case 7).
+		{"Inbox/sub", '/', "Inbox/sub"},
+		{"inbox.x", '.', "inbox/x"},
 		{"Archiv/Größe", '/', "Archiv/Größe"},
 		{"Archiv.Größe", '.', "Archiv/Größe"},
 		{"we/ird", '.', ""},
@@ -58,5 +63,44 @@ func TestTraceRedaction(t *testing.T) {
 	}
 	if !strings.Contains(out, "C: T3 NOOP\n") || !strings.Contains(out, "S: T2 OK logged in\n") {
 		t.Errorf("trace lost normal lines:\n%s", out)
+	}
+}
+
+// TestNamingLocalName: the personal namespace prefix is taken away,
+// other users' and shared namespaces are left out (issue 8 case 9).
+func TestNamingLocalName(t *testing.T) {
+	courier := &naming{loaded: true, prefix: "INBOX.", delim: ".", foreign: []string{"#shared.", "user."}}
+	for _, tc := range []struct {
+		n      *naming
+		server string
+		want   string // "" for an error
+		skip   bool   // errForeign: left out without a warning
+	}{
+		{courier, "INBOX", "INBOX", false},
+		{courier, "INBOX.Spam", "Spam", false},
+		{courier, "INBOX.Archive.2024", "Archive/2024", false},
+		{courier, "INBOX.INBOX", "", false},
+		{courier, "INBOX.inbox", "", false},
+		{courier, "Outside", "", false},
+		{courier, "#shared", "", true},
+		{courier, "#shared.team", "", true},
+		{courier, "user.bob.Sent", "", true},
+		{&naming{loaded: true, delim: "/"}, "INBOX/Sub", "INBOX/Sub", false},
+		{&naming{loaded: true, delim: "/", foreign: []string{"Shared/"}}, "Shared/x", "", true},
+		{&naming{loaded: true, delim: "/", foreign: []string{"Shared/"}}, "Sharedx", "Sharedx", false},
+	} {
+		got, err := tc.n.localName(tc.server, rune(tc.n.delim[0]))
+		switch {
+		case tc.skip:
+			if !errors.Is(err, errForeign) {
+				t.Errorf("%q: got %q %v, want it left out", tc.server, got, err)
+			}
+		case tc.want == "":
+			if err == nil || errors.Is(err, errForeign) {
+				t.Errorf("%q: got %q %v, want a reason", tc.server, got, err)
+			}
+		case err != nil || got != tc.want:
+			t.Errorf("%q: got %q %v, want %q", tc.server, got, err, tc.want)
+		}
 	}
 }

@@ -140,11 +140,11 @@ func TestCreateFolderAndFolders(t *testing.T) {
 
 	// Junk that is not a folder.
 	root := md.Root()
-	os.Mkdir(filepath.Join(root, ".junk"), 0o700)                            // no cur/new/tmp
-	os.MkdirAll(filepath.Join(root, ".half", "cur"), 0o700)                  // only cur
-	os.WriteFile(filepath.Join(root, ".file"), nil, 0o600)                   // a file
-	os.MkdirAll(filepath.Join(root, "plain", "cur"), 0o700)                  // no leading dot
-	for _, d := range []string{".INBOX", ".x..y", ".bad%41", ".inbox.Sub"} { // non-canonical
+	os.Mkdir(filepath.Join(root, ".junk"), 0o700)                        // no cur/new/tmp
+	os.MkdirAll(filepath.Join(root, ".half", "cur"), 0o700)              // only cur
+	os.WriteFile(filepath.Join(root, ".file"), nil, 0o600)               // a file
+	os.MkdirAll(filepath.Join(root, "plain", "cur"), 0o700)              // no leading dot
+	for _, d := range []string{".INBOX", ".x..y", ".bad%41", ".inbox"} { // non-canonical
 		for _, s := range []string{"cur", "new", "tmp"} {
 			os.MkdirAll(filepath.Join(root, d, s), 0o700)
 		}

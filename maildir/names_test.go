@@ -61,7 +61,8 @@ func TestDirName(t *testing.T) {
 		{"A", ".A"},
 		{"A/B", ".A.B"},
 		{"INBOX/Sub", ".INBOX.Sub"},
-		{"inbox/Sub", ".INBOX.Sub"},
+		{"inbox/Sub", ".inbox.Sub"}, // only INBOX itself is case-insensitive
+		{"Inbox/sub", ".Inbox.sub"},
 		{"a.b/c", ".a%2Eb.c"},
 		{"100%", ".100%25"},
 		{"%2E", ".%252E"},
@@ -87,7 +88,7 @@ func TestDirName(t *testing.T) {
 func TestFolderNameRejects(t *testing.T) {
 	for _, dir := range []string{
 		"", ".", "..", "A", "cur", ".A.", ".A..B", "..A",
-		".INBOX", ".inbox", ".Inbox", ".inbox.Sub", // non-canonical spellings
+		".INBOX", ".inbox", ".Inbox", // non-canonical spellings
 		".%2e", ".a%2eb", ".%", ".%2", ".%41", // unknown or lowercase escapes
 		".%2E", ".%2E%2E", // "." and ".." levels
 		".a\x01b", ".\xff",

@@ -119,15 +119,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("TO: %w", err)
 	}
-	fromPrefix, err := from.PersonalPrefix(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("FROM: %w", err)
-	}
-	toPrefix, err := to.PersonalPrefix(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("TO: %w", err)
-	}
-	pairs, skipped, err := MapFolders(fromFolders, toFolders, fromPrefix, toPrefix, opts.Map)
+	// The connections take each server's personal namespace prefix
+	// ("INBOX." on Courier and Cyrus) out of the names they list and put
+	// it back in the names they are given: names here have none.
+	pairs, skipped, err := MapFolders(fromFolders, toFolders, "", "", opts.Map)
 	if err != nil {
 		return rep, err
 	}

@@ -8,13 +8,16 @@ import (
 
 // Folder names: mailsync names folders with "/" between hierarchy levels,
 // in UTF-8, whatever the server's delimiter. "INBOX" is the inbox, matched
-// case-insensitively and always spelled "INBOX".
+// case-insensitively and always spelled "INBOX". Only the name INBOX
+// itself is case-insensitive (RFC 3501 5.1): "Inbox/sub" is not
+// "INBOX/sub".
 
 // Inbox is the name of the inbox.
 const Inbox = "INBOX"
 
 // CleanFolderName returns the canonical spelling of name ("inbox" becomes
-// "INBOX"), or an error saying why the name cannot be used.
+// "INBOX"; "inbox/x" stays as it is), or an error saying why the name
+// cannot be used.
 func CleanFolderName(name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("empty folder name")
@@ -33,8 +36,8 @@ func CleanFolderName(name string) (string, error) {
 			}
 		}
 	}
-	if strings.EqualFold(parts[0], Inbox) {
-		parts[0] = Inbox
+	if len(parts) == 1 && strings.EqualFold(name, Inbox) {
+		return Inbox, nil
 	}
-	return strings.Join(parts, "/"), nil
+	return name, nil
 }

@@ -66,6 +66,9 @@ func startServer(t *testing.T, opts *dovecottest.Options) *testServer {
 	if opts != nil && opts.Separator != "" && opts.Separator != "/" {
 		requireDovecot(t, "a server whose hierarchy separator is "+opts.Separator)
 	}
+	if opts != nil && opts.NamespacePrefix != "" {
+		requireDovecot(t, "a server whose personal namespace prefix is "+opts.NamespacePrefix)
+	}
 	root := filepath.Join(t.TempDir(), "served")
 	md, err := maildir.Open(root)
 	if err != nil {

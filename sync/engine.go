@@ -312,8 +312,12 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 	if err != nil {
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
+	delim := ""
+	if d, ok := c.(interface{ Delimiter() string }); ok {
+		delim = d.Delimiter() // known after ListFolders
+	}
 	decisions, allMail := plan.Folders(plan.FolderInput{Remote: remoteList, Local: localList, Known: stateFolders,
-		Selection: e.acct.selection(), IncludeAllMail: e.acct.IncludeAllMail})
+		Selection: e.acct.selection(), IncludeAllMail: e.acct.IncludeAllMail, Delimiter: delim})
 	for _, name := range allMail {
 		e.note("skipping %q: it is the server's \\All folder (set include_all_mail to sync it)", name)
 	}
@@ -333,6 +337,10 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 			out = append(out, name)
 		case plan.SkipRemoteGone:
 			e.warn("folder %q: it is gone from the server; the local copy in %s is kept", name, e.folderPath(name))
+		case plan.SkipUnrepresentable:
+			e.warn("folder %q (%s) is not synced: the server's hierarchy delimiter is %q, so the server would split its name into levels. Rename the Maildir folder without %q to sync it", name, e.folderPath(name), delim, delim)
+		case plan.SkipCaseClash:
+			e.warn("folder %q (%s) is not synced: %s. Only INBOX is case-insensitive, but the server may merge such names; rename the Maildir folder to sync it", name, e.folderPath(name), caseClashReason(name, remoteList, localList))
 		case plan.SkipNoSelect:
 			e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
 		case plan.CreateRemote:
@@ -427,4 +435,27 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// caseClashReason says why plan.SkipCaseClash refused name: the names it
+// differs from only in letter case.
+func caseClashReason(name string, remote []model.RemoteFolder, local []string) string {
+	var others []string
+	seen := map[string]bool{name: true}
+	add := func(n string) {
+		if !seen[n] && strings.EqualFold(n, name) {
+			seen[n] = true
+			others = append(others, fmt.Sprintf("%q", n))
+		}
+	}
+	for _, f := range remote {
+		add(f.Name)
+	}
+	for _, n := range local {
+		add(n)
+	}
+	if len(others) == 0 {
+		return "its first level is a spelling of INBOX other than \"INBOX\""
+	}
+	return "its name differs only in letter case from " + strings.Join(others, ", ")
 }

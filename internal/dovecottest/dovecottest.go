@@ -55,6 +55,10 @@ type Server struct {
 
 	// Separator is the hierarchy delimiter the server uses.
 	Separator string
+	// NamespacePrefix is the personal namespace's prefix ("" by default;
+	// see Options.NamespacePrefix). The helpers taking folder names add
+	// it and Mailboxes strips it.
+	NamespacePrefix string
 
 	// With Options.TLS: the implicit-TLS port and the PEM certificate
 	// the server presents (self-signed, valid for 127.0.0.1).
@@ -77,6 +81,12 @@ type Options struct {
 	NoUIDPlus bool
 	// Separator is the hierarchy delimiter: "/" when empty.
 	Separator string
+	// NoNamespace advertises a capability list without NAMESPACE.
+	NoNamespace bool
+	// NamespacePrefix, when set, is the prefix of the personal (inbox)
+	// namespace, as Courier and Debian's Cyrus have it: "INBOX." with
+	// Separator ".". Folders other than INBOX exist only under it.
+	NamespacePrefix string
 	// MaxConnections, when set, is mail_max_userip_connections: how many
 	// IMAP connections one user may have open at once (Dovecot answers a
 	// login beyond it with NO).
@@ -99,7 +109,9 @@ type Options struct {
 	// not created.
 	SpecialUse map[string]string
 	// Prefix is the personal namespace's prefix, e.g. "INBOX." as on
-	// Courier (folder names then carry it; SpecialUse names do not).
+	// Courier, with folder names given to the helpers carrying it
+	// (SpecialUse names do not). NamespacePrefix sets the same server
+	// up with the helpers adding the prefix; it wins when both are set.
 	Prefix string
 }
 
@@ -258,6 +270,8 @@ func start(uid, gid int, sep string, opts *Options) (*Server, error) {
 		Log:       filepath.Join(dir, "dovecot.log"),
 		Separator: sep,
 		TLSPort:   tlsPort,
+
+		NamespacePrefix: opts.NamespacePrefix,
 	}
 	if opts.TLS {
 		cert, key, err := selfSigned()
@@ -375,7 +389,11 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	}
 	p("userdb {\n  driver = passwd-file\n  args = username_format=%%u %s/passwd\n}", s.Dir)
 	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n    port = %d\n    ssl = yes\n  }\n  chroot =\n}", s.Port, s.TLSPort)
-	p("namespace inbox {\n  separator = %s\n  prefix = %s\n  inbox = yes", s.Separator, opts.Prefix)
+	prefix := s.NamespacePrefix
+	if prefix == "" {
+		prefix = opts.Prefix
+	}
+	p("namespace inbox {\n  separator = %s\n  prefix = %s\n  inbox = yes", s.Separator, prefix)
 	uses := [][2]string{{"Sent", `\Sent`}, {"Trash", `\Trash`}, {"Drafts", `\Drafts`}, {"Junk", `\Junk`}}
 	if opts.SpecialUse != nil {
 		uses = nil
@@ -390,13 +408,16 @@ func (s *Server) config(uid, gid int, opts *Options) string {
 	if opts.MaxConnections > 0 {
 		p("protocol imap {\n  mail_max_userip_connections = %d\n}", opts.MaxConnections)
 	}
-	if opts.NoCondStore || opts.NoUIDPlus {
+	if opts.NoCondStore || opts.NoUIDPlus || opts.NoNamespace {
 		var caps []string
 		for _, c := range postLoginCaps {
 			if opts.NoCondStore && (c == "CONDSTORE" || c == "QRESYNC") {
 				continue
 			}
 			if opts.NoUIDPlus && c == "UIDPLUS" {
+				continue
+			}
+			if opts.NoNamespace && c == "NAMESPACE" {
 				continue
 			}
 			caps = append(caps, c)
@@ -519,10 +540,13 @@ func (s *Server) mailCmd(t testing.TB, stdin []byte, sub []string, args ...strin
 
 // serverName maps a "/"-separated folder name to the server's separator.
 func (s *Server) serverName(folder string) string {
-	if s.Separator == "/" {
-		return folder
+	if s.Separator != "/" {
+		folder = strings.ReplaceAll(folder, "/", s.Separator)
 	}
-	return strings.ReplaceAll(folder, "/", s.Separator)
+	if folder != "INBOX" {
+		folder = s.NamespacePrefix + folder
+	}
+	return folder
 }
 
 // Save stores msg as is in folder ("/"-separated), creating the folder
@@ -571,6 +595,9 @@ func (s *Server) Mailboxes(t testing.TB) []string {
 	for _, l := range strings.Split(out, "\n") {
 		if l == "" {
 			continue
+		}
+		if l != "INBOX" {
+			l = strings.TrimPrefix(l, s.NamespacePrefix)
 		}
 		if s.Separator != "/" {
 			l = strings.ReplaceAll(l, s.Separator, "/")

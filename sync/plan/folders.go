@@ -2,6 +2,7 @@ package plan
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/model"
@@ -19,6 +20,10 @@ type FolderInput struct {
 	Selection *folderpat.Set
 	// IncludeAllMail syncs folders marked \All.
 	IncludeAllMail bool
+	// Delimiter is the server's hierarchy delimiter; "" when unknown or
+	// flat. A Maildir folder with a level containing it (other than "/")
+	// cannot be a server folder: the server would split that level.
+	Delimiter string
 }
 
 // FolderAction is what to do with one folder.
@@ -48,6 +53,19 @@ const (
 	// new Maildir): create the Maildir's root, which is its INBOX. The
 	// folder is not synced in this run.
 	CreateInbox
+	// SkipUnrepresentable: in the Maildir, not on the server, and a
+	// level of its name contains the server's delimiter (Maildir "v1.2"
+	// on a server whose delimiter is "."): created there it would become
+	// "v1/2", a different folder, and be downloaded again on every run.
+	// Nothing is copied either way.
+	SkipUnrepresentable
+	// SkipCaseClash: in the Maildir, not on the server, never synced,
+	// and its name differs only in letter case from another folder's, or
+	// begins with a spelling of INBOX other than "INBOX" ("Inbox/sub").
+	// Only the name INBOX is case-insensitive, but servers differ (Dovecot
+	// folds "Inbox/sub" into "INBOX/sub"; Exchange and Gmail ignore case
+	// everywhere): created there it could merge into the other folder.
+	SkipCaseClash
 )
 
 // FolderDecision is the decision for one folder.
@@ -95,6 +113,22 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 			all[name] = true
 		}
 	}
+	// folded counts the distinct names of each case-folded spelling, on
+	// the server (any folder) or in the Maildir.
+	folded := map[string]map[string]bool{}
+	addFolded := func(name string) {
+		f := strings.ToLower(name)
+		if folded[f] == nil {
+			folded[f] = map[string]bool{}
+		}
+		folded[f][name] = true
+	}
+	for _, f := range in.Remote {
+		addFolded(f.Name)
+	}
+	for _, name := range in.Local {
+		addFolded(name)
+	}
 	names := make([]string, 0, len(all))
 	for name := range all {
 		names = append(names, name)
@@ -107,6 +141,10 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		r, l, k := remote[name], local[name], known[name]
 		var a FolderAction
 		switch {
+		case l && !r && holdsDelimiter(name, in.Delimiter):
+			a = SkipUnrepresentable
+		case l && !r && !k && caseClash(name, folded):
+			a = SkipCaseClash
 		case r && l:
 			a = Sync
 		case r && k:
@@ -129,4 +167,20 @@ func Folders(in FolderInput) (out []FolderDecision, allMail []string) {
 		out = append(out, FolderDecision{Name: name, Action: a})
 	}
 	return out, allMail
+}
+
+// holdsDelimiter reports whether a level of name contains delim (never
+// for "" or "/", mailsync's own separator).
+func holdsDelimiter(name, delim string) bool {
+	return delim != "" && delim != "/" && strings.Contains(name, delim)
+}
+
+// caseClash reports whether name differs only in case from another name
+// in folded, or starts with a non-canonical spelling of INBOX.
+func caseClash(name string, folded map[string]map[string]bool) bool {
+	first, _, sub := strings.Cut(name, "/")
+	if sub && first != model.Inbox && strings.EqualFold(first, model.Inbox) {
+		return true
+	}
+	return len(folded[strings.ToLower(name)]) > 1
 }

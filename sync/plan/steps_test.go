@@ -263,6 +263,23 @@ func TestFolders(t *testing.T) {
 		{name: "All Mail included",
 			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), {Name: "All", SpecialUse: `\All`}}, Local: []string{"INBOX"}, IncludeAllMail: true},
 			want: []FolderDecision{{"All", CreateLocal}, {"INBOX", Sync}}},
+		{name: "a local name holding the server's delimiter is refused, not split (issue 8 case 6)",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("v1")}, Local: []string{"INBOX", "v1.2", "a/b.c", "x.y"}, Known: []string{"x.y"}, Delimiter: "."},
+			want: []FolderDecision{{"INBOX", Sync}, {"a/b.c", SkipUnrepresentable}, {"v1", CreateLocal}, {"v1.2", SkipUnrepresentable}, {"x.y", SkipUnrepresentable}}},
+		{name: "a new local name differing from another only in case is refused (issue 8 case 7)",
+			in: FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("INBOX/sub"), rf("Foo")},
+				Local: []string{"INBOX", "Inbox/sub", "foo", "Bar", "bar", "inbox/new"}},
+			want: []FolderDecision{{"Bar", SkipCaseClash}, {"Foo", CreateLocal}, {"INBOX", Sync}, {"INBOX/sub", CreateLocal},
+				{"Inbox/sub", SkipCaseClash}, {"bar", SkipCaseClash}, {"foo", SkipCaseClash}, {"inbox/new", SkipCaseClash}}},
+		{name: "server names differing only in case stay distinct folders",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX"), rf("INBOX/sub"), rf("Inbox/sub"), rf("Foo"), rf("foo")}, Local: []string{"INBOX"}},
+			want: []FolderDecision{{"Foo", CreateLocal}, {"INBOX", Sync}, {"INBOX/sub", CreateLocal}, {"Inbox/sub", CreateLocal}, {"foo", CreateLocal}}},
+		{name: "dots are fine when the delimiter is /",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX")}, Local: []string{"INBOX", "v1.2"}, Delimiter: "/"},
+			want: []FolderDecision{{"INBOX", Sync}, {"v1.2", CreateRemote}}},
+		{name: "a flat server cannot hold levels",
+			in:   FolderInput{Remote: []model.RemoteFolder{rf("INBOX")}, Local: []string{"INBOX", "a/b", "c"}, Delimiter: ""},
+			want: []FolderDecision{{"INBOX", Sync}, {"a/b", CreateRemote}, {"c", CreateRemote}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
