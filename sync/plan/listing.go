@@ -38,15 +38,20 @@ func Listing(condStore bool, st *model.FolderState, s model.FolderStatus) Listin
 
 // FromState is the listing the stored pairs make, sorted by UID.
 func FromState(st *model.FolderState) []model.RemoteMsg {
-	out, _ := Merge(st, nil, nil)
+	out := make([]model.RemoteMsg, 0, len(st.Pairs))
+	for _, p := range st.Pairs {
+		out = append(out, model.RemoteMsg{UID: p.UID, Flags: p.Flags})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
 }
 
 // Merge builds a ListChanged listing: the server's current uids, each
-// with the flags changed reports or else the stored pair's flags. When
-// uids is nil, every stored pair is listed. ok is false when some UID is
-// neither paired nor reported as changed (an unpaired message from an
-// earlier interrupted run): the folder must then be listed in full.
+// with the flags changed reports or else the stored pair's flags. uids is
+// the server's whole list: nil or empty means the folder is empty. ok is
+// false when some UID is neither paired nor reported as changed (an
+// unpaired message from an earlier interrupted run): the folder must
+// then be listed in full.
 func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (out []model.RemoteMsg, ok bool) {
 	known := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
 	for _, p := range st.Pairs {
@@ -55,22 +60,16 @@ func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (
 	for _, m := range changed {
 		known[m.UID] = m
 	}
-	if uids == nil {
-		for _, m := range known {
-			out = append(out, m)
+	out = make([]model.RemoteMsg, 0, len(uids))
+	seen := make(map[model.UID]bool, len(uids))
+	for _, uid := range uids {
+		m, found := known[uid]
+		if !found {
+			return nil, false
 		}
-	} else {
-		out = make([]model.RemoteMsg, 0, len(uids))
-		seen := make(map[model.UID]bool, len(uids))
-		for _, uid := range uids {
-			m, found := known[uid]
-			if !found {
-				return nil, false
-			}
-			if !seen[uid] {
-				seen[uid] = true
-				out = append(out, m)
-			}
+		if !seen[uid] {
+			seen[uid] = true
+			out = append(out, m)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })

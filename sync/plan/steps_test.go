@@ -328,6 +328,10 @@ func TestMerge(t *testing.T) {
 	if !ok || !reflect.DeepEqual(got, []model.RemoteMsg{{UID: 2, Flags: F, Size: 100}, {UID: 3, Flags: S, Size: 100}}) {
 		t.Fatalf("merge: %v %v", got, ok)
 	}
+	// An empty server folder lists nothing, whatever the state holds.
+	if got, ok := Merge(st, nil, nil); !ok || len(got) != 0 {
+		t.Errorf("Merge with no server UIDs = %v, %v; want an empty listing", got, ok)
+	}
 	if _, ok := Merge(st, nil, []model.UID{1, 4}); ok {
 		t.Fatal("an unknown UID must ask for a full listing")
 	}

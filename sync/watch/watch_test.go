@@ -256,6 +256,33 @@ func TestSurvivesKick(t *testing.T) {
 	eventually(t, bound, "local message after a kick", func() bool { _, ok := h.serverMsg(t, "INBOX", "local after the kick"); return ok })
 }
 
+// A real server restart: Dovecot stops for a few seconds (connections
+// closed, new ones refused) and starts again. A local change made while
+// it is down and a server change made after it is back both arrive: the
+// watcher reconnects with backoff and catches up.
+func TestSurvivesServerRestart(t *testing.T) {
+	h := start(t, func(o *Options) { o.IdleRestart = time.Hour })
+	h.deliver(t, "INBOX", msg("before the restart"))
+	eventually(t, bound, "local message before the restart", func() bool { _, ok := h.serverMsg(t, "INBOX", "before the restart"); return ok })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(500 * time.Millisecond)
+		h.deliver(t, "INBOX", msg("local while down"))
+	}()
+	restart := time.Now()
+	h.srv.Restart(t, 2*time.Second)
+	t.Logf("restart took %s", time.Since(restart).Round(10*time.Millisecond))
+	<-done
+	up := time.Now()
+	h.srv.Save(t, "INBOX", msg("server after the restart"))
+	// Backoff after the failed reconnects is at most a few seconds.
+	limit := bound + 8*time.Second
+	eventually(t, limit, "local change made while the server was down", func() bool { _, ok := h.serverMsg(t, "INBOX", "local while down"); return ok })
+	eventually(t, limit, "server change after the restart", func() bool { return h.localHas(t, "INBOX", "server after the restart") })
+	t.Logf("both sides caught up %s after the server came back", time.Since(up).Round(10*time.Millisecond))
+}
+
 // Network loss: every connection of the watcher is cut (as by a server
 // restart or a dropped link, without a BYE); it reconnects and the next
 // changes on both sides still arrive.
