@@ -310,24 +310,7 @@ func start(uid, gid int, sep string, opts *Options) (*Server, error) {
 		return nil, err
 	}
 
-	cmd := exec.Command(binPath("dovecot"), "-F", "-c", s.Conf)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	setSysProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start dovecot: %v", err)
-	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(s.done)
-	}()
-
-	if err := s.waitReady(10 * time.Second); err != nil {
-		s.kill()
+	if out, err := s.run(); err != nil {
 		logTail := s.logTail(20)
 		msg := fmt.Sprintf("dovecot -c %s: %v\noutput: %s\nlog:\n%s", s.Conf, err, bytes.TrimSpace(out.Bytes()), logTail)
 		if strings.Contains(logTail, "Address already in use") || strings.Contains(out.String(), "Address already in use") {
@@ -453,6 +436,54 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("not greeting on %s after %v: %v", s.Addr, timeout, lastErr)
+}
+
+// run starts the dovecot process on s's configuration and waits until it
+// greets; on error the process is stopped again.
+func (s *Server) run() (*bytes.Buffer, error) {
+	cmd := exec.Command(binPath("dovecot"), "-F", "-c", s.Conf)
+	cmd.Dir = s.Dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	// Dovecot's mail processes inherit the output pipe and may outlive
+	// the master by many seconds: do not wait for them to close it.
+	cmd.WaitDelay = time.Second
+	setSysProcAttr(cmd)
+	if err := cmd.Start(); err != nil {
+		return &out, fmt.Errorf("start dovecot: %v", err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	done := s.done
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	if err := s.waitReady(10 * time.Second); err != nil {
+		s.kill()
+		return &out, err
+	}
+	return &out, nil
+}
+
+// Restart stops the server, waits down (clients see their connections
+// closed and new ones refused), then starts it again on the same port
+// with the same mail, as an administrator's restart does.
+func (s *Server) Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	s.kill()
+	time.Sleep(down)
+	var err error
+	for attempt := 0; attempt < 20; attempt++ { // the port may linger a moment
+		var out *bytes.Buffer
+		if out, err = s.run(); err == nil {
+			return
+		}
+		err = fmt.Errorf("%v\noutput: %s", err, bytes.TrimSpace(out.Bytes()))
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("dovecottest: restart: %v\nlog:\n%s", err, s.logTail(20))
 }
 
 func (s *Server) kill() {
