@@ -64,6 +64,15 @@ type randServer struct {
 	// flags is what the server keeps: imap4d answers BAD to $Forwarded
 	// and drops \Seen on APPEND, so its actors use neither.
 	flags model.Flags
+	// appendDropsFlags: the server keeps no flags given with APPEND
+	// (imap4d): the server actor STOREs them after the APPEND.
+	appendDropsFlags bool
+	// oneActorPerRound: between two syncs only one actor acts. imap4d
+	// assigns a new UIDVALIDITY when mail arrives, and a UIDVALIDITY
+	// change with local changes is refused today (open bug): with both
+	// actors the run fails by design of that bug. MAILSYNC_RANDOM_ALL=1
+	// lets both act.
+	oneActorPerRound bool
 	// concurrent: the actors may act while a sync runs (not with one
 	// connection allowed: the actor's login would be refused).
 	concurrent bool
@@ -72,23 +81,24 @@ type randServer struct {
 
 func randServers() []randServer {
 	std := model.FlagDraft | model.FlagFlagged | model.FlagReplied | model.FlagSeen
-	if os.Getenv("MAILSYNC_RANDOM_ALL") == "1" {
+	all := os.Getenv("MAILSYNC_RANDOM_ALL") == "1"
+	if all {
 		std |= model.FlagPassed
 	}
 	if serveBackend() {
-		return []randServer{{"serve", std, true, func(t *testing.T) *fixture { return newFixture(t, nil) }}}
+		return []randServer{{"serve", std, false, false, true, func(t *testing.T) *fixture { return newFixture(t, nil) }}}
 	}
 	return []randServer{
-		{"dovecot", std, true, func(t *testing.T) *fixture { return newFixture(t, nil) }},
-		{"dovecot-nouidplus", std, true, func(t *testing.T) *fixture {
+		{"dovecot", std, false, false, true, func(t *testing.T) *fixture { return newFixture(t, nil) }},
+		{"dovecot-nouidplus", std, false, false, true, func(t *testing.T) *fixture {
 			return newFixture(t, &dovecottest.Options{NoUIDPlus: true, NoCondStore: true})
 		}},
-		{"dovecot-oneconn", std, false, func(t *testing.T) *fixture {
+		{"dovecot-oneconn", std, false, false, false, func(t *testing.T) *fixture {
 			fx := newFixture(t, &dovecottest.Options{MaxConnections: 1})
 			fx.acct.Connections = 1
 			return fx
 		}},
-		{"imap4d", model.FlagDraft | model.FlagFlagged | model.FlagReplied, true, newImap4dFixture},
+		{"imap4d", model.FlagDraft | model.FlagFlagged | model.FlagReplied, true, !all, false, newImap4dFixture},
 	}
 }
 
@@ -180,6 +190,8 @@ type randWorld struct {
 	log     []string
 	uidID   map[string]map[uint32]int // folder → UID → id, every UID ever seen
 	keyID   map[string]map[string]int // folder → Maildir key → id
+	// curFolder is the server actor's selected folder.
+	curFolder string
 }
 
 var randIDRe = regexp.MustCompile(`Message-ID: <r(\d+)@rand\.test>`)
@@ -278,6 +290,7 @@ func (w *randWorld) srvList(c *imapclient.Client, folder string) ([]randSrvMsg, 
 	if err != nil {
 		return nil, fmt.Errorf("select %q: %w", folder, err)
 	}
+	w.curFolder = folder
 	if sel.NumMessages == 0 {
 		return nil, nil
 	}
@@ -322,7 +335,14 @@ func (w *randWorld) srvExpunge(c *imapclient.Client, uid uint32) error {
 	if c.Caps().Has(imap.CapUIDPlus) {
 		return c.UIDExpunge(set).Close()
 	}
-	return c.Expunge().Close()
+	// CLOSE expunges without untagged answers: imap4d's "* n EXPUNGED"
+	// breaks go-imap's client. The folder is selected again for the
+	// caller.
+	if err := c.UnselectAndExpunge().Wait(); err != nil {
+		return err
+	}
+	_, err := c.Select(w.curFolder, nil).Wait()
+	return err
 }
 
 // serverOp does one random change as another IMAP client would.
@@ -382,7 +402,11 @@ func (w *randWorld) serverOp(concurrent bool) error {
 		flags := w.randFlags()
 		body := model.ToCRLF(w.msg(id, "server"))
 		w.log = append(w.log, fmt.Sprintf("server: APPEND r%d to %q flags %q", id, folder, flags.Letters()))
-		cmd := c.Append(folder, int64(len(body)), &imap.AppendOptions{Flags: imapFlags(flags), Time: time.Date(2024, 9, 2, 10, 0, 0, 0, time.UTC)})
+		aflags := flags
+		if w.srv.appendDropsFlags {
+			aflags = 0
+		}
+		cmd := c.Append(folder, int64(len(body)), &imap.AppendOptions{Flags: imapFlags(aflags), Time: time.Date(2024, 9, 2, 10, 0, 0, 0, time.UTC)})
 		if _, err := cmd.Write(body); err != nil {
 			return err
 		}
@@ -391,6 +415,19 @@ func (w *randWorld) serverOp(concurrent bool) error {
 		}
 		if _, err := cmd.Wait(); err != nil {
 			return fmt.Errorf("append to %q: %w", folder, err)
+		}
+		if aflags != flags {
+			msgs, err := w.srvList(c, folder)
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				if m.id == id {
+					if err := c.Store(imap.UIDSetNum(imap.UID(m.uid)), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: imapFlags(flags)}, nil).Close(); err != nil {
+						return fmt.Errorf("store: %w", err)
+					}
+				}
+			}
 		}
 		e := w.fresh(randKey{folder, id})
 		e.srv, e.sf = true, flags
@@ -729,7 +766,11 @@ func (w *randWorld) settle() {
 		sum, err := Run(ctx, w.fx.acct, Options{AllowMassDelete: true})
 		cancel()
 		if err != nil {
-			w.fail("settling sync: %v (summary %+v)", err, sum)
+			var errs []string
+			if sum != nil {
+				errs = sum.Errors
+			}
+			w.fail("settling sync: %v (errors %q)", err, errs)
 		}
 		if len(sum.Errors) > 0 {
 			w.fail("settling sync: errors %q", sum.Errors)
@@ -797,9 +838,13 @@ func (w *randWorld) check() {
 // actors does n random operations of both actors.
 func (w *randWorld) actors(n int, concurrent bool) {
 	w.t.Helper()
+	side := w.rng.Intn(2)
 	for i := 0; i < n; i++ {
 		var err error
-		if w.rng.Intn(2) == 0 {
+		if !w.srv.oneActorPerRound {
+			side = w.rng.Intn(2)
+		}
+		if side == 0 {
 			err = w.serverOp(concurrent)
 		} else {
 			err = w.localOp(concurrent)
