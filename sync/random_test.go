@@ -84,6 +84,10 @@ import (
 // on dovecot-oneconn and 2 and 3 on serve found the emptied-folder bug
 // (see randEmptyFolders); they stay in the set because the server actor
 // no longer empties a folder unless MAILSYNC_RANDOM_EMPTY=1 is set.
+// Soak seed 1795438297230100799 on imap4d fails (open bug: the engine's
+// own upload or expunge on imap4d gives INBOX a new UIDVALIDITY and the
+// run then refuses the folder for its pending local deletions); it is
+// not in the CI set.
 var randCISeeds = []int64{1, 2, 3, 4}
 
 type randServer struct {
