@@ -50,9 +50,8 @@ package sync
 // MAILSYNC_SEED=N (or N,M,...) runs those seeds; MAILSYNC_SOAK=1 runs new
 // seeds for MAILSYNC_SOAK_DURATION (default 10m) on every server.
 // MAILSYNC_RANDOM_ALL=1 switches on what open bugs still break:
-// $Forwarded, both actors between two syncs on imap4d, and (also alone
-// with MAILSYNC_RANDOM_EMPTY=1) the server actor emptying a folder on a
-// CONDSTORE server. Left out entirely: keywords, in-place edits of
+// $Forwarded, and both actors between two syncs on imap4d. Left out
+// entirely: keywords, in-place edits of
 // Maildir files, folder rename/delete/recreate (deletion is not
 // propagated by design; recreation changes UIDVALIDITY, refused with
 // local changes today).
@@ -82,8 +81,8 @@ import (
 // randCISeeds are the seeds CI runs on every server (about 1 minute per
 // Dovecot configuration, 30 s on imap4d, 10 s on serve). Seeds 2 and 4
 // on dovecot-oneconn and 2 and 3 on serve found the emptied-folder bug
-// (see randEmptyFolders); they stay in the set because the server actor
-// no longer empties a folder unless MAILSYNC_RANDOM_EMPTY=1 is set.
+// (a folder emptied on a CONDSTORE server kept its messages locally;
+// fixed, regression test TestFolderEmptiedOnTheServer).
 // Soak seed 1795438297230100799 on imap4d fails (open bug: the engine's
 // own upload or expunge on imap4d gives INBOX a new UIDVALIDITY and the
 // run then refuses the folder for its pending local deletions); it is
@@ -108,12 +107,6 @@ type randServer struct {
 	// connection allowed: the actor's login would be refused).
 	concurrent bool
 	start      func(t *testing.T) *fixture
-}
-
-// randEmptyFolders reports whether the server actor may expunge or move
-// the last message of a folder on a CONDSTORE server (an open bug).
-func randEmptyFolders() bool {
-	return os.Getenv("MAILSYNC_RANDOM_ALL") == "1" || os.Getenv("MAILSYNC_RANDOM_EMPTY") == "1"
 }
 
 func randServers() []randServer {
@@ -428,17 +421,6 @@ func (w *randWorld) serverOp(concurrent bool) error {
 		op = 0
 	}
 	if concurrent && op >= 8 {
-		op = 3
-	}
-	if (op == 6 || op == 7 || op == 8) && (len(msgs) == 1 || concurrent) && c.Caps().Has(imap.CapCondStore) && !randEmptyFolders() {
-		// Open bug (found by this test): on a CONDSTORE server, a
-		// folder whose last message is expunged by another client
-		// keeps the message in the Maildir (an empty UID SEARCH is taken
-		// for "list the stored pairs"). During a sync, the engine's own
-		// expunges (of messages deleted locally) may empty the folder
-		// after this actor's expunge, so the actor expunges nothing
-		// then. MAILSYNC_RANDOM_EMPTY=1 lets the server actor empty a
-		// folder.
 		op = 3
 	}
 	w.mu.Lock()
