@@ -367,3 +367,19 @@ func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, f
 	}
 	return nil
 }
+
+// Unkept returns the flags the selected folder cannot store, from the
+// PERMANENTFLAGS of its SELECT reply (model.UnkeptFlags): a STORE or
+// APPEND carrying one is refused by some servers (GNU Mailutils answers
+// BAD to $Forwarded) and ignored by others.
+func (c *Conn) Unkept() model.Flags {
+	mb := c.client.Mailbox()
+	if mb == nil {
+		return 0
+	}
+	names := make([]string, len(mb.PermanentFlags))
+	for i, f := range mb.PermanentFlags {
+		names[i] = string(f)
+	}
+	return model.UnkeptFlags(names, mb.PermanentFlags != nil)
+}

@@ -102,6 +102,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("select: %w", err)
 	}
+	r.status.Unkept = r.c.Unkept()
 	remote, err := r.listRemote(ctx, st)
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
@@ -115,7 +116,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept}
+	if err := r.sayUnkept(st, local); err != nil {
+		return false, err
+	}
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
@@ -159,6 +163,35 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		}
 	}
 	return again, nil
+}
+
+// sayUnkept warns that Maildir messages carry a flag the server cannot
+// store (it stays in the Maildir only), once: the flags said are recorded
+// in the state, and said again only after the server kept them meanwhile.
+func (r *folderRun) sayUnkept(st *model.FolderState, local []model.LocalMsg) error {
+	u := r.status.Unkept
+	n := map[model.Flags]int{}
+	for _, l := range local {
+		for f := model.Flags(1); f <= model.FlagTrashed; f <<= 1 {
+			if l.Flags&u&f != 0 {
+				n[f]++
+			}
+		}
+	}
+	said := st.Unkept & u
+	for f := model.Flags(1); f <= model.FlagTrashed; f <<= 1 {
+		if n[f] == 0 || said&f != 0 {
+			continue
+		}
+		said |= f
+		r.e.warn("folder %q: the server cannot store the flag %s (it is not in the folder's PERMANENTFLAGS); %d messages keep it in the Maildir only (letter %s in the file name), and later ones will too",
+			r.name, f.IMAP()[0], n[f], f.Letters())
+	}
+	if said == st.Unkept {
+		return nil
+	}
+	st.Unkept = said
+	return r.e.db.Commit(r.name, model.StateChange{SetUnkept: true, Unkept: said})
 }
 
 // listRemote lists the server's messages with their flags, the way
@@ -302,7 +335,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
 	}
-	if err := r.applyFlags(ctx, p.Flags); err != nil {
+	if err := r.applyFlags(ctx, p.Flags, p.Unkept); err != nil {
 		return false, err
 	}
 	if err := r.deleteLocal(p.DeleteLocal); err != nil {
@@ -314,13 +347,13 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.download(ctx, p.Download); err != nil {
 		return false, err
 	}
-	return r.upload(ctx, p.Upload)
+	return r.upload(ctx, p.Upload, p.Unkept)
 }
 
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -330,13 +363,14 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error
 	}
 	groups := map[change][]model.UID{}
 	for _, s := range syncs {
-		if add := s.Target &^ s.Remote; add != 0 {
+		target := s.ServerTarget(unkept)
+		if add := target &^ s.Remote; add != 0 {
 			groups[change{true, add}] = append(groups[change{true, add}], s.UID)
 		}
-		if rem := s.Remote &^ s.Target; rem != 0 {
+		if rem := s.Remote &^ target; rem != 0 {
 			groups[change{false, rem}] = append(groups[change{false, rem}], s.UID)
 		}
-		if s.Remote != s.Target {
+		if s.Remote != target {
 			r.sum.FlagsToServer++
 		}
 	}
@@ -581,7 +615,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 // APPENDUID is known. A message the server refuses (NO or BAD) is skipped
 // with an error naming its file, and the others go on. It reports whether
 // some UID stayed unknown.
-func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
+func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.Flags) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}
@@ -620,7 +654,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
 			body := model.ToCRLF(data)
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime, Body: body})
 			ens = append(ens, en)
 			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
 			size += int64(len(body))
@@ -649,7 +683,8 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				r.unconfirmed[ens[i].Key] = false // true once warned about
 				return nil
 			}
-			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: reqs[i].Flags})
+			// The flags the server cannot store stay in the Maildir.
+			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: ens[i].Flags})
 			return nil
 		})
 		if len(done) > 0 {

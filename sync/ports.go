@@ -38,6 +38,9 @@ type Remote interface {
 	// Select opens a folder, read-only with EXAMINE, and returns its
 	// status. On error no folder is selected.
 	Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error)
+	// Unkept returns the flags the selected folder cannot store (its
+	// PERMANENTFLAGS): they are never sent to the server.
+	Unkept() model.Flags
 	// ListMessages lists the selected folder's messages (UID, flags,
 	// size) changed since the given HIGHESTMODSEQ, or all of them when
 	// changedSince is 0. No fingerprints.
