@@ -383,3 +383,27 @@ func (c *Conn) Unkept() model.Flags {
 	}
 	return model.UnkeptFlags(names, mb.PermanentFlags != nil)
 }
+
+// FindByMessageID returns the UIDs, from minUID on, of the selected
+// folder's messages whose Message-ID header holds id (UID SEARCH UID
+// minUID:* HEADER Message-ID id), sorted. It finds an APPENDed message
+// without UIDPLUS even when the server changed it on the way.
+func (c *Conn) FindByMessageID(ctx context.Context, id string, minUID model.UID) (uids []model.UID, err error) {
+	end, err := c.beginSelected(ctx, "search message-id", true)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if minUID == 0 {
+		minUID = 1
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(minUID), 0)
+	found, err := c.search(&imap.SearchCriteria{UID: []imap.UIDSet{set},
+		Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}}})
+	if err != nil {
+		return nil, err
+	}
+	// n:* includes the highest UID even below n (RFC 3501 6.4.8).
+	return slices.DeleteFunc(found, func(u model.UID) bool { return u < minUID }), nil
+}

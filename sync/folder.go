@@ -1,13 +1,16 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -670,6 +673,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			return false, err
 		}
 		var done []model.Pair
+		var noUID []int
 		confirmed := make([]bool, len(reqs))
 		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
@@ -679,14 +683,27 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			r.sum.BytesUp += int64(len(reqs[i].Body))
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
-				unresolved = true                 // paired by content in the next pass
-				r.unconfirmed[ens[i].Key] = false // true once warned about
+				noUID = append(noUID, i) // found below, or paired by content in the next pass
 				return nil
 			}
 			// The flags the server cannot store stay in the Maildir.
 			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: ens[i].Flags})
 			return nil
 		})
+		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
+			// (Without UIDNEXT the server's new messages are not told
+			// from the old ones.)
+			found, ferr := r.findAppended(ctx, ens, reqs, intents, noUID)
+			if ferr != nil {
+				return false, ferr
+			}
+			done = append(done, found...)
+			noUID = slices.DeleteFunc(noUID, func(i int) bool { return pairsHaveKey(found, ens[i].Key) })
+		}
+		for _, i := range noUID {
+			unresolved = true                 // paired by content in the next pass
+			r.unconfirmed[ens[i].Key] = false // true once warned about
+		}
 		if len(done) > 0 {
 			cerr := r.commitPairs(done, true)
 			if err == nil {
@@ -719,6 +736,65 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 		}
 	}
 	return unresolved, nil
+}
+
+// findAppended finds on the server the messages of a batch stored
+// without an APPENDUID (no UIDPLUS): a message whose Message-ID matches
+// exactly one message of the folder with a UID the folder did not have
+// at SELECT is that message, even when the server changed it on the way
+// (Dovecot drops a CR before a line end), which pairing by content could
+// not see. Such a change is said once, naming the file. The others are
+// left to pairing by content.
+func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs []model.AppendReq, intents []model.Intent, idx []int) ([]model.Pair, error) {
+	var found []model.Pair
+	taken := map[model.UID]bool{}
+	ids := map[string]int{}
+	for _, i := range idx {
+		ids[messageID(reqs[i].Body)]++
+	}
+	for _, i := range idx {
+		id := messageID(reqs[i].Body)
+		if id == "" || ids[id] > 1 {
+			continue // two uploads with one Message-ID: content tells them apart
+		}
+		uids, err := r.c.FindByMessageID(ctx, id, r.status.UIDNext)
+		if err != nil {
+			return nil, fmt.Errorf("find uploaded message %s: %w", ens[i].Key, err)
+		}
+		if len(uids) != 1 || taken[uids[0]] {
+			continue
+		}
+		u := uids[0]
+		fps, err := r.c.Fingerprints(ctx, []model.UID{u})
+		if err != nil {
+			return nil, fmt.Errorf("find uploaded message %s: %w", ens[i].Key, err)
+		}
+		fp, ok := fps[u]
+		if !ok {
+			continue // gone meanwhile
+		}
+		if fp != intents[i].Fingerprint {
+			r.e.warn("folder %q: the server changed this message on upload: %s (its copy has another size or header than the file; the two stay paired, the file is not changed)",
+				r.name, filepath.Join(r.f.Path(), ens[i].Dir, ens[i].Name))
+		}
+		taken[u] = true
+		found = append(found, model.Pair{UID: u, Key: ens[i].Key, Flags: ens[i].Flags})
+	}
+	return found, nil
+}
+
+func pairsHaveKey(pairs []model.Pair, key string) bool {
+	return slices.ContainsFunc(pairs, func(p model.Pair) bool { return p.Key == key })
+}
+
+// messageID returns the Message-ID of a message (with its angle
+// brackets), or "" when it has none.
+func messageID(msg []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(model.HeaderBlock(msg)))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(m.Header.Get("Message-Id"))
 }
 
 // unconfirmedNames names, for an error, the files of a batch the server
