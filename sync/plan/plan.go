@@ -295,10 +295,11 @@ type Reset struct {
 }
 
 // ValidityReset decides what a changed UIDVALIDITY means. Unchanged: no
-// reset. Changed with the Maildir folder exactly as the pairs remember it
-// (no key gone, none new): reset and re-pair by content. Changed with
-// local changes: ErrValidityConflict, because a local deletion could not
-// be told from a message the server lost.
+// reset. Changed with every paired Maildir file still there (new files
+// may have come): reset and re-pair by content; the new files are
+// uploaded unless found on the server. Changed with a paired file gone:
+// ErrValidityConflict, because a local deletion could not be told from a
+// message the server lost.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -314,11 +315,9 @@ func ValidityReset(in *Input) (Reset, error) {
 			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}
-	for _, l := range in.Local {
-		if _, ok := r.OldBase[l.Key]; !ok {
-			return Reset{}, fmt.Errorf("folder %q: %w (message %s is new locally)", in.Folder, ErrValidityConflict, l.Key)
-		}
-	}
+	// A message new in the Maildir is no reason to stop: pairing by
+	// content finds it on the server if it is there, else it is
+	// uploaded, as without the reset.
 	r.Reset = true
 	return r, nil
 }

@@ -23,7 +23,7 @@ func TestValidityReset(t *testing.T) {
 		{name: "unchanged", stored: 7, local: []model.LocalMsg{lm("a", 0, "")}},
 		{name: "changed, Maildir as remembered", stored: 1, local: []model.LocalMsg{lm("a", F, ""), lm("b", 0, "")}, wantReset: true},
 		{name: "changed, a file deleted", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, wantErr: true},
-		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantErr: true},
+		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantReset: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
