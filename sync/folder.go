@@ -758,6 +758,9 @@ func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs 
 			continue // two uploads with one Message-ID: content tells them apart
 		}
 		uids, err := r.c.FindByMessageID(ctx, id, r.status.UIDNext)
+		if err != nil && !imapconn.IsRetryable(err) {
+			break // a server that cannot search headers: pairing by content it is
+		}
 		if err != nil {
 			return nil, fmt.Errorf("find uploaded message %s: %w", ens[i].Key, err)
 		}
