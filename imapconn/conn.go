@@ -202,6 +202,8 @@ type Conn struct {
 	delim    string // server hierarchy delimiter, "" until known
 	delimOK  bool
 	selected string // server name of the selected folder, "" if none
+	// permanent is the selected folder's PERMANENTFLAGS (nil: none sent).
+	permanent []imap.Flag
 
 	closeOnce sync.Once
 }

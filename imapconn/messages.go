@@ -373,15 +373,16 @@ func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, f
 // APPEND carrying one is refused by some servers (GNU Mailutils answers
 // BAD to $Forwarded) and ignored by others.
 func (c *Conn) Unkept() model.Flags {
-	mb := c.client.Mailbox()
-	if mb == nil {
-		return 0
-	}
-	names := make([]string, len(mb.PermanentFlags))
-	for i, f := range mb.PermanentFlags {
+	// Read under the connection's lock: go-imap's own Mailbox() may
+	// still show the previous folder right after Select returns.
+	c.mu.Lock()
+	perm := c.permanent
+	c.mu.Unlock()
+	names := make([]string, len(perm))
+	for i, f := range perm {
 		names[i] = string(f)
 	}
-	return model.UnkeptFlags(names, mb.PermanentFlags != nil)
+	return model.UnkeptFlags(names, perm != nil)
 }
 
 // FindByMessageID returns the UIDs, from minUID on, of the selected
