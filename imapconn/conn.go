@@ -202,6 +202,8 @@ type Conn struct {
 	broken   error  // set once the connection failed
 	names    naming // how the server spells folder names, loaded once
 	selected string // server name of the selected folder, "" if none
+	// permanent is the selected folder's PERMANENTFLAGS (nil: none sent).
+	permanent []imap.Flag
 
 	closeOnce sync.Once
 	onChange  atomic.Pointer[func()] // set while Idle runs (idle.go)

@@ -144,6 +144,7 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (st model
 		return st, err
 	}
 	c.selected = sname
+	c.permanent = data.PermanentFlags
 	st = model.FolderStatus{
 		UIDValidity: data.UIDValidity,
 		UIDNext:     model.UID(data.UIDNext),

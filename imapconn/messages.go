@@ -367,3 +367,44 @@ func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, f
 	}
 	return nil
 }
+
+// Unkept returns the flags the selected folder cannot store, from the
+// PERMANENTFLAGS of its SELECT reply (model.UnkeptFlags): a STORE or
+// APPEND carrying one is refused by some servers (GNU Mailutils answers
+// BAD to $Forwarded) and ignored by others.
+func (c *Conn) Unkept() model.Flags {
+	// Read under the connection's lock: go-imap's own Mailbox() may
+	// still show the previous folder right after Select returns.
+	c.mu.Lock()
+	perm := c.permanent
+	c.mu.Unlock()
+	names := make([]string, len(perm))
+	for i, f := range perm {
+		names[i] = string(f)
+	}
+	return model.UnkeptFlags(names, perm != nil)
+}
+
+// FindByMessageID returns the UIDs, from minUID on, of the selected
+// folder's messages whose Message-ID header holds id (UID SEARCH UID
+// minUID:* HEADER Message-ID id), sorted. It finds an APPENDed message
+// without UIDPLUS even when the server changed it on the way.
+func (c *Conn) FindByMessageID(ctx context.Context, id string, minUID model.UID) (uids []model.UID, err error) {
+	end, err := c.beginSelected(ctx, "search message-id", true)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if minUID == 0 {
+		minUID = 1
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(minUID), 0)
+	found, err := c.search(&imap.SearchCriteria{UID: []imap.UIDSet{set},
+		Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}}})
+	if err != nil {
+		return nil, err
+	}
+	// n:* includes the highest UID even below n (RFC 3501 6.4.8).
+	return slices.DeleteFunc(found, func(u model.UID) bool { return u < minUID }), nil
+}

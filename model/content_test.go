@@ -32,3 +32,22 @@ func TestLocalFormRoundTrip(t *testing.T) {
 		t.Errorf("LocalForm of a plain message = %q, want LF endings", got)
 	}
 }
+
+func TestUnkeptFlags(t *testing.T) {
+	sys := []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+	if u := UnkeptFlags(sys, true); u != FlagPassed {
+		t.Errorf("system flags only: unkept %v, want P", u)
+	}
+	if u := UnkeptFlags(append(sys, `\*`), true); u != 0 {
+		t.Errorf(`with \*: unkept %v, want none`, u)
+	}
+	if u := UnkeptFlags(append(sys, `$forwarded`), true); u != 0 {
+		t.Errorf("with $Forwarded listed: unkept %v, want none", u)
+	}
+	if u := UnkeptFlags(nil, false); u != 0 {
+		t.Errorf("no PERMANENTFLAGS: unkept %v, want none", u)
+	}
+	if u := UnkeptFlags([]string{`\Seen`, `\Deleted`}, true); u != FlagDraft|FlagFlagged|FlagPassed|FlagReplied {
+		t.Errorf("\\Seen \\Deleted only: unkept %v", u)
+	}
+}

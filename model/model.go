@@ -102,6 +102,25 @@ func FlagsFromIMAP(names []string) Flags {
 	return f
 }
 
+// UnkeptFlags returns the flags of Flags a folder cannot keep, given the
+// PERMANENTFLAGS of its SELECT reply (RFC 3501 7.1): a system flag must
+// be listed; $Forwarded, a keyword, must be listed or the list must hold
+// `\*` (new keywords may be created). known is false when the server
+// sent no PERMANENTFLAGS, which means every flag is kept.
+func UnkeptFlags(permanent []string, known bool) Flags {
+	if !known {
+		return 0
+	}
+	var kept Flags
+	for _, n := range permanent {
+		if n == `\*` {
+			kept |= FlagPassed
+		}
+	}
+	kept |= FlagsFromIMAP(permanent)
+	return AllFlags &^ kept
+}
+
 // MergeFlags is the three-way, per-flag merge of the two sides' flags
 // against the flags both agreed on at the last sync: a flag takes the
 // value of the side that changed it. When both changed it they agree
@@ -147,6 +166,10 @@ type FolderStatus struct {
 	// HighestModSeq is zero when the server has no CONDSTORE or the
 	// folder has NOMODSEQ.
 	HighestModSeq uint64
+	// Unkept are the flags the server cannot store in this folder (not
+	// in its PERMANENTFLAGS; see UnkeptFlags): they are never sent to
+	// it and stay in the Maildir only.
+	Unkept Flags
 }
 
 // RemoteFolder is one folder of a server's listing.
@@ -238,6 +261,11 @@ type FolderState struct {
 	// mass-deletion guard held back: they stay held, in later passes and
 	// later runs, until the user allows the deletion.
 	HeldBack []UID
+	// Unkept are the flags the server said it cannot store in this
+	// folder (FolderStatus.Unkept) when the user was last told so; verify
+	// (which opens folders read-only, where PERMANENTFLAGS is empty)
+	// takes them from here.
+	Unkept Flags
 }
 
 // Meta is a folder's server-side position: what the state records once
@@ -265,10 +293,13 @@ type StateChange struct {
 	// SetHeldBack replaces FolderState.HeldBack with HeldBack.
 	SetHeldBack bool
 	HeldBack    []UID
+	// SetUnkept replaces FolderState.Unkept with Unkept.
+	SetUnkept bool
+	Unkept    Flags
 }
 
 // Empty reports whether c changes nothing.
 func (c *StateChange) Empty() bool {
 	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
-		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && len(c.PutDownloads) == 0 && len(c.DeleteDownloads) == 0 && !c.SetHeldBack
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && len(c.PutDownloads) == 0 && len(c.DeleteDownloads) == 0 && !c.SetHeldBack && !c.SetUnkept
 }

@@ -55,6 +55,7 @@ var (
 	keyUIDNext      = []byte("uidnext")
 	keyModSeq       = []byte("highestmodseq")
 	keyHeldBack     = []byte("heldback")
+	keyUnkept       = []byte("unkept")
 )
 
 // DB is an open state database.
@@ -236,6 +237,9 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 		if v := fb.Get(keyModSeq); len(v) == 8 {
 			f.HighestModSeq = binary.BigEndian.Uint64(v)
 		}
+		if v := fb.Get(keyUnkept); len(v) == 1 {
+			f.Unkept = model.Flags(v[0]) & model.AllFlags
+		}
 		if v := fb.Get(keyHeldBack); len(v)%4 == 0 {
 			for i := 0; i < len(v); i += 4 {
 				f.HeldBack = append(f.HeldBack, model.UID(binary.BigEndian.Uint32(v[i:])))
@@ -358,6 +362,15 @@ func (d *DB) Commit(name string, ch model.StateChange) error {
 				if err := b.Delete(u32(uint32(uid))); err != nil {
 					return err
 				}
+			}
+		}
+		if ch.SetUnkept {
+			fb, err := tx.folder(name)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put(keyUnkept, []byte{byte(ch.Unkept)}); err != nil {
+				return err
 			}
 		}
 		if ch.SetHeldBack {

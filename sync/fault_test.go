@@ -21,6 +21,12 @@ func (c blindConn) AppendBatch(ctx context.Context, folder string, reqs []imapco
 	})
 }
 
+// FindByMessageID finds nothing: as a server whose copy lost its
+// Message-ID, or that cannot search headers.
+func (c blindConn) FindByMessageID(context.Context, string, model.UID) ([]model.UID, error) {
+	return nil, nil
+}
+
 func (c blindConn) Fingerprints(ctx context.Context, uids []model.UID) (map[model.UID]string, error) {
 	fps, err := c.Conn.Fingerprints(ctx, uids)
 	for uid := range fps {

@@ -1,13 +1,16 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -102,6 +105,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("select: %w", err)
 	}
+	r.status.Unkept = r.c.Unkept()
 	remote, err := r.listRemote(ctx, st)
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
@@ -115,7 +119,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept}
+	if err := r.sayUnkept(st, local); err != nil {
+		return false, err
+	}
 	if err := r.fingerprint(ctx, in); err != nil {
 		return false, err
 	}
@@ -159,6 +166,35 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		}
 	}
 	return again, nil
+}
+
+// sayUnkept warns that Maildir messages carry a flag the server cannot
+// store (it stays in the Maildir only), once: the flags said are recorded
+// in the state, and said again only after the server kept them meanwhile.
+func (r *folderRun) sayUnkept(st *model.FolderState, local []model.LocalMsg) error {
+	u := r.status.Unkept
+	n := map[model.Flags]int{}
+	for _, l := range local {
+		for f := model.Flags(1); f <= model.FlagTrashed; f <<= 1 {
+			if l.Flags&u&f != 0 {
+				n[f]++
+			}
+		}
+	}
+	said := st.Unkept & u
+	for f := model.Flags(1); f <= model.FlagTrashed; f <<= 1 {
+		if n[f] == 0 || said&f != 0 {
+			continue
+		}
+		said |= f
+		r.e.warn("folder %q: the server cannot store the flag %s (it is not in the folder's PERMANENTFLAGS); %d messages keep it in the Maildir only (letter %s in the file name), and later ones will too",
+			r.name, f.IMAP()[0], n[f], f.Letters())
+	}
+	if said == st.Unkept {
+		return nil
+	}
+	st.Unkept = said
+	return r.e.db.Commit(r.name, model.StateChange{SetUnkept: true, Unkept: said})
 }
 
 // listRemote lists the server's messages with their flags, the way
@@ -302,7 +338,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
 	}
-	if err := r.applyFlags(ctx, p.Flags); err != nil {
+	if err := r.applyFlags(ctx, p.Flags, p.Unkept); err != nil {
 		return false, err
 	}
 	if err := r.deleteLocal(p.DeleteLocal); err != nil {
@@ -314,13 +350,13 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.download(ctx, p.Download); err != nil {
 		return false, err
 	}
-	return r.upload(ctx, p.Upload)
+	return r.upload(ctx, p.Upload, p.Unkept)
 }
 
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -330,13 +366,14 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync) error
 	}
 	groups := map[change][]model.UID{}
 	for _, s := range syncs {
-		if add := s.Target &^ s.Remote; add != 0 {
+		target := s.ServerTarget(unkept)
+		if add := target &^ s.Remote; add != 0 {
 			groups[change{true, add}] = append(groups[change{true, add}], s.UID)
 		}
-		if rem := s.Remote &^ s.Target; rem != 0 {
+		if rem := s.Remote &^ target; rem != 0 {
 			groups[change{false, rem}] = append(groups[change{false, rem}], s.UID)
 		}
-		if s.Remote != s.Target {
+		if s.Remote != target {
 			r.sum.FlagsToServer++
 		}
 	}
@@ -581,7 +618,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 // APPENDUID is known. A message the server refuses (NO or BAD) is skipped
 // with an error naming its file, and the others go on. It reports whether
 // some UID stayed unknown.
-func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error) {
+func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.Flags) (bool, error) {
 	if len(ups) == 0 {
 		return false, nil
 	}
@@ -620,7 +657,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
 			body := model.ToCRLF(data)
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags, Date: en.ModTime, Body: body})
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime, Body: body})
 			ens = append(ens, en)
 			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
 			size += int64(len(body))
@@ -636,6 +673,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			return false, err
 		}
 		var done []model.Pair
+		var noUID []int
 		confirmed := make([]bool, len(reqs))
 		err = r.c.AppendBatch(ctx, r.name, reqs, func(i int, res model.AppendResult) error {
 			crashpoint.Step("imap-append")
@@ -645,13 +683,27 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 			r.sum.BytesUp += int64(len(reqs[i].Body))
 			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
-				unresolved = true                 // paired by content in the next pass
-				r.unconfirmed[ens[i].Key] = false // true once warned about
+				noUID = append(noUID, i) // found below, or paired by content in the next pass
 				return nil
 			}
-			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: reqs[i].Flags})
+			// The flags the server cannot store stay in the Maildir.
+			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: ens[i].Flags})
 			return nil
 		})
+		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
+			// (Without UIDNEXT the server's new messages are not told
+			// from the old ones.)
+			found, ferr := r.findAppended(ctx, ens, reqs, intents, noUID)
+			if ferr != nil {
+				return false, ferr
+			}
+			done = append(done, found...)
+			noUID = slices.DeleteFunc(noUID, func(i int) bool { return pairsHaveKey(found, ens[i].Key) })
+		}
+		for _, i := range noUID {
+			unresolved = true                 // paired by content in the next pass
+			r.unconfirmed[ens[i].Key] = false // true once warned about
+		}
 		if len(done) > 0 {
 			cerr := r.commitPairs(done, true)
 			if err == nil {
@@ -684,6 +736,68 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload) (bool, error)
 		}
 	}
 	return unresolved, nil
+}
+
+// findAppended finds on the server the messages of a batch stored
+// without an APPENDUID (no UIDPLUS): a message whose Message-ID matches
+// exactly one message of the folder with a UID the folder did not have
+// at SELECT is that message, even when the server changed it on the way
+// (Dovecot drops a CR before a line end), which pairing by content could
+// not see. Such a change is said once, naming the file. The others are
+// left to pairing by content.
+func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs []model.AppendReq, intents []model.Intent, idx []int) ([]model.Pair, error) {
+	var found []model.Pair
+	taken := map[model.UID]bool{}
+	ids := map[string]int{}
+	for _, i := range idx {
+		ids[messageID(reqs[i].Body)]++
+	}
+	for _, i := range idx {
+		id := messageID(reqs[i].Body)
+		if id == "" || ids[id] > 1 {
+			continue // two uploads with one Message-ID: content tells them apart
+		}
+		uids, err := r.c.FindByMessageID(ctx, id, r.status.UIDNext)
+		if err != nil && !imapconn.IsRetryable(err) {
+			break // a server that cannot search headers: pairing by content it is
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find uploaded message %s: %w", ens[i].Key, err)
+		}
+		if len(uids) != 1 || taken[uids[0]] {
+			continue
+		}
+		u := uids[0]
+		fps, err := r.c.Fingerprints(ctx, []model.UID{u})
+		if err != nil {
+			return nil, fmt.Errorf("find uploaded message %s: %w", ens[i].Key, err)
+		}
+		fp, ok := fps[u]
+		if !ok {
+			continue // gone meanwhile
+		}
+		if fp != intents[i].Fingerprint {
+			r.e.warn("folder %q: the server changed this message on upload: %s (its copy has another size or header than the file; the two stay paired, the file is not changed)",
+				r.name, filepath.Join(r.f.Path(), ens[i].Dir, ens[i].Name))
+		}
+		taken[u] = true
+		found = append(found, model.Pair{UID: u, Key: ens[i].Key, Flags: ens[i].Flags})
+	}
+	return found, nil
+}
+
+func pairsHaveKey(pairs []model.Pair, key string) bool {
+	return slices.ContainsFunc(pairs, func(p model.Pair) bool { return p.Key == key })
+}
+
+// messageID returns the Message-ID of a message (with its angle
+// brackets), or "" when it has none.
+func messageID(msg []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(model.HeaderBlock(msg)))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(m.Header.Get("Message-Id"))
 }
 
 // unconfirmedNames names, for an error, the files of a batch the server

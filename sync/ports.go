@@ -38,6 +38,9 @@ type Remote interface {
 	// Select opens a folder, read-only with EXAMINE, and returns its
 	// status. On error no folder is selected.
 	Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error)
+	// Unkept returns the flags the selected folder cannot store (its
+	// PERMANENTFLAGS): they are never sent to the server.
+	Unkept() model.Flags
 	// ListMessages lists the selected folder's messages (UID, flags,
 	// size) changed since the given HIGHESTMODSEQ, or all of them when
 	// changedSince is 0. No fingerprints.
@@ -54,6 +57,9 @@ type Remote interface {
 	// error from fn stops the fetch and is returned wrapped. fn must not
 	// call the Remote.
 	FetchBodies(ctx context.Context, uids []model.UID, fn func(model.Message) error) error
+	// FindByMessageID returns the UIDs, from minUID on, of the selected
+	// folder's messages whose Message-ID header holds id, sorted.
+	FindByMessageID(ctx context.Context, id string, minUID model.UID) ([]model.UID, error)
 	// AppendBatch uploads reqs to folder and calls done, on the calling
 	// goroutine, for each message the server confirmed, in order. On
 	// error the messages without a done call may or may not be stored.

@@ -176,7 +176,10 @@ func TestUIDValidityChangeRepairsByContent(t *testing.T) {
 	fx.assertInSync(t)
 }
 
-func TestUIDValidityChangeWithLocalChangesIsRefused(t *testing.T) {
+// Case 8: a UIDVALIDITY change (GNU Mailutils reassigns it readily)
+// while a message was added locally re-pairs by content and uploads the
+// new message, instead of failing the folder on every run.
+func TestUIDValidityChangeWithNewLocalMessage(t *testing.T) {
 	fx := newFixture(t, nil)
 	seed(t, fx)
 	fx.sync(t)
@@ -186,6 +189,34 @@ func TestUIDValidityChangeWithLocalChangesIsRefused(t *testing.T) {
 		fx.srv.Save(t, "Sent", model.FromCRLF(m.Body))
 	}
 	fx.deliver(t, "Sent", testMsg("local while recreated"), 0)
+	sum := fx.sync(t)
+	if sum.Uploaded != 1 || sum.Downloaded != 0 || sum.Paired != len(old) {
+		t.Fatalf("summary %+v: want %d re-paired and 1 upload", sum, len(old))
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("second run changed something: %+v", sum)
+	}
+}
+
+func TestUIDValidityChangeWithLocalDeletionIsRefused(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	old := fx.srv.Messages(t, "Sent")
+	fx.srv.DeleteMailbox(t, "Sent")
+	for _, m := range old {
+		fx.srv.Save(t, "Sent", model.FromCRLF(m.Body))
+	}
+	sent := fx.folder(t, "Sent")
+	ents, err := sent.Scan()
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("scan: %v, %d messages", err, len(ents))
+	}
+	if err := sent.Remove(ents[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	fx.exempt.staleState = true // the refused folder keeps its pairs
 	before := treeSnapshot(t, fx.acct.Maildir)
 	sum, err := fx.run(t, Options{})
 	if err == nil || len(sum.Errors) != 1 {

@@ -128,6 +128,9 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		diff(0, "", "UIDVALIDITY is %d on the server, %d in the state: the next sync re-pairs by content", status.UIDValidity, st.UIDValidity)
 		return nil
 	}
+	// The flags the server cannot store stay in the Maildir only; the
+	// state records them (EXAMINE's PERMANENTFLAGS is empty).
+	unkept := st.Unkept
 	// A full listing (plan.ListFull): verify trusts no shortcut.
 	msgs, err := c.ListMessages(ctx, 0)
 	if err != nil {
@@ -170,7 +173,8 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 			continue
 		}
 		rep.Checked++
-		if r.Flags != l.Flags {
+		if r.Flags&^unkept != l.Flags&^unkept {
+			// A flag the server cannot store stays in the Maildir only.
 			diff(p.UID, p.Key, "flags differ: server %s, Maildir %s", r.Flags, l.Flags)
 		}
 		data, _, err := f.ReadFile(p.Key)

@@ -42,13 +42,24 @@ type Input struct {
 	Local       []model.LocalMsg  // every message in the Maildir folder
 	// AllowMassDelete turns the mass-deletion guard off.
 	AllowMassDelete bool
+	// Unkept are the flags the server cannot store in this folder
+	// (model.FolderStatus.Unkept).
+	Unkept model.Flags
 }
 
-// FlagSync brings one pair's flags to Target on both sides.
+// FlagSync brings one pair's flags to Target on both sides. Flags the
+// server cannot store (Plan.Unkept) keep their Maildir value in Target
+// and are left out of what is sent: the server gets ServerTarget.
 type FlagSync struct {
 	UID                         model.UID
 	Key                         string
 	Base, Remote, Local, Target model.Flags
+}
+
+// ServerTarget is the flags to bring the server to: Target without the
+// flags it cannot store, which keep the server's value.
+func (s FlagSync) ServerTarget(unkept model.Flags) model.Flags {
+	return s.Target&^unkept | s.Remote&unkept
 }
 
 // Ref names a paired message.
@@ -71,7 +82,8 @@ type Download struct {
 	Size  int64
 }
 
-// Upload is a Maildir message to APPEND to the server.
+// Upload is a Maildir message to APPEND to the server. Flags are the
+// Maildir's; the APPEND carries them without Plan.Unkept.
 type Upload struct {
 	Key   string
 	Flags model.Flags
@@ -81,6 +93,11 @@ type Upload struct {
 // the fields.
 type Plan struct {
 	Folder string
+	// Unkept are the flags the server cannot store (Input.Unkept): they
+	// take no part in the merge, keep their Maildir value, and are never
+	// sent to the server (FlagSync.ServerTarget and Upload.ServerFlags
+	// leave them out).
+	Unkept model.Flags
 	// ResetPairs: the server's UIDVALIDITY changed; the old pairs are
 	// forgotten in the same commit that records the new ones.
 	ResetPairs    bool
@@ -239,7 +256,7 @@ func NeedHashes(in *Input) (remote []model.UID, local []string) {
 // when it cannot plan safely. It runs the steps below in order; each is
 // a function of its own with its own table test.
 func Build(in *Input) (*Plan, error) {
-	p := &Plan{Folder: in.Folder}
+	p := &Plan{Folder: in.Folder, Unkept: in.Unkept}
 	reset, err := ValidityReset(in)
 	if err != nil {
 		return nil, err
@@ -278,10 +295,11 @@ type Reset struct {
 }
 
 // ValidityReset decides what a changed UIDVALIDITY means. Unchanged: no
-// reset. Changed with the Maildir folder exactly as the pairs remember it
-// (no key gone, none new): reset and re-pair by content. Changed with
-// local changes: ErrValidityConflict, because a local deletion could not
-// be told from a message the server lost.
+// reset. Changed with every paired Maildir file still there (new files
+// may have come): reset and re-pair by content; the new files are
+// uploaded unless found on the server. Changed with a paired file gone:
+// ErrValidityConflict, because a local deletion could not be told from a
+// message the server lost.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -297,20 +315,20 @@ func ValidityReset(in *Input) (Reset, error) {
 			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}
-	for _, l := range in.Local {
-		if _, ok := r.OldBase[l.Key]; !ok {
-			return Reset{}, fmt.Errorf("folder %q: %w (message %s is new locally)", in.Folder, ErrValidityConflict, l.Key)
-		}
-	}
+	// A message new in the Maildir is no reason to stop: pairing by
+	// content finds it on the server if it is there, else it is
+	// uploaded, as without the reset.
 	r.Reset = true
 	return r, nil
 }
 
 // flagSync adds a FlagSync when the merged flags differ from any of
-// base, r and l.
+// base, r and l. The flags the server cannot store are not merged: they
+// keep the Maildir's value, and the server's lack of them is no change.
 func (p *Plan) flagSync(uid model.UID, key string, base, r, l model.Flags) {
-	target := model.MergeFlags(base, r, l)
-	if target != base || target != r || target != l {
+	u := p.Unkept
+	target := model.MergeFlags(base&^u, r&^u, l&^u) | l&u
+	if target != base || target&^u != r&^u || target != l {
 		p.Flags = append(p.Flags, FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target})
 	}
 }

@@ -23,7 +23,7 @@ func TestValidityReset(t *testing.T) {
 		{name: "unchanged", stored: 7, local: []model.LocalMsg{lm("a", 0, "")}},
 		{name: "changed, Maildir as remembered", stored: 1, local: []model.LocalMsg{lm("a", F, ""), lm("b", 0, "")}, wantReset: true},
 		{name: "changed, a file deleted", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, wantErr: true},
-		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantErr: true},
+		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantReset: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,4 +371,40 @@ func mustSelection(t *testing.T, folders, exclude []string) *folderpat.Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A flag the server cannot store (case 10: $Forwarded on GNU Mailutils)
+// takes no part in the merge: it keeps its Maildir value and is never
+// part of what the server is brought to.
+func TestFlagSyncUnkept(t *testing.T) {
+	P := model.FlagPassed
+	tests := []struct {
+		name       string
+		base, r, l model.Flags
+		want       []FlagSync
+		server     model.Flags
+	}{
+		{name: "set locally only: nothing to do once recorded", base: S | P, r: S, l: S | P},
+		{name: "set locally, first seen", base: S, r: S, l: S | P,
+			want: []FlagSync{{UID: 1, Key: "a", Base: S, Remote: S, Local: S | P, Target: S | P}}, server: S},
+		{name: "other flags still merge", base: S | P, r: S | F, l: S | P,
+			want: []FlagSync{{UID: 1, Key: "a", Base: S | P, Remote: S | F, Local: S | P, Target: S | F | P}}, server: S | F},
+		{name: "cleared locally", base: S | P, r: S, l: S,
+			want: []FlagSync{{UID: 1, Key: "a", Base: S | P, Remote: S, Local: S, Target: S}}, server: S},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Plan{Unkept: P}
+			DiffPairs(&got, []model.Pair{pr(1, "a", tt.base)},
+				map[model.UID]model.RemoteMsg{1: rm(1, tt.r, "")}, map[string]model.LocalMsg{"a": lm("a", tt.l, "")})
+			if !reflect.DeepEqual(got.Flags, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got.Flags, tt.want)
+			}
+			if len(got.Flags) == 1 {
+				if s := got.Flags[0].ServerTarget(P); s != tt.server {
+					t.Fatalf("server target %v, want %v", s, tt.server)
+				}
+			}
+		})
+	}
 }
