@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -28,50 +27,26 @@ var specialUses = []imap.MailboxAttr{
 // personal namespace) are not in folders but in skipped, as
 // "name: reason" strings for the user.
 func (c *Conn) ListFolders(ctx context.Context) (folders []Folder, skipped []string, err error) {
-	end, err := c.begin(ctx, "list folders")
+	all, skipped, err := c.ListFolderAttrs(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer end(&err)
-
-	var opts *imap.ListOptions
-	if c.caps.SpecialUse && c.rawCap.Has(imap.CapListExtended) {
-		opts = &imap.ListOptions{ReturnSpecialUse: true}
-	}
-	if err := c.loadNaming(); err != nil {
-		return nil, nil, err
-	}
-	list, err := c.client.List("", "*", opts).Collect()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, name := range c.guard.takeDropped() {
-		skipped = append(skipped, fmt.Sprintf("%q: not valid modified UTF-7 (RFC 3501 5.1.3), which the IMAP library cannot handle", name))
-	}
-	for _, d := range list {
-		name, err := c.names.localName(d.Mailbox, d.Delim)
-		if errors.Is(err, errForeign) {
-			continue
-		}
-		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("%q: %v", d.Mailbox, err))
-			continue
-		}
-		f := Folder{Name: name}
-		for _, a := range d.Attrs {
-			if strings.EqualFold(string(a), string(imap.MailboxAttrNoSelect)) ||
-				strings.EqualFold(string(a), string(imap.MailboxAttrNonExistent)) {
+	folders = make([]Folder, 0, len(all))
+	for _, fa := range all {
+		f := Folder{Name: fa.Name}
+		for _, a := range fa.Attrs {
+			if strings.EqualFold(a, string(imap.MailboxAttrNoSelect)) ||
+				strings.EqualFold(a, string(imap.MailboxAttrNonExistent)) {
 				f.NoSelect = true
 			}
 			for _, su := range specialUses {
-				if f.SpecialUse == "" && strings.EqualFold(string(a), string(su)) {
+				if f.SpecialUse == "" && strings.EqualFold(a, string(su)) {
 					f.SpecialUse = string(su)
 				}
 			}
 		}
 		folders = append(folders, f)
 	}
-	sort.Slice(folders, func(i, j int) bool { return folders[i].Name < folders[j].Name })
 	return folders, skipped, nil
 }
 

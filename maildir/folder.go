@@ -360,43 +360,7 @@ func (f *Folder) SyncDirs() error {
 // another program renames the file in between, SetFlags looks it up
 // again; errors.Is(err, fs.ErrNotExist) when the key is gone.
 func (f *Folder) SetFlags(key string, flags model.Flags) (Entry, error) {
-	for range maxRetries {
-		e, err := f.Lookup(key)
-		if err != nil {
-			return Entry{}, err
-		}
-		info := mergeInfo(e.Info, flags)
-		if e.Dir == "new" && e.Name == key && info == "" {
-			return e, nil
-		}
-		to := loc{"cur", key + infoSep + info}
-		if e.Dir == to.dir && e.Name == to.name {
-			return e, nil
-		}
-		from := filepath.Join(f.path, e.Dir, e.Name)
-		if err := os.Rename(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				if _, serr := os.Lstat(from); errors.Is(serr, fs.ErrNotExist) {
-					f.forget(key)
-					continue // renamed or removed by someone else
-				}
-			}
-			return Entry{}, f.errorf("set flags of %s: %w", key, err)
-		}
-		f.remember(key, to)
-		if err := syncDir(filepath.Join(f.path, to.dir)); err != nil {
-			return Entry{}, f.errorf("%w", err)
-		}
-		if e.Dir != to.dir {
-			if err := syncDir(filepath.Join(f.path, e.Dir)); err != nil {
-				return Entry{}, f.errorf("%w", err)
-			}
-		}
-		e.Dir, e.Name, e.Info = to.dir, to.name, info
-		_, _, e.Flags = ParseName(to.name)
-		return e, nil
-	}
-	return Entry{}, f.busy(key)
+	return f.setInfo(key, func(old string) string { return mergeInfo(old, flags) })
 }
 
 // Remove deletes the file of message key and fsyncs its directory. When
