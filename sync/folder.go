@@ -234,24 +234,32 @@ func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
 			}
 		}
 	}
-	if len(lkeys) > 0 {
-		want := make(map[string]bool, len(lkeys))
-		for _, k := range lkeys {
-			want[k] = true
+	return r.readLocal(in, lkeys, func(m *model.LocalMsg, data []byte) { m.Fingerprint = model.LocalFingerprint(data) })
+}
+
+// readLocal reads the Maildir files of the given keys and hands each to
+// set with its entry in in.Local; a file gone since the scan is left out
+// (it will not be paired).
+func (r *folderRun) readLocal(in *plan.Input, keys []string, set func(m *model.LocalMsg, data []byte)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	for i := range in.Local {
+		if !want[in.Local[i].Key] {
+			continue
 		}
-		for i := range in.Local {
-			if !want[in.Local[i].Key] {
-				continue
-			}
-			data, _, err := r.f.ReadFile(in.Local[i].Key)
-			if errors.Is(err, os.ErrNotExist) {
-				continue // gone since the scan: it will not be paired
-			}
-			if err != nil {
-				return err
-			}
-			in.Local[i].Fingerprint = model.LocalFingerprint(data)
+		data, _, err := r.f.ReadFile(in.Local[i].Key)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
+		if err != nil {
+			return err
+		}
+		set(&in.Local[i], data)
 	}
 	return nil
 }
@@ -276,26 +284,7 @@ func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
 			}
 		}
 	}
-	if len(lkeys) > 0 {
-		want := make(map[string]bool, len(lkeys))
-		for _, k := range lkeys {
-			want[k] = true
-		}
-		for i := range in.Local {
-			if !want[in.Local[i].Key] {
-				continue
-			}
-			data, _, err := r.f.ReadFile(in.Local[i].Key)
-			if errors.Is(err, os.ErrNotExist) {
-				continue // gone since the scan: it will not be paired
-			}
-			if err != nil {
-				return err
-			}
-			in.Local[i].Hash = model.ContentHash(data)
-		}
-	}
-	return nil
+	return r.readLocal(in, lkeys, func(m *model.LocalMsg, data []byte) { m.Hash = model.ContentHash(data) })
 }
 
 // apply carries out a plan in crash-safe order. It reports whether an
