@@ -24,6 +24,7 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 	cuts    int
 	held    bool
+	stalled map[net.Conn]bool // connections that forward nothing any more
 }
 
 // NewProxy starts a proxy to target ("host:port") and closes it when the
@@ -35,7 +36,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 		t.Fatalf("dovecottest: proxy listen: %v", err)
 	}
 	a := l.Addr().(*net.TCPAddr)
-	p := &Proxy{Addr: a.String(), Host: "127.0.0.1", Port: a.Port, target: target, l: l, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: a.String(), Host: "127.0.0.1", Port: a.Port, target: target, l: l, conns: map[net.Conn]struct{}{}, stalled: map[net.Conn]bool{}}
 	go p.accept()
 	t.Cleanup(p.Close)
 	return p
@@ -69,13 +70,38 @@ func (p *Proxy) Hold(on bool) {
 	p.mu.Unlock()
 }
 
+// Stall silently kills every connection open now, as a laptop's sleep
+// or a change of network does: nothing more is forwarded either way and
+// nothing is closed, so neither side notices. New connections work.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		p.stalled[c] = true
+	}
+}
+
 func (p *Proxy) waitHeld(c net.Conn) {
 	for {
 		p.mu.Lock()
-		held := p.held
+		held := p.held || p.stalled[c]
 		_, open := p.conns[c]
 		p.mu.Unlock()
 		if !held || !open {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitStalled blocks while c is stalled and open.
+func (p *Proxy) waitStalled(c net.Conn) {
+	for {
+		p.mu.Lock()
+		stalled := p.stalled[c]
+		_, open := p.conns[c]
+		p.mu.Unlock()
+		if !stalled || !open {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -111,6 +137,7 @@ func (p *Proxy) track(c net.Conn, add bool) {
 		p.conns[c] = struct{}{}
 	} else {
 		delete(p.conns, c)
+		delete(p.stalled, c)
 	}
 }
 
@@ -139,6 +166,7 @@ func (p *Proxy) accept() {
 			for {
 				n, err := client.Read(buf)
 				if n > 0 {
+					p.waitStalled(client)
 					if _, werr := server.Write(buf[:n]); werr != nil {
 						return
 					}

@@ -18,6 +18,16 @@
 // lost IDLE and polling connections are redialed the same way. Only
 // refused credentials, a missing Maildir or the end of ctx end Run.
 //
+// A laptop that sleeps keeps its TCP connections open on its side while
+// the network under them goes away: IDLE would wait, silently, until the
+// 25-minute restart, and Go's timers (monotonic, stopped during suspend)
+// would not even notice the lost time. So the watcher compares the wall
+// clock with the monotonic clock every WakeCheck; when the wall clock
+// has moved further (the machine slept, or its clock was set), every
+// connection is dropped and redialed at once and a full pass runs, as at
+// start. Connections that die without a sleep are found by TCP
+// keepalive (about two and a half minutes) and by the next IDLE restart.
+//
 // The watcher's own writes (a pass's downloads, uploads and flag
 // changes) are noticed like anyone else's: each pass that changed
 // something is followed by one more pass of the same folders that finds
@@ -59,6 +69,10 @@ type Options struct {
 	Debounce, MaxDelay time.Duration
 	// IdleRestart is how often IDLE is ended and restarted (25 min).
 	IdleRestart time.Duration
+	// WakeCheck is how often the clocks are compared to notice that the
+	// machine slept (default 2 s); a wall clock ahead of the monotonic
+	// clock by more than WakeJump (default 5 s) is a wake-up.
+	WakeCheck, WakeJump time.Duration
 	// Logf receives the watcher's notes ("warning: " and "error: "
 	// prefixes as in sync.Options.Logf); nil: silent. Called from
 	// several goroutines.
@@ -88,6 +102,12 @@ func (o *Options) defaults() {
 	if o.IdleRestart <= 0 {
 		o.IdleRestart = 25 * time.Minute
 	}
+	if o.WakeCheck <= 0 {
+		o.WakeCheck = 2 * time.Second
+	}
+	if o.WakeJump <= 0 {
+		o.WakeJump = 5 * time.Second
+	}
 }
 
 // Backoff bounds for reconnecting and retrying passes.
@@ -106,6 +126,29 @@ type watcher struct {
 	dirty  map[string]bool
 	full   bool
 	idling map[string]bool // folders watched with IDLE, not polled
+	// conns is the context of the current generation of connections
+	// (IDLE, polling and the running pass); a wake-up cancels it and
+	// starts the next.
+	conns     context.Context
+	dropConns context.CancelFunc
+}
+
+// connContext returns the context the connections made now live in.
+func (w *watcher) connContext() context.Context {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.conns
+}
+
+// newConns ends the current generation of connections and starts the
+// next one, a child of ctx.
+func (w *watcher) newConns(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dropConns != nil {
+		w.dropConns()
+	}
+	w.conns, w.dropConns = context.WithCancel(ctx)
 }
 
 func (w *watcher) isIdling(folder string) bool {
@@ -176,6 +219,9 @@ func Run(ctx context.Context, o Options) error {
 	var wg gosync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	w.newConns(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); w.wakeLoop(ctx) }()
 
 	var idle []string
 	if sel.Match(model.Inbox) {
@@ -242,9 +288,18 @@ func (w *watcher) passLoop(ctx context.Context, fsw *fsWatch) error {
 		} else {
 			acct.Folders, _ = folderpat.New(folders, nil)
 		}
-		sum, err := sync.Run(ctx, acct, w.o.Sync)
+		pctx := w.connContext()
+		sum, err := sync.Run(pctx, acct, w.o.Sync)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if pctx.Err() != nil {
+			// A wake-up abandoned the pass (safely, as at any step):
+			// the wake-up asked for a full pass, which runs now.
+			if w.o.PassDone != nil {
+				w.o.PassDone(folders, sum, err)
+			}
+			continue
 		}
 		if w.o.PassDone != nil {
 			w.o.PassDone(folders, sum, err)
@@ -341,14 +396,15 @@ func (w *watcher) idleLoop(ctx context.Context, folder string) {
 	backoff := time.Duration(0)
 	first := true
 	for ctx.Err() == nil {
-		c, err := imapconn.Dial(ctx, w.o.Account.IMAP)
+		cctx := w.connContext()
+		c, err := imapconn.Dial(cctx, w.o.Account.IMAP)
 		if err == nil {
 			if !first {
 				w.mark(folder)
 			}
 			first = false
 			start := time.Now()
-			err = c.Idle(ctx, folder, w.o.IdleRestart, func() { w.mark(folder) })
+			err = c.Idle(cctx, folder, w.o.IdleRestart, func() { w.mark(folder) })
 			c.Close()
 			if time.Since(start) > time.Minute {
 				backoff = 0
@@ -363,6 +419,11 @@ func (w *watcher) idleLoop(ctx context.Context, folder string) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if cctx.Err() != nil {
+			// Woken up: redial now.
+			backoff = 0
+			continue
 		}
 		backoff = next(backoff)
 		w.logf("idle on %q: %v; reconnecting in %s", folder, err, backoff)
@@ -380,6 +441,7 @@ func (w *watcher) idleLoop(ctx context.Context, folder string) {
 func (w *watcher) pollLoop(ctx context.Context) {
 	var last map[string]model.FolderStatus
 	var c *imapconn.Conn
+	var cctx context.Context // the generation c belongs to
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -387,11 +449,22 @@ func (w *watcher) pollLoop(ctx context.Context) {
 	}()
 	backoff := time.Duration(0)
 	for {
+		if c != nil && cctx.Err() != nil {
+			// Woken up: c is likely dead; poll now on a new one.
+			c.Close()
+			c = nil
+			backoff = 0
+		}
 		if c == nil {
+			cctx = w.connContext()
 			var err error
-			if c, err = imapconn.Dial(ctx, w.o.Account.IMAP); err != nil {
+			if c, err = imapconn.Dial(cctx, w.o.Account.IMAP); err != nil {
+				c = nil
 				if ctx.Err() != nil {
 					return
+				}
+				if cctx.Err() != nil {
+					continue
 				}
 				backoff = next(backoff)
 				w.logf("polling: %v; reconnecting in %s", err, backoff)
@@ -401,13 +474,16 @@ func (w *watcher) pollLoop(ctx context.Context) {
 				continue
 			}
 		}
-		now, err := w.poll(ctx, c)
+		now, err := w.poll(cctx, c)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			c.Close()
 			c = nil
+			if cctx.Err() != nil {
+				continue
+			}
 			backoff = next(backoff)
 			w.logf("polling: %v; reconnecting in %s", err, backoff)
 			if !sleep(ctx, backoff) {
@@ -433,9 +509,39 @@ func (w *watcher) pollLoop(ctx context.Context) {
 			}
 		}
 		last = now
-		if !sleep(ctx, w.o.PollInterval) {
+		// Sleep until the next poll, or until a wake-up ends this
+		// generation of connections.
+		if !sleep(cctx, w.o.PollInterval) && ctx.Err() != nil {
 			return
 		}
+	}
+}
+
+// wallNow reads the wall clock without its monotonic reading (a test
+// moves it to play a machine waking from sleep).
+var wallNow = func() time.Time { return time.Now().Round(0) }
+
+// wakeLoop notices that the machine slept: between two checks the wall
+// clock moved more than the monotonic clock (which stops during
+// suspend). It then drops every connection, which are redialed at once,
+// and asks for a full pass.
+func (w *watcher) wakeLoop(ctx context.Context) {
+	t := time.NewTicker(w.o.WakeCheck)
+	defer t.Stop()
+	mono, wall := time.Now(), wallNow()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m, wl := time.Now(), wallNow()
+		if gap := wl.Sub(wall) - m.Sub(mono); gap > w.o.WakeJump {
+			w.logf("the clock jumped %s (woken from sleep?): reconnecting", gap.Round(time.Second))
+			w.newConns(ctx)
+			w.mark("")
+		}
+		mono, wall = m, wl
 	}
 }
 
