@@ -48,6 +48,12 @@ func ParseLayout(s string) (Layout, error) {
 	return "", fmt.Errorf("%q is not a Maildir layout: use \"maildir++\" or \"fs\"", s)
 }
 
+// ErrNotStorable is matched (errors.Is) by the error of Folder and
+// CreateFolder for a folder name the fs layout cannot store (see
+// LayoutFS). Sync skips such a folder with a warning, as it skips other
+// names that cannot be represented.
+var ErrNotStorable = errors.New("folder name cannot be stored in this Maildir layout")
+
 // ErrLayoutMismatch is matched (errors.Is) by OpenLayout's error when the
 // tree on disk is clearly laid out otherwise than asked.
 var ErrLayoutMismatch = errors.New("maildir layout mismatch")
@@ -186,7 +192,7 @@ func FSDirName(name string) (string, error) {
 	for i, l := range levels {
 		enc, err := fsLevel(l)
 		if err != nil {
-			return "", fmt.Errorf("folder %q cannot be stored in an fs-layout Maildir: %v; leave it out of the sync (folders = [\"*\", \"!%s\"]) or use layout = \"maildir++\"", name, err, name)
+			return "", fmt.Errorf("folder %q cannot be stored in an fs-layout Maildir: %v; leave it out (folders = [\"*\", \"!%s\"]) or use layout = \"maildir++\": %w", name, err, name, ErrNotStorable)
 		}
 		levels[i] = enc
 	}

@@ -60,6 +60,8 @@ func TestFSDirName(t *testing.T) {
 	for _, bad := range []string{"A/cur", "new", "tmp/x", ".hidden", "A/.B", "A/dovecot-keywords", "maildirfolder"} {
 		if _, err := FSDirName(bad); err == nil {
 			t.Errorf("FSDirName(%q) accepted a level that collides with a Maildir's entries", bad)
+		} else if !errors.Is(err, ErrNotStorable) {
+			t.Errorf("FSDirName(%q): %v, want ErrNotStorable", bad, err)
 		} else if !strings.Contains(err.Error(), bad) {
 			t.Errorf("FSDirName(%q): error does not name the folder: %v", bad, err)
 		}
