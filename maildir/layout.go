@@ -318,11 +318,21 @@ func fsHasChildren(dir string) bool {
 		return false
 	}
 	for _, e := range ents {
-		if e.IsDir() && !isMaildirEntry(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
+		if isDirEntry(dir, e) && !isMaildirEntry(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
 			return true
 		}
 	}
 	return false
+}
+
+// isDirEntry reports whether e, an entry of dir, is a directory or a
+// symbolic link to one (a symlinked subfolder is a subfolder).
+func isDirEntry(dir string, e fs.DirEntry) bool {
+	if e.Type()&fs.ModeSymlink != 0 {
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
+		return err == nil && fi.IsDir()
+	}
+	return e.IsDir()
 }
 
 // fsRemoveFolder is RemoveFolder for the fs layout. A folder without
@@ -364,7 +374,7 @@ func (m *Maildir) fsRemoveFolder(f *Folder) error {
 	}
 	move := []string{"cur", "new", "tmp"}
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !isDirEntry(f.path, e) {
 			move = append(move, e.Name())
 		}
 	}

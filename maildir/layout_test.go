@@ -218,6 +218,22 @@ func TestFSCreateRemoveRename(t *testing.T) {
 	if err := m.RemoveFolder("INBOX"); err == nil {
 		t.Error("INBOX removed")
 	}
+	// A subfolder that is a symbolic link is a subfolder: removing its
+	// parent keeps the link.
+	elsewhere := t.TempDir()
+	mkMaildir(t, elsewhere, "linked")
+	if _, err := m.CreateFolder("P"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(elsewhere, "linked"), filepath.Join(root, "P", "L")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveFolder("P"); err != nil {
+		t.Fatal(err)
+	}
+	if got := folders(); !slices.Contains(got, "P/L") || slices.Contains(got, "P") {
+		t.Errorf("after removing P with a symlinked subfolder: Folders = %q", got)
+	}
 	for _, e := range mustReadDir(t, root) {
 		if strings.HasPrefix(e.Name(), "..mailsync-removing") {
 			t.Errorf("left %s behind", e.Name())
