@@ -278,3 +278,23 @@ func TestFSLayoutSkipsUnstorableFolder(t *testing.T) {
 		t.Fatalf("a new fs-layout Maildir has no INBOX/: %v", err)
 	}
 }
+
+// Issue 10: mbsync also writes an X-TUID line into the messages it
+// uploads, so the server's copy may carry one that the Maildir file
+// lacks. They pair, and a full verify is clean.
+func TestTUIDInServerCopyPairs(t *testing.T) {
+	fx := newFixture(t, nil)
+	local := testMsg("uploaded by mbsync")
+	hdr := model.HeaderBlock(local)
+	server := append(append(append([]byte{}, hdr[:len(hdr)-1]...), "X-TUID: 0aBcDeFgHiJk\n\n"...), local[len(hdr):]...)
+	fx.srv.Save(t, "INBOX", server)
+	fx.deliver(t, "INBOX", local, model.FlagSeen)
+	sum := fx.sync(t)
+	if sum.Paired != 1 || sum.Downloaded+sum.Uploaded != 0 {
+		t.Fatalf("summary %+v; want the two copies paired", sum)
+	}
+	rep, err := Verify(context.Background(), fx.acct, VerifyOptions{})
+	if err != nil || len(rep.Differences) != 0 || rep.Checked != 1 {
+		t.Fatalf("verify: %+v, %v; want 1 checked, no difference", rep, err)
+	}
+}
