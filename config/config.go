@@ -22,6 +22,7 @@ import (
 
 	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/internal/redact"
+	"github.com/mailsync/mailsync/maildir"
 )
 
 // Account is one [accounts.NAME] section, checked and with paths
@@ -56,6 +57,9 @@ type Account struct {
 
 	Watch Watch // see watch.go
 
+	// Layout is the Maildir's layout (see layout.go).
+	Layout maildir.Layout
+
 	file string
 }
 
@@ -69,6 +73,7 @@ type Serve struct {
 	TLSCert         string
 	TLSKey          string
 	ReadOnly        bool
+	Layout          maildir.Layout // see layout.go
 }
 
 // Config is a whole configuration file.
@@ -117,6 +122,8 @@ type rawAccount struct {
 	MaxMessageSize     any    `toml:"max_message_size"`
 
 	Watch rawWatch `toml:"watch"`
+
+	Layout string `toml:"layout"`
 }
 
 type rawConfig struct {
@@ -130,6 +137,7 @@ type rawConfig struct {
 		TLSCert         string `toml:"tls_cert"`
 		TLSKey          string `toml:"tls_key"`
 		ReadOnly        bool   `toml:"read_only"`
+		Layout          string `toml:"layout"`
 	} `toml:"serve"`
 }
 
@@ -198,6 +206,9 @@ func Parse(path string, data []byte) (*Config, error) {
 			return nil, &Error{File: path, Key: "serve.account", Msg: fmt.Sprintf("no account %q is configured", s.Account)}
 		}
 	}
+	if err := checkLayout(&c.Serve.Layout, s.Layout); err != nil {
+		return nil, &Error{File: path, Key: "serve.layout", Msg: err.Error()}
+	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return nil, &Error{File: path, Key: "serve.tls_cert", Msg: "tls_cert and tls_key go together: set both or neither"}
 	}
@@ -241,6 +252,9 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 	}
 	if err := checkWatch(a, ra.Watch, bad); err != nil {
 		return nil, err
+	}
+	if err := checkLayout(&a.Layout, ra.Layout); err != nil {
+		return nil, bad("layout", err.Error())
 	}
 	if a.PasswordCommand == "" && a.PasswordEnv == "" && a.OAuth2TokenCommand == "" {
 		return nil, bad("password_command", "missing: a command that prints the password (e.g. \"pass show mail/"+name+"\"), or set password_env")

@@ -1,5 +1,10 @@
 // Package maildir owns mailsync's local message store: a Maildir++ tree
-// whose root is INBOX and whose folder "A/B" is the directory root/.A.B.
+// whose root is INBOX and whose folder "A/B" is the directory root/.A.B,
+// or, opened with OpenLayout(root, LayoutFS), a tree of nested folders
+// as mbsync ("SubFolders Verbatim") and OfflineIMAP ("sep = /") write
+// it, "A/B" being root/A/B (see LayoutFS). Callers (sync, serve) choose
+// the layout once, when they open the Maildir; everything else is the
+// same for both.
 //
 // What it promises:
 //
@@ -28,7 +33,9 @@
 //   - Names. Folder names are mailsync's canonical names (see
 //     model.CleanFolderName): "/" between levels, UTF-8. On disk a level's
 //     "." is written "%2E" and "%" is written "%25", so every valid name
-//     maps to exactly one directory and back (DirName, FolderName). Keys
+//     maps to exactly one directory and back (DirName, FolderName); in
+//     the fs layout each level is spelled in modified UTF-7 and names
+//     that cannot be stored are refused (FSDirName, ErrNotStorable). Keys
 //     made by NewKey are unique across goroutines, processes and hosts.
 //     Unknown info letters (keywords such as "a", "b") are kept when flags
 //     change.

@@ -32,6 +32,9 @@ func (m *Maildir) RemoveFolder(name string) error {
 	if f.name == model.Inbox {
 		return fmt.Errorf("maildir %s: INBOX cannot be removed", m.root)
 	}
+	if m.layout == LayoutFS {
+		return m.fsRemoveFolder(f)
+	}
 	if _, err := os.Lstat(f.path); err != nil {
 		return fmt.Errorf("maildir %s: remove folder %q: %w", m.root, f.name, err)
 	}
@@ -82,6 +85,9 @@ func (m *Maildir) RenameFolder(from, to string) ([][2]string, error) {
 	}
 	if len(moves) == 0 {
 		return nil, fmt.Errorf("maildir %s: rename folder %q: %w", m.root, from, fs.ErrNotExist)
+	}
+	if m.layout == LayoutFS {
+		return m.fsRenameFolder(src, dst, moves)
 	}
 	for _, mv := range moves {
 		if _, err := os.Lstat(filepath.Join(m.root, DirName(mv[1]))); err == nil {

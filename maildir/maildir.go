@@ -14,13 +14,16 @@ import (
 
 // Maildir is a Maildir++ tree. The root is INBOX (root/cur, root/new,
 // root/tmp); folder "A/B" is the directory root/.A.B, which also holds an
-// empty maildirfolder file. A Maildir holds only its root path and is
-// safe for concurrent use.
+// empty maildirfolder file. Opened with OpenLayout(root, LayoutFS), it is
+// a tree of nested folders instead (see LayoutFS). A Maildir holds only
+// its root path and layout and is safe for concurrent use.
 type Maildir struct {
-	root string
+	root   string
+	layout Layout // "" is Maildir++
 }
 
-// Open returns the Maildir rooted at root. root need not exist yet
+// Open returns the Maildir++ tree rooted at root (OpenLayout opens
+// either layout). root need not exist yet
 // (CreateFolder makes it); Open fails only when root is empty or exists
 // and is not a directory, or cannot be examined.
 func Open(root string) (*Maildir, error) {
@@ -48,7 +51,13 @@ func (m *Maildir) Root() string { return m.root }
 // Exists reports whether the root directory exists with cur/, new/ and
 // tmp/. Callers use it to tell an empty Maildir from a missing or
 // unmounted one before concluding that every local message was deleted.
-func (m *Maildir) Exists() bool { return hasSubdirs(m.root) }
+func (m *Maildir) Exists() bool {
+	if m.layout == LayoutFS {
+		inbox, err := m.fsInbox()
+		return err == nil && hasSubdirs(inbox)
+	}
+	return hasSubdirs(m.root)
+}
 
 func hasSubdirs(path string) bool {
 	for _, d := range [...]string{"cur", "new", "tmp"} {
@@ -64,8 +73,13 @@ func hasSubdirs(path string) bool {
 // INBOX when the root has cur/, new/ and tmp/, and every ".X" directory
 // that FolderName decodes and that has cur/, new/ and tmp/. Other
 // directories and files are skipped. A missing root is an error
-// (errors.Is(err, fs.ErrNotExist)).
+// (errors.Is(err, fs.ErrNotExist)). In the fs layout: INBOX when it
+// exists, and every directory that decodes to a folder name, at any
+// depth, with cur/, new/ and tmp/.
 func (m *Maildir) Folders() ([]string, error) {
+	if m.layout == LayoutFS {
+		return m.fsFolders()
+	}
 	ents, err := os.ReadDir(m.root)
 	if err != nil {
 		return nil, fmt.Errorf("maildir %s: list folders: %w", m.root, err)
@@ -92,15 +106,23 @@ func (m *Maildir) Folders() ([]string, error) {
 }
 
 // Folder returns the folder called name without touching the disk. It
-// fails only when name is not a valid folder name.
+// fails only when name is not a valid folder name. In the fs layout it
+// also fails when a level of name cannot be stored there (see LayoutFS),
+// and it looks at the disk to find where INBOX is.
 func (m *Maildir) Folder(name string) (*Folder, error) {
 	clean, err := model.CleanFolderName(name)
 	if err != nil {
 		return nil, fmt.Errorf("maildir %s: %w", m.root, err)
 	}
+	path := filepath.Join(m.root, DirName(clean))
+	if m.layout == LayoutFS {
+		if path, err = m.fsPath(clean); err != nil {
+			return nil, err
+		}
+	}
 	return &Folder{
 		name:  clean,
-		path:  filepath.Join(m.root, DirName(clean)),
+		path:  path,
 		cache: make(map[string]string),
 	}, nil
 }
@@ -114,6 +136,12 @@ func (m *Maildir) CreateFolder(name string) (*Folder, error) {
 	f, err := m.Folder(name)
 	if err != nil {
 		return nil, err
+	}
+	if m.layout == LayoutFS {
+		if err := m.fsCreateFolder(f); err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
 	if err := mkdirAllSync(m.root); err != nil {
 		return nil, fmt.Errorf("maildir %s: create root: %w", m.root, err)

@@ -95,8 +95,11 @@ func HeaderBlock(b []byte) []byte {
 // block in CRLF form. Two messages with the same fingerprint are taken to
 // be candidates for the same message (the header holds Message-ID, Date
 // and Received); ContentHash confirms it.
-// header may use either line ending.
+// header may use either line ending. X-TUID header lines are left out of
+// both the size and the header (see normalize.go).
 func Fingerprint(crlfSize int64, header []byte) string {
+	header, tuid := stripTUID(header)
+	crlfSize -= tuid
 	h := sha256.New()
 	io.WriteString(h, strconv.FormatInt(crlfSize, 10))
 	h.Write([]byte{0})
@@ -112,8 +115,9 @@ func LocalFingerprint(msg []byte) string {
 
 // ContentHash is the SHA-256 of a message in CRLF form: verify compares
 // it, and pairing by content confirms a fingerprint match with it (the
-// same for a Maildir file and the server's copy of it).
+// same for a Maildir file and the server's copy of it). X-TUID header
+// lines are left out (see normalize.go).
 func ContentHash(msg []byte) string {
-	s := sha256.Sum256(ToCRLF(msg))
+	s := sha256.Sum256(ToCRLF(withoutTUID(msg)))
 	return hex.EncodeToString(s[:])
 }

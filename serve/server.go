@@ -89,6 +89,11 @@ type Options struct {
 	// Maildir is the root of the Maildir++ tree (the INBOX). It must
 	// exist.
 	Maildir string
+	// Layout is the Maildir's layout: "" (Maildir++, refusing a tree of
+	// nested folders), maildir.LayoutMaildirPP or maildir.LayoutFS
+	// (nested folders, as mbsync and OfflineIMAP write them); see
+	// maildir.OpenLayout.
+	Layout maildir.Layout
 	// IndexPath is the bbolt file holding UIDs and subscriptions; empty
 	// means <Maildir>/.mailsync-serve.db (DefaultIndexName).
 	IndexPath string
@@ -191,11 +196,14 @@ func New(o Options) (*Server, error) {
 	if o.MaxConnsPerAddr <= 0 {
 		o.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
-	md, err := maildir.Open(o.Maildir)
+	md, err := maildir.OpenLayout(o.Maildir, o.Layout)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	if !md.Exists() {
+		if md.Layout() == maildir.LayoutFS {
+			return nil, fmt.Errorf("serve: maildir %s has no INBOX (it needs INBOX/cur, INBOX/new and INBOX/tmp, or cur/, new/ and tmp/ at the root)", o.Maildir)
+		}
 		return nil, fmt.Errorf("serve: maildir %s does not exist (it needs cur/, new/ and tmp/)", o.Maildir)
 	}
 	if o.IndexPath == "" {

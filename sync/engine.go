@@ -53,6 +53,11 @@ type Account struct {
 	// Connections is how many folders are synced at once, each on its
 	// own IMAP connection (default 3).
 	Connections int
+
+	// Layout is the Maildir's layout (maildir.LayoutFS: nested folders,
+	// as mbsync and OfflineIMAP write them); "" is Maildir++, refusing a
+	// tree of nested folders (maildir.OpenLayout).
+	Layout maildir.Layout
 }
 
 // Options are the run's switches.
@@ -159,7 +164,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	e.db = db
 
-	md, err := maildir.Open(acct.Maildir)
+	md, err := maildir.OpenLayout(acct.Maildir, acct.Layout)
 	if err != nil {
 		return &e.sum, err
 	}
@@ -331,6 +336,10 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 			e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
 		case plan.CreateLocal:
 			if _, err := e.md.CreateFolder(name); err != nil {
+				if errors.Is(err, maildir.ErrNotStorable) {
+					e.warn("folder %q is not synced: %v", name, err)
+					continue
+				}
 				e.folderError(name, fmt.Errorf("create Maildir folder: %w", err))
 				continue
 			}

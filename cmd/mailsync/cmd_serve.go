@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailsync/mailsync/config"
 	"github.com/mailsync/mailsync/internal/demo"
+	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/serve"
 )
 
@@ -18,6 +19,7 @@ type serveOptions struct {
 	maildir, listen, user, passwordCommand, account string
 	tlsCert, tlsKey                                 string
 	implicitTLS, readOnly, allowInsecure            bool
+	layout                                          string
 }
 
 func serveCommand(g *globals) *cli.Command {
@@ -38,6 +40,7 @@ func serveCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "implicit-tls", Usage: "TLS from the first byte (IMAPS) instead of STARTTLS", Destination: &o.implicitTLS},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse every change with NO", Destination: &o.readOnly},
 			&cli.BoolFlag{Name: "allow-insecure", Usage: "allow a non-loopback address without TLS (passwords in clear text)", Destination: &o.allowInsecure},
+			&cli.StringFlag{Name: "layout", Usage: "the Maildir's `LAYOUT`: maildir++ (default) or fs (nested folders, as mbsync and OfflineIMAP write them)", Destination: &o.layout},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -75,6 +78,7 @@ func (o *serveOptions) fillFromConfig(cfg *config.Config, readOnlySet bool) erro
 	set(&o.passwordCommand, s.PasswordCommand)
 	set(&o.tlsCert, s.TLSCert)
 	set(&o.tlsKey, s.TLSKey)
+	set(&o.layout, string(s.Layout))
 	if !readOnlySet {
 		o.readOnly = s.ReadOnly
 	}
@@ -84,6 +88,7 @@ func (o *serveOptions) fillFromConfig(cfg *config.Config, readOnlySet bool) erro
 			return usagef("serve: no account %q in %s", o.account, cfg.Path)
 		}
 		o.maildir = a.Maildir
+		set(&o.layout, string(a.Layout))
 	}
 	return nil
 }
@@ -97,6 +102,10 @@ func runServe(c *cli.Context, g *globals, o serveOptions) error {
 	}
 	if o.user == "" {
 		return usagef("serve: say which login name clients use: --user NAME")
+	}
+	layout, err := maildir.ParseLayout(o.layout)
+	if err != nil {
+		return usagef("serve: --layout: %v", err)
 	}
 	if o.listen == "" {
 		o.listen = "127.0.0.1:1143"
@@ -144,7 +153,7 @@ func runServe(c *cli.Context, g *globals, o serveOptions) error {
 		logf = func(format string, args ...any) { logger.Printf(format, args...) }
 	}
 	srv, err := serve.New(serve.Options{
-		Maildir: o.maildir, User: o.user, Password: password, ReadOnly: o.readOnly,
+		Maildir: o.maildir, Layout: layout, User: o.user, Password: password, ReadOnly: o.readOnly,
 		TLSConfig: tlsConf, ImplicitTLS: o.implicitTLS,
 		AllowInsecureAuth: tlsConf == nil, Logf: logf, DebugWriter: g.serveTrace(password),
 	})

@@ -70,6 +70,7 @@ func engineAccount(ctx context.Context, g *globals, a *config.Account) (sync.Acc
 		Folders:        a.Selection(),
 		IncludeAllMail: a.IncludeAllMail,
 		Connections:    a.Connections,
+		Layout:         a.Layout,
 	}, nil
 }
 

@@ -24,7 +24,7 @@ func recordRun(a *config.Account, r *accountResult, start time.Time, runErr erro
 		return err
 	}
 	defer db.Close()
-	md, _ := maildir.Open(a.Maildir)
+	md, _ := maildir.OpenLayout(a.Maildir, a.Layout)
 	runs := map[string]statedb.RunInfo{}
 	acct := statedb.RunInfo{Time: start, Duration: time.Duration(r.DurationMS) * time.Millisecond, OK: runErr == nil}
 	if runErr != nil {

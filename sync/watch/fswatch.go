@@ -37,7 +37,7 @@ func (f *fsWatch) close() { f.fsn.Close() }
 // drops those of folders that are gone. Called after every full pass.
 func (f *fsWatch) refresh() {
 	root := f.w.o.Account.Maildir
-	md, err := maildir.Open(root)
+	md, err := maildir.OpenLayout(root, f.w.o.Account.Layout)
 	if err != nil {
 		f.w.logf("warning: watching %s: %v", root, err)
 		return
