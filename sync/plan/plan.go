@@ -45,6 +45,9 @@ type Input struct {
 	// Unkept are the flags the server cannot store in this folder
 	// (model.FolderStatus.Unkept).
 	Unkept model.Flags
+	// Policy is the direction, the deletion policy and --restore
+	// (ApplyPolicy); the zero value is a two-way sync.
+	Policy Policy
 }
 
 // FlagSync brings one pair's flags to Target on both sides. Flags the
@@ -276,6 +279,7 @@ func Build(in *Input) (*Plan, error) {
 	}
 	DiffPairs(p, pairs, remote, local)
 	PairByContent(p, in, pairs, reset.OldBase)
+	ApplyPolicy(p, in)
 	held := in.State.HeldBack
 	if reset.Reset {
 		held = nil // UIDs of the old UIDVALIDITY
@@ -520,12 +524,12 @@ func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
 		}
 	}
 	if n := len(p.ExpungeRemote); guard(p.ExpungeRemote) {
-		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete to delete them there too, or with --restore to download them again)", p.Folder, n, total))
 		hold(p.ExpungeRemote)
 		p.ExpungeRemote = nil
 	}
 	if n := len(p.DeleteLocal); guard(p.DeleteLocal) {
-		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete to delete them there too, or with --restore to upload them again)", p.Folder, n, total))
 		hold(p.DeleteLocal)
 		p.DeleteLocal = nil
 	}
