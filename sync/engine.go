@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	gosync "sync"
@@ -338,6 +339,9 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 		e.warn("server folder skipped: %s", s)
 	}
 	localList, err := e.md.Folders()
+	if errors.Is(err, os.ErrNotExist) && !e.mayCreateLocal() {
+		localList, err = nil, nil // a dry run or a push into no Maildir
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
