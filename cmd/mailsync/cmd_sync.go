@@ -40,6 +40,8 @@ func syncCommand(g *globals) *cli.Command {
 		Description: "--direction pull never changes the server, push never changes the Maildir; --deletions keep leaves\n" +
 			"a message deleted on one side on the other, never copied back (a backup: --direction pull --deletions keep).\n" +
 			"--dry-run prints what a sync would do, folder by folder (message by message with -v), and changes nothing.\n" +
+			"When the guard holds back a mass deletion, --allow-mass-delete carries it out and --restore copies\n" +
+			"the messages back from the other side instead.\n" +
 			"Without a terminal (cron, systemd) it prints one line per account that changed or failed and\n" +
 			"nothing when nothing changed; -v adds a line per changed folder; --json prints everything as JSON.\n" +
 			"Exit status: 0 ok, 1 failure, 2 bad command line or config, 3 partial (some folders failed or\n" +
@@ -48,11 +50,11 @@ func syncCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
 			&cli.BoolFlag{Name: "watch", Usage: "keep syncing: IDLE, polling and Maildir events trigger passes until SIGINT/SIGTERM (SIGHUP reloads the config)", Destination: &o.watch},
 			&cli.StringSliceFlag{Name: "folder", Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
-			&cli.StringFlag{Name: "direction", Usage: "`DIR`: both, pull (never change the server) or push (never change the Maildir); default: the account's direction", Destination: &o.direction},
-			&cli.StringFlag{Name: "deletions", Usage: "`WHAT`: propagate, or keep (a message deleted on one side stays on the other, never copied back); default: the account's deletions", Destination: &o.deletions},
+			&cli.StringFlag{Name: "direction", Usage: "`DIRECTION`: both, pull (never change the server) or push (never change the Maildir)", DefaultText: "the account's direction, both", Destination: &o.direction},
+			&cli.StringFlag{Name: "deletions", Usage: "`DELETIONS`: propagate, or keep (a message deleted on one side stays on the other, never copied back)", DefaultText: "the account's deletions, propagate", Destination: &o.deletions},
 			&cli.BoolFlag{Name: "restore", Usage: "copy back what is gone from one side instead of deleting it on the other (the way out of a held-back mass deletion)", Destination: &o.restore},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be done, per folder (per message with -v), and change nothing", Destination: &o.dryRun},
-			&cli.IntFlag{Name: "retries", Usage: "try a folder `N` more times after a transient failure (connection reset, timeout, BYE), with backoff; default: the account's retries (3)", Destination: &o.retries},
+			&cli.IntFlag{Name: "retries", Usage: "try a folder `N` more times after a transient failure (connection reset, timeout, BYE), with backoff (1 s, 2 s, 4 s, … at most 30 s)", DefaultText: "the account's retries, 3", Destination: &o.retries},
 		},
 		Action: func(c *cli.Context) error {
 			o.folders = folders.Value()
