@@ -303,7 +303,9 @@ type Reset struct {
 // may have come): reset and re-pair by content; the new files are
 // uploaded unless found on the server. Changed with a paired file gone:
 // ErrValidityConflict, because a local deletion could not be told from a
-// message the server lost.
+// message the server lost; unless in.Policy never expunges local
+// deletions (pull, or deletions kept): then nothing on the server is at
+// risk and the folder is re-paired.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -313,9 +315,13 @@ func ValidityReset(in *Input) (Reset, error) {
 	for _, l := range in.Local {
 		local[l.Key] = true
 	}
+	// Under a policy that never expunges what is gone from the Maildir
+	// (pull, or deletions kept), a missing file is no conflict: it was
+	// not going to be deleted on the server anyway.
+	expungesLocalDeletions := in.Policy.CanChangeServer() && in.Policy.Deletions == Propagate
 	for _, pr := range in.State.Pairs {
 		r.OldBase[pr.Key] = pr.Flags
-		if !local[pr.Key] {
+		if !local[pr.Key] && expungesLocalDeletions {
 			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}

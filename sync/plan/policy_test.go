@@ -164,3 +164,28 @@ func TestParsePolicy(t *testing.T) {
 		t.Error("deletions never accepted")
 	}
 }
+
+// TestValidityResetUnderPolicy: a Maildir file deleted since the last
+// sync makes a UIDVALIDITY change a conflict only when the deletion would
+// be expunged on the server; under pull or deletions keep the folder is
+// re-paired by content instead of failing every run.
+func TestValidityResetUnderPolicy(t *testing.T) {
+	pairs := []model.Pair{pr(1, "a", S), pr(2, "b", 0)}
+	for _, tt := range []struct {
+		pol      Policy
+		conflict bool
+	}{
+		{Policy{}, true},
+		{Policy{Direction: Push}, true},
+		{Policy{Direction: Pull}, false},
+		{Policy{Deletions: Keep}, false},
+		{Policy{Direction: Push, Deletions: Keep}, false},
+	} {
+		in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: 1, Pairs: pairs}, UIDValidity: 2,
+			Local: []model.LocalMsg{lm("a", 0, "")}, Policy: tt.pol}
+		r, err := ValidityReset(in)
+		if tt.conflict != (err != nil) || (err == nil && !r.Reset) {
+			t.Errorf("%+v: %+v %v", tt.pol, r, err)
+		}
+	}
+}
