@@ -469,7 +469,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		e.note("folder %q: connection lost (%v); reconnecting", name, err)
 		c.Close()
 		c = nil
-		sleep(ctx, retryDelay(attempt))
+		sleep(ctx, reconnectDelay(attempt))
 	}
 	if ctx.Err() == nil {
 		e.folderError(name, err)

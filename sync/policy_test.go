@@ -470,5 +470,11 @@ func TestRetryDelay(t *testing.T) {
 		if got := retryDelay(i); got != w*time.Second {
 			t.Errorf("retryDelay(%d) = %v, want %v", i, got, w*time.Second)
 		}
+		if got := reconnectDelay(i + 1); got != w*time.Second {
+			t.Errorf("reconnectDelay(%d) = %v, want %v", i+1, got, w*time.Second)
+		}
+	}
+	if reconnectDelay(0) != 0 {
+		t.Errorf("reconnectDelay(0) = %v, want 0", reconnectDelay(0))
 	}
 }

@@ -25,6 +25,19 @@ func retryDelay(attempt int) time.Duration {
 	return min(d, retryCap)
 }
 
+// reconnectDelay is the wait before reconnecting after a connection that
+// broke during attempt: none the first time (a one-off cut, such as a
+// response the client cannot parse, needs no wait, and some servers, GNU
+// Mailutils among them, give a folder a new UIDVALIDITY when it is opened
+// in another second), then retryDelay's 1 s, 2 s, … for a server that
+// keeps failing.
+func reconnectDelay(attempt int) time.Duration {
+	if attempt == 0 {
+		return 0
+	}
+	return retryDelay(attempt - 1)
+}
+
 // dialRetrying opens the run's first connection, trying again up to
 // retries times with backoff while the failure is transient (the server
 // restarting, a network blip). A refused login is not retried.
