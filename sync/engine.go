@@ -70,8 +70,9 @@ type Options struct {
 	// concurrent use.
 	Logf func(format string, args ...any)
 	// Retries is how many times a folder is retried on a new connection
-	// after a broken one (0: the default, 3; negative: none), waiting
-	// retryDelay between attempts.
+	// after a broken one (0: the default, 3; negative: none), with
+	// backoff between attempts (retry.go); the run's first connection is
+	// retried likewise.
 	Retries int
 	// Policy is the direction, the deletion policy and --restore
 	// (plan.ApplyPolicy). Under plan.Pull no folder is created on the
@@ -367,6 +368,8 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 				if e.opts.DryRun && e.opts.Policy.CanChangeLocal() {
 					e.note("dry run: would create Maildir folder %q", name)
 					out = append(out, name)
+				} else if !e.opts.Policy.CanChangeLocal() {
+					e.note("folder %q is on the server only; not created in the Maildir (direction push)", name)
 				}
 				continue
 			}
@@ -389,6 +392,8 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 					e.note("dry run: would create folder %q on the server", name)
 					e.dryNewOnServer[name] = true
 					out = append(out, name)
+				} else if !e.opts.Policy.CanChangeServer() {
+					e.note("folder %q is in the Maildir only; not created on the server (direction pull)", name)
 				}
 				continue
 			}
