@@ -42,6 +42,15 @@ type Account struct {
 	Exclude         []string // not synced, with their subfolders
 	IncludeAllMail  bool
 	Connections     int
+	// Direction is "both" (default), "pull" (the server is never
+	// changed) or "push" (the Maildir is never changed); Deletions is
+	// "propagate" (default) or "keep" (a message deleted on one side
+	// stays on the other). See sync/plan.ApplyPolicy.
+	Direction string
+	Deletions string
+	// Retries is how many times a folder is tried again after a
+	// transient failure (default 3; 0: never).
+	Retries int
 
 	// FolderMap is migrate's folder_map: this account's folder names
 	// ("/"-separated) → the target's, when it is migrated FROM.
@@ -111,6 +120,9 @@ type rawAccount struct {
 	Exclude         []string `toml:"exclude"`
 	IncludeAllMail  bool     `toml:"include_all_mail"`
 	Connections     *int64   `toml:"connections"`
+	Direction       string   `toml:"direction"`
+	Deletions       string   `toml:"deletions"`
+	Retries         *int64   `toml:"retries"`
 
 	FolderMap map[string]string `toml:"folder_map"`
 
@@ -285,6 +297,27 @@ func checkAccount(file, base, name string, ra rawAccount) (*Account, error) {
 			return nil, bad("connections", fmt.Sprintf("%d is out of range (1-16)", *ra.Connections))
 		}
 		a.Connections = int(*ra.Connections)
+	}
+	switch a.Direction = ra.Direction; a.Direction {
+	case "":
+		a.Direction = "both"
+	case "both", "pull", "push":
+	default:
+		return nil, bad("direction", fmt.Sprintf("%q is not one of both, pull, push", ra.Direction))
+	}
+	switch a.Deletions = ra.Deletions; a.Deletions {
+	case "":
+		a.Deletions = "propagate"
+	case "propagate", "keep":
+	default:
+		return nil, bad("deletions", fmt.Sprintf("%q is not one of propagate, keep", ra.Deletions))
+	}
+	a.Retries = 3
+	if ra.Retries != nil {
+		if *ra.Retries < 0 || *ra.Retries > 20 {
+			return nil, bad("retries", fmt.Sprintf("%d is out of range (0-20)", *ra.Retries))
+		}
+		a.Retries = int(*ra.Retries)
 	}
 	return a, nil
 }

@@ -72,6 +72,9 @@ func TestParseErrors(t *testing.T) {
 		{base + "exclude = [\"Junk\", \"!INBOX\"]\n", `accounts.a.exclude[1]: "!INBOX" cannot re-include a folder`},
 		{base + "folders = [\"INBOX\", \"\"]\n", `accounts.a.folders[1]: "" is empty`},
 		{base + "folders = \"INBOX\"\n", "config /c.toml:"},
+		{base + "direction = \"up\"\n", `accounts.a.direction: "up" is not one of both, pull, push`},
+		{base + "deletions = \"never\"\n", `accounts.a.deletions: "never" is not one of propagate, keep`},
+		{base + "retries = 99\n", "accounts.a.retries: 99 is out of range (0-20)"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("/c.toml", []byte(tt.text))
@@ -89,5 +92,23 @@ func TestPasswordCommandFailure(t *testing.T) {
 	_, err = c.Accounts["a"].Password(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "accounts.a.password_command") || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDirectionDeletionsRetries(t *testing.T) {
+	base := "[accounts.a]\nhost = \"h\"\nuser = \"u\"\npassword_command = \"true\"\nmaildir = \"/m\"\n"
+	c, err := Parse("/c.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Accounts["a"]; a.Direction != "both" || a.Deletions != "propagate" || a.Retries != 3 {
+		t.Fatalf("defaults: %q %q %d", a.Direction, a.Deletions, a.Retries)
+	}
+	c, err = Parse("/c.toml", []byte(base+"direction = \"pull\"\ndeletions = \"keep\"\nretries = 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Accounts["a"]; a.Direction != "pull" || a.Deletions != "keep" || a.Retries != 0 {
+		t.Fatalf("backup: %q %q %d", a.Direction, a.Deletions, a.Retries)
 	}
 }

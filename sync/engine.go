@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	gosync "sync"
@@ -74,8 +75,21 @@ type Options struct {
 	// concurrent use.
 	Logf func(format string, args ...any)
 	// Retries is how many times a folder is retried on a new connection
-	// after a broken one (default 3).
+	// after a broken one (0: the default, 3; negative: none), with
+	// backoff between attempts (retry.go); the run's first connection is
+	// retried likewise.
 	Retries int
+	// Policy is the direction, the deletion policy and --restore
+	// (plan.ApplyPolicy). Under plan.Pull no folder is created on the
+	// server; under plan.Push none in the Maildir.
+	Policy plan.Policy
+	// DryRun plans every folder without changing anything: not the
+	// server (folders are opened read-only), not the Maildir, not the
+	// state file (the run works on a copy). Planned receives the plans.
+	DryRun bool
+	// Planned, when set, is called with each folder's plan in a dry run,
+	// from that folder's worker goroutine.
+	Planned func(folder string, p *plan.Plan)
 	// FolderDone, when set, is called once for every folder whose sync
 	// was attempted, from that folder's worker goroutine (so possibly
 	// from several at once), with what was done to it, how long it took
@@ -98,6 +112,9 @@ type engine struct {
 	mu     gosync.Mutex
 	sum    Summary
 	failed int // folders that failed (folderError)
+	// dryNewOnServer: in a dry run, the folders that would be created on
+	// the server (nothing to select there).
+	dryNewOnServer map[string]bool
 }
 
 // note logs something done or skipped by design (see Options.Logf).
@@ -133,18 +150,20 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if opts.Progress == nil {
 		opts.Progress = noProgress{}
 	}
-	if opts.Retries <= 0 {
+	if opts.Retries == 0 {
 		opts.Retries = 3
+	} else if opts.Retries < 0 {
+		opts.Retries = 0
 	}
 	if acct.Connections <= 0 {
 		acct.Connections = 3
 	}
-	e := &engine{acct: acct, opts: opts, dial: dial}
+	e := &engine{acct: acct, opts: opts, dial: dial, dryNewOnServer: map[string]bool{}}
 	e.sum.Account = acct.Name
 
 	// Log in first: a wrong password or an unreachable server must not
 	// leave a new, empty Maildir or state file behind.
-	c, err := dial(ctx)
+	c, err := dialRetrying(ctx, dial, opts.Retries)
 	if err != nil {
 		return &e.sum, err
 	}
@@ -154,7 +173,17 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		}
 	}()
 
-	db, err := statedb.Open(acct.StatePath)
+	statePath := acct.StatePath
+	if opts.DryRun {
+		// A dry run works on a copy of the state: the real file is not
+		// even opened for writing.
+		var cleanup func()
+		if statePath, cleanup, err = dryRunState(acct.StatePath); err != nil {
+			return &e.sum, err
+		}
+		defer cleanup()
+	}
+	db, err := statedb.Open(statePath)
 	if err != nil {
 		return &e.sum, err
 	}
@@ -178,8 +207,10 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 			return &e.sum, fmt.Errorf("%w: %s does not exist, but %s remembers %d synced messages; is the disk unmounted? Nothing was changed. Restore the Maildir, or delete the state file to start over", ErrMaildirMissing, acct.Maildir, acct.StatePath, n)
 		}
 		// A new Maildir: its root is the INBOX.
-		if _, err := md.CreateFolder(model.Inbox); err != nil {
-			return &e.sum, err
+		if e.mayCreateLocal() {
+			if _, err := md.CreateFolder(model.Inbox); err != nil {
+				return &e.sum, err
+			}
 		}
 	}
 
@@ -314,6 +345,9 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 		e.warn("server folder skipped: %s", s)
 	}
 	localList, err := e.md.Folders()
+	if errors.Is(err, os.ErrNotExist) && !e.mayCreateLocal() {
+		localList, err = nil, nil // a dry run or a push into no Maildir
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list Maildir folders: %w", err)
 	}
@@ -335,6 +369,15 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 		case plan.SkipLocalGone:
 			e.warn("folder %q: its Maildir directory %s is gone; nothing is deleted on the server. Restore the directory, or delete the folder on the server too", name, e.folderPath(name))
 		case plan.CreateLocal:
+			if !e.mayCreateLocal() {
+				if e.opts.DryRun && e.opts.Policy.CanChangeLocal() {
+					e.note("dry run: would create Maildir folder %q", name)
+					out = append(out, name)
+				} else if !e.opts.Policy.CanChangeLocal() {
+					e.note("folder %q is on the server only; not created in the Maildir (direction push)", name)
+				}
+				continue
+			}
 			if _, err := e.md.CreateFolder(name); err != nil {
 				if errors.Is(err, maildir.ErrNotStorable) {
 					e.warn("folder %q is not synced: %v", name, err)
@@ -353,6 +396,16 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 		case plan.SkipNoSelect:
 			e.warn("folder %q exists on the server but cannot hold messages (\\Noselect); local messages in it are not synced", name)
 		case plan.CreateRemote:
+			if !e.mayCreateRemote() {
+				if e.opts.DryRun && e.opts.Policy.CanChangeServer() {
+					e.note("dry run: would create folder %q on the server", name)
+					e.dryNewOnServer[name] = true
+					out = append(out, name)
+				} else if !e.opts.Policy.CanChangeServer() {
+					e.note("folder %q is in the Maildir only; not created on the server (direction pull)", name)
+				}
+				continue
+			}
 			if err := c.CreateFolder(ctx, name); err != nil {
 				e.folderError(name, fmt.Errorf("create on the server: %w", err))
 				continue
@@ -364,6 +417,9 @@ func (e *engine) prepareFolders(ctx context.Context, c conn, stateFolders []stri
 				return nil, err
 			}
 		case plan.CreateInbox:
+			if !e.mayCreateLocal() {
+				continue
+			}
 			if _, err := e.md.CreateFolder(name); err != nil {
 				return nil, err
 			}
@@ -406,7 +462,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 			c, err = e.dial(ctx)
 			if err != nil {
 				if imapconn.IsRetryable(err) && attempt < e.opts.Retries {
-					sleep(ctx, time.Duration(attempt+1)*time.Second)
+					sleep(ctx, retryDelay(attempt))
 					continue
 				}
 				break
@@ -427,7 +483,7 @@ func (e *engine) syncFolderRetrying(ctx context.Context, c conn, name string) co
 		e.note("folder %q: connection lost (%v); reconnecting", name, err)
 		c.Close()
 		c = nil
-		sleep(ctx, time.Duration(attempt)*time.Second)
+		sleep(ctx, reconnectDelay(attempt))
 	}
 	if ctx.Err() == nil {
 		e.folderError(name, err)

@@ -63,6 +63,9 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if err != nil {
 		return err
 	}
+	if e.opts.DryRun {
+		return e.dryRunFolder(ctx, c, name, f, sum)
+	}
 	if !f.Exists() {
 		return fmt.Errorf("Maildir folder %s is missing", f.Path())
 	}
@@ -119,7 +122,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
 	}
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Policy: r.e.opts.Policy}
 	if err := r.sayUnkept(st, local); err != nil {
 		return false, err
 	}

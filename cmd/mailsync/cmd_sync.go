@@ -14,12 +14,20 @@ import (
 	"github.com/mailsync/mailsync/config"
 	"github.com/mailsync/mailsync/internal/folderpat"
 	"github.com/mailsync/mailsync/sync"
+	"github.com/mailsync/mailsync/sync/plan"
 )
 
 type syncOptions struct {
 	allowMassDelete bool
 	folders         []string
 	watch           bool // --watch: cmd_watch.go
+	// direction, deletions and retries override the account's config
+	// when set (policy.go); restore and dryRun are --restore and
+	// --dry-run.
+	direction, deletions string
+	retries              int
+	retriesSet           bool
+	restore, dryRun      bool
 }
 
 func syncCommand(g *globals) *cli.Command {
@@ -29,7 +37,12 @@ func syncCommand(g *globals) *cli.Command {
 		Name:      "sync",
 		Usage:     "two-way sync of every folder of the accounts (all when none is named)",
 		ArgsUsage: "[ACCOUNT...]",
-		Description: "Without a terminal (cron, systemd) it prints one line per account that changed or failed and\n" +
+		Description: "--direction pull never changes the server, push never changes the Maildir; --deletions keep leaves\n" +
+			"a message deleted on one side on the other, never copied back (a backup: --direction pull --deletions keep).\n" +
+			"--dry-run prints what a sync would do, folder by folder (message by message with -v), and changes nothing.\n" +
+			"When the guard holds back a mass deletion, --allow-mass-delete carries it out and --restore copies\n" +
+			"the messages back from the other side instead.\n" +
+			"Without a terminal (cron, systemd) it prints one line per account that changed or failed and\n" +
 			"nothing when nothing changed; -v adds a line per changed folder; --json prints everything as JSON.\n" +
 			"Exit status: 0 ok, 1 failure, 2 bad command line or config, 3 partial (some folders failed or\n" +
 			"deletions were held back), 130 interrupted.",
@@ -37,11 +50,20 @@ func syncCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
 			&cli.BoolFlag{Name: "watch", Usage: "keep syncing: IDLE, polling and Maildir events trigger passes until SIGINT/SIGTERM (SIGHUP reloads the config)", Destination: &o.watch},
 			&cli.StringSliceFlag{Name: "folder", Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
+			&cli.StringFlag{Name: "direction", Usage: "`DIRECTION`: both, pull (never change the server) or push (never change the Maildir)", DefaultText: "the account's direction, both", Destination: &o.direction},
+			&cli.StringFlag{Name: "deletions", Usage: "`DELETIONS`: propagate, or keep (a message deleted on one side stays on the other, never copied back)", DefaultText: "the account's deletions, propagate", Destination: &o.deletions},
+			&cli.BoolFlag{Name: "restore", Usage: "copy back what is gone from one side instead of deleting it on the other (the way out of a held-back mass deletion)", Destination: &o.restore},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be done, per folder (per message with -v), and change nothing", Destination: &o.dryRun},
+			&cli.IntFlag{Name: "retries", Usage: "try a folder `N` more times after a transient failure (connection reset, timeout, BYE), with backoff (1 s, 2 s, 4 s, … at most 30 s)", DefaultText: "the account's retries, 3", Destination: &o.retries},
 		},
 		Action: func(c *cli.Context) error {
 			o.folders = folders.Value()
 			if _, err := folderpat.New(o.folders, nil); err != nil {
 				return usagef("sync --folder: %v", strings.TrimPrefix(err.Error(), "folders"))
+			}
+			o.retriesSet = c.IsSet("retries")
+			if err := o.check(); err != nil {
+				return err
 			}
 			accts, err := g.accounts(c.Args().Slice())
 			if err != nil {
@@ -137,6 +159,8 @@ func (r folderResult) String() string {
 // accountResult is one account's run, as printed by --json.
 type accountResult struct {
 	*sync.Summary
+	// DryRun: the counts are what the run would do; nothing was done.
+	DryRun        bool           `json:"dry_run,omitempty"`
 	OK            bool           `json:"ok"`
 	Partial       bool           `json:"partial"`
 	Error         string         `json:"error,omitempty"`
@@ -173,7 +197,9 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 			acct.Folders, _ = folderpat.New(o.folders, nil)
 		}
 		if err == nil {
-			err = syncAccount(ctx, g, acct, sync.Options{AllowMassDelete: o.allowMassDelete}, r)
+			opts := o.engineOptions(a)
+			r.DryRun = opts.DryRun
+			err = syncAccount(ctx, g, acct, opts, r)
 		}
 		r.DurationMS = time.Since(start).Milliseconds()
 		if err != nil && ctx.Err() != nil {
@@ -183,7 +209,9 @@ func runSync(ctx context.Context, g *globals, accts []*config.Account, o syncOpt
 		if err != nil {
 			r.Error = err.Error()
 		}
-		if rerr := recordRun(a, r, start, err); rerr != nil {
+		if o.dryRun {
+			// Nothing is written, not even the run's outcome.
+		} else if rerr := recordRun(a, r, start, err); rerr != nil {
 			r.Warnings = append(r.Warnings, rerr.Error())
 		}
 		r.OK = r.Error == "" && len(r.Errors) == 0
@@ -260,6 +288,10 @@ func printAccount(g *globals, r *accountResult, err error) {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(g.stderr, "mailsync: %s: warning: %s\n", r.Account, w)
 	}
+	if r.DryRun {
+		fmt.Fprintf(g.stdout, "%s (dry run: what a sync would do; nothing was changed)\n", r.Summary.String())
+		return
+	}
 	if g.isTerminal || g.verbose || r.Changed() || err != nil || len(r.Errors) > 0 {
 		fmt.Fprintln(g.stdout, r.Summary.String())
 	}
@@ -282,7 +314,28 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 		g.logf(format, args...)
 	}
 	var mu gosync.Mutex
+	planned := map[string]sync.Summary{}
+	if opts.DryRun {
+		opts.Planned = func(name string, p *plan.Plan) {
+			mu.Lock()
+			defer mu.Unlock()
+			planned[name] = planSummary(p)
+			if !g.json {
+				if bar != nil {
+					bar.Clear()
+				}
+				printPlan(g.stdout, acct.Name, p, g.verbose)
+			}
+		}
+	}
 	opts.FolderDone = func(name string, s sync.Summary, elapsed time.Duration, err error) {
+		if opts.DryRun {
+			mu.Lock()
+			p := planned[name]
+			mu.Unlock()
+			p.Errors, p.Warnings = s.Errors, s.Warnings
+			s = p
+		}
 		fr := newFolderResult(name, s, elapsed, err)
 		mu.Lock()
 		defer mu.Unlock()
@@ -296,7 +349,9 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 			if bar != nil {
 				bar.Clear()
 			}
-			fmt.Fprintf(g.stdout, "%s: %s: %s\n", acct.Name, name, fr)
+			if !opts.DryRun {
+				fmt.Fprintf(g.stdout, "%s: %s: %s\n", acct.Name, name, fr)
+			}
 		}
 	}
 	sum, err := runLockWaiting(ctx, acct, opts)
@@ -305,6 +360,11 @@ func syncAccount(ctx context.Context, g *globals, acct sync.Account, opts sync.O
 	}
 	if sum != nil {
 		r.Summary = sum
+	}
+	if opts.DryRun {
+		for _, p := range planned {
+			addCounts(r.Summary, p)
+		}
 	}
 	if err == nil || r.okFolders+r.failedFolders > 0 {
 		// The folders were listed: say which patterns found nothing.

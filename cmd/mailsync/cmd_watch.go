@@ -128,6 +128,8 @@ func watchOptions(g *globals, mu *gosync.Mutex, a *config.Account, acct sync.Acc
 		Account: acct,
 		Sync: sync.Options{
 			AllowMassDelete: o.allowMassDelete,
+			Policy:          o.engineOptions(a).Policy,
+			Retries:         o.engineOptions(a).Retries,
 			Logf: func(format string, args ...any) {
 				if strings.HasPrefix(format, "error: ") || strings.HasPrefix(format, "warning: ") {
 					return // from the summary, once

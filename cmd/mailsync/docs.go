@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -104,11 +105,16 @@ func completionCommand(g *globals) *cli.Command {
 }
 
 // completeAccounts completes account names (from the config file) and,
-// after a "-", the command's flags.
+// after a "-", the command's flags. migrate takes two accounts, FROM and
+// TO: TO is completed with the others, and nothing after it.
 func completeAccounts(g *globals, cmd func() *cli.Command) cli.BashCompleteFunc {
 	return func(c *cli.Context) {
 		if n := len(os.Args); n > 2 && strings.HasPrefix(os.Args[n-2], "-") {
 			cli.DefaultCompleteWithFlags(cmd())(c)
+			return
+		}
+		named := c.Args().Slice()
+		if cmd().Name == "migrate" && len(named) >= 2 {
 			return
 		}
 		cfg, err := g.loadConfig()
@@ -116,6 +122,9 @@ func completeAccounts(g *globals, cmd func() *cli.Command) cli.BashCompleteFunc 
 			return
 		}
 		for _, n := range cfg.Names() {
+			if cmd().Name == "migrate" && slices.Contains(named, n) {
+				continue
+			}
 			fmt.Fprintln(g.stdout, n)
 		}
 	}

@@ -74,4 +74,16 @@ func TestCompletion(t *testing.T) {
 	if _, stdout, _ := run(t, os.Args[1:]...); stdout != "home\nwork\n" {
 		t.Fatalf("accounts: %q", stdout)
 	}
+	// migrate FROM TO: both account names, FROM not offered again as
+	// TO, nothing after TO.
+	for _, tt := range []struct{ args, want string }{
+		{"migrate", "home\nwork\n"},
+		{"migrate work", "home\n"},
+		{"migrate work home", ""},
+	} {
+		os.Args = append(append([]string{"mailsync", "--config", cfg}, strings.Fields(tt.args)...), "--generate-bash-completion")
+		if _, stdout, _ := run(t, os.Args[1:]...); stdout != tt.want {
+			t.Errorf("%s: %q, want %q", tt.args, stdout, tt.want)
+		}
+	}
 }

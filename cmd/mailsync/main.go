@@ -181,7 +181,7 @@ func newApp(g *globals) *cli.App {
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 		switch c.Name {
-		case "sync", "verify", "status":
+		case "sync", "verify", "status", "migrate":
 			c.BashComplete = completeAccounts(g, func() *cli.Command { return c })
 		}
 	}

@@ -45,6 +45,9 @@ type Input struct {
 	// Unkept are the flags the server cannot store in this folder
 	// (model.FolderStatus.Unkept).
 	Unkept model.Flags
+	// Policy is the direction, the deletion policy and --restore
+	// (ApplyPolicy); the zero value is a two-way sync.
+	Policy Policy
 }
 
 // FlagSync brings one pair's flags to Target on both sides. Flags the
@@ -276,6 +279,7 @@ func Build(in *Input) (*Plan, error) {
 	}
 	DiffPairs(p, pairs, remote, local)
 	PairByContent(p, in, pairs, reset.OldBase)
+	ApplyPolicy(p, in)
 	held := in.State.HeldBack
 	if reset.Reset {
 		held = nil // UIDs of the old UIDVALIDITY
@@ -299,7 +303,9 @@ type Reset struct {
 // may have come): reset and re-pair by content; the new files are
 // uploaded unless found on the server. Changed with a paired file gone:
 // ErrValidityConflict, because a local deletion could not be told from a
-// message the server lost.
+// message the server lost; unless in.Policy never expunges local
+// deletions (pull, or deletions kept): then nothing on the server is at
+// risk and the folder is re-paired.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -309,9 +315,13 @@ func ValidityReset(in *Input) (Reset, error) {
 	for _, l := range in.Local {
 		local[l.Key] = true
 	}
+	// Under a policy that never expunges what is gone from the Maildir
+	// (pull, or deletions kept), a missing file is no conflict: it was
+	// not going to be deleted on the server anyway.
+	expungesLocalDeletions := in.Policy.CanChangeServer() && in.Policy.Deletions == Propagate
 	for _, pr := range in.State.Pairs {
 		r.OldBase[pr.Key] = pr.Flags
-		if !local[pr.Key] {
+		if !local[pr.Key] && expungesLocalDeletions {
 			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}
@@ -520,12 +530,12 @@ func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
 		}
 	}
 	if n := len(p.ExpungeRemote); guard(p.ExpungeRemote) {
-		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete to delete them there too, or with --restore to download them again)", p.Folder, n, total))
 		hold(p.ExpungeRemote)
 		p.ExpungeRemote = nil
 	}
 	if n := len(p.DeleteLocal); guard(p.DeleteLocal) {
-		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)", p.Folder, n, total))
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete to delete them there too, or with --restore to upload them again)", p.Folder, n, total))
 		hold(p.DeleteLocal)
 		p.DeleteLocal = nil
 	}

@@ -120,12 +120,12 @@ func TestBuildPlan(t *testing.T) {
 		{name: "emptied Maildir folder deletes nothing on the server",
 			state:  []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			remote: []model.RemoteMsg{rm(1, 0, ""), rm(2, 0, ""), rm(3, 0, ""), rm(4, 0, ""), rm(5, 0, "")},
-			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)`},
+			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete to delete them there too, or with --restore to download them again)`},
 				HeldBack: []model.UID{1, 2, 3, 4, 5}, SetHeldBack: true}},
 		{name: "emptied server folder deletes nothing locally",
 			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0), pr(4, "d", 0), pr(5, "e", 0)},
 			local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, "")},
-			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`},
+			want: Plan{Blocked: []string{`folder "F": 5 of 5 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete to delete them there too, or with --restore to upload them again)`},
 				HeldBack: []model.UID{1, 2, 3, 4, 5}, SetHeldBack: true}},
 		// Issue 8 case 2: the deletions held back at 5 of 8 stay held
 		// when 2 uploads made it 5 of 10, and nothing is rewritten.
@@ -134,7 +134,7 @@ func TestBuildPlan(t *testing.T) {
 			held:   []model.UID{1, 2, 3, 4, 5},
 			remote: []model.RemoteMsg{rm(6, 0, ""), rm(7, 0, ""), rm(8, 0, ""), rm(9, 0, ""), rm(10, 0, "")},
 			local:  []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, ""), lm("d", 0, ""), lm("e", 0, ""), lm("f", 0, ""), lm("g", 0, ""), lm("h", 0, ""), lm("i", 0, ""), lm("j", 0, "")},
-			want: Plan{Blocked: []string{`folder "F": 5 of 10 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)`},
+			want: Plan{Blocked: []string{`folder "F": 5 of 10 messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete to delete them there too, or with --restore to upload them again)`},
 				HeldBack: []model.UID{1, 2, 3, 4, 5}}},
 		{name: "held-back deletions are carried out when allowed, and the hold forgotten",
 			state: []model.Pair{pr(1, "a", 0), pr(2, "b", 0), pr(3, "c", 0)}, held: []model.UID{1, 2}, allow: true,
