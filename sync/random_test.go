@@ -955,4 +955,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 		w.settle()
 	}
 	t.Logf("seed %d on %s: %d operations, %v", seed, srv.name, len(w.log), time.Since(start).Round(time.Millisecond))
+	if os.Getenv("MAILSYNC_RANDOM_LOG") == "1" {
+		t.Logf("operation log:\n  %s", strings.Join(w.log, "\n  "))
+	}
 }
