@@ -235,8 +235,10 @@ type randWorld struct {
 	synced map[string]bool
 	next   int
 	log    []string
-	uidID  map[string]map[uint32]int // folder → UID → id, every UID ever seen
-	keyID  map[string]map[string]int // folder → Maildir key → id
+	uidID  map[string]map[uint32]int // folder → UID → id, every UID seen under validity[folder]
+	// validity is each server folder's UIDVALIDITY when last listed.
+	validity map[string]uint32
+	keyID    map[string]map[string]int // folder → Maildir key → id
 	// curFolder is the server actor's selected folder.
 	curFolder string
 }
@@ -353,6 +355,10 @@ func (w *randWorld) srvList(c *imapclient.Client, folder string) ([]randSrvMsg, 
 		return nil, fmt.Errorf("select %q: %w", folder, err)
 	}
 	w.curFolder = folder
+	if w.validity[folder] != sel.UIDValidity {
+		w.validity[folder] = sel.UIDValidity
+		delete(w.uidID, folder) // UIDs of another UIDVALIDITY
+	}
 	if sel.NumMessages == 0 {
 		return nil, nil
 	}
@@ -527,6 +533,9 @@ func (w *randWorld) refresh() {
 		st, err := db.Load(name)
 		if err != nil {
 			w.fail("refresh: %v", err)
+		}
+		if st.UIDValidity != 0 && st.UIDValidity != w.validity[name] {
+			continue // pairs of an old UIDVALIDITY: the next run re-pairs by content
 		}
 		get := func(id int, ok bool) *randEnt {
 			if !ok || id < 0 {
@@ -753,7 +762,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 		fx.acct.Connections = 1
 	}
 	w := &randWorld{t: t, fx: fx, srv: srv, rng: rand.New(rand.NewSource(seed)), seed: seed,
-		ents: map[randKey]*randEnt{}, folders: map[string]bool{model.Inbox: true}, frozen: map[string]bool{}, synced: map[string]bool{},
+		ents: map[randKey]*randEnt{}, folders: map[string]bool{model.Inbox: true}, frozen: map[string]bool{}, synced: map[string]bool{}, validity: map[string]uint32{},
 		uidID: map[string]map[uint32]int{}, keyID: map[string]map[string]int{}}
 	w.actors(6, false)
 	w.settle()
