@@ -71,6 +71,12 @@ type randLocOp struct {
 func hasMsgs(a *randSrvAct) bool { return len(a.msgs) > 0 }
 func hasEnts(a *randLocAct) bool { return len(a.ents) > 0 }
 
+// canRemove: a file may be removed from the folder (see
+// randWorld.renumbered).
+func canRemove(a *randLocAct) bool {
+	return hasEnts(a) && (a.w.all || !a.w.renumbered[a.folder])
+}
+
 var randServerOps = []randSrvOp{
 	{name: "append", weight: 6, concurrent: true, do: srvAppend},
 	{name: "store", weight: 6, concurrent: true, ok: hasMsgs, do: srvStore},
@@ -83,15 +89,15 @@ var randServerOps = []randSrvOp{
 		return a.w.srv.folderOps && len(a.w.leafFolders(a.folders)) > 0 && a.w.renameTarget() != ""
 	}, do: srvRename},
 	{name: "recreate folder", weight: 1, ok: func(a *randSrvAct) bool {
-		return a.w.srv.folderOps && (len(a.w.leafFolders(a.folders)) > 0 || len(a.w.frozenList()) > 0)
+		return a.w.srv.folderOps && (len(a.w.recreatable(a.folders)) > 0 || len(a.w.frozenList()) > 0)
 	}, do: srvRecreate},
 }
 
 var randLocalOps = []randLocOp{
 	{name: "deliver", weight: 6, concurrent: true, do: locDeliver},
 	{name: "flags", weight: 6, concurrent: true, ok: hasEnts, do: locFlags},
-	{name: "delete", weight: 4, concurrent: true, ok: hasEnts, do: locDelete},
-	{name: "move", weight: 2, ok: hasEnts, do: func(a *randLocAct) error { return locMoveCopy(a, true) }},
+	{name: "delete", weight: 4, concurrent: true, ok: canRemove, do: locDelete},
+	{name: "move", weight: 2, ok: canRemove, do: func(a *randLocAct) error { return locMoveCopy(a, true) }},
 	{name: "copy", weight: 1, ok: hasEnts, do: func(a *randLocAct) error { return locMoveCopy(a, false) }},
 	{name: "create folder", weight: 1, ok: func(a *randLocAct) bool { return a.w.newFolderName() != "" }, do: locCreate},
 	{name: "edit in place", weight: 2, ok: func(a *randLocAct) bool { return editsSupported && hasEnts(a) }, do: locEdit},
@@ -160,6 +166,26 @@ func (w *randWorld) leafFolders(list []string) []string {
 			}
 		}
 		if leaf {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// recreatable are the leaf folders that can be deleted and created
+// again: unless all is set, not one where a synced message was deleted
+// in the Maildir since (the sync would refuse the folder: open bug,
+// issue 8 case 8).
+func (w *randWorld) recreatable(list []string) []string {
+	var out []string
+	for _, f := range w.leafFolders(list) {
+		ok := true
+		for k, e := range w.ents {
+			if k.folder == f && e.paired && !e.loc && !w.all {
+				ok = false
+			}
+		}
+		if ok {
 			out = append(out, f)
 		}
 	}
@@ -407,7 +433,7 @@ func srvRename(a *randSrvAct) error {
 // anything on the (empty) server folder: they are uploaded again.
 func srvRecreate(a *randSrvAct) error {
 	w := a.w
-	leaves := w.leafFolders(a.folders)
+	leaves := w.recreatable(a.folders)
 	frozen := w.frozenList()
 	var name string
 	if n := w.rng.Intn(len(leaves) + len(frozen)); n < len(leaves) {
@@ -427,6 +453,7 @@ func srvRecreate(a *randSrvAct) error {
 		return fmt.Errorf("create %q: %w", name, err)
 	}
 	delete(w.frozen, name)
+	w.renumbered[name] = true
 	for k, e := range w.ents {
 		if k.folder == name {
 			e.srv = false
