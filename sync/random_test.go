@@ -290,6 +290,7 @@ func (w *randWorld) logf(format string, args ...any) {
 
 func (w *randWorld) fail(format string, args ...any) {
 	w.t.Helper()
+	w.fx.exempt.goneFromServer = w.frozen
 	w.mu.Lock()
 	ops := strings.Join(w.log, "\n  ")
 	w.mu.Unlock()
@@ -898,6 +899,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 		}
 		w.settle()
 	}
+	fx.exempt.goneFromServer = w.frozen
 	// The fixture's own check (state consistency, the state names exactly
 	// the messages), once: it wants the same folders on both sides, not
 	// so while a folder deleted on the server is kept in the Maildir.
