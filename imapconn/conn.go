@@ -9,8 +9,9 @@
 // advertises (UIDPLUS, CONDSTORE). It promises:
 //
 //   - Only UID commands address messages, and a folder's messages are only
-//     expunged when they are exactly the ones asked for (UID EXPUNGE, or a
-//     plain EXPUNGE only when no other message is \Deleted).
+//     expunged when they are exactly the ones asked for (UID EXPUNGE, or,
+//     without UIDPLUS, CLOSE and SELECT again only when no other message
+//     is \Deleted).
 //   - Message bodies come back byte for byte as the server sent them, and
 //     fetching never sets \Seen (BODY.PEEK).
 //   - Every call takes a context; when it ends, the connection is closed so
@@ -123,6 +124,12 @@ type Options struct {
 // refused the credentials. Retrying with the same credentials is pointless.
 var ErrAuth = errors.New("imap: credentials refused")
 
+// ErrValidityChangedByExpunge is matched by Expunge's error when the
+// messages were expunged but the server gave the folder a new UIDVALIDITY
+// meanwhile (GNU Mailutils imap4d does): the UIDs of the selected folder
+// mean nothing any more; the error is retryable.
+var ErrValidityChangedByExpunge = errors.New("the server changed the folder's UIDVALIDITY while expunging")
+
 // ErrExpungeDeferred is matched by Expunge's error when, without UIDPLUS,
 // the messages could not be expunged without also expunging messages
 // another client marked \Deleted. The messages are left marked \Deleted.
@@ -204,6 +211,8 @@ type Conn struct {
 	selected string // server name of the selected folder, "" if none
 	// permanent is the selected folder's PERMANENTFLAGS (nil: none sent).
 	permanent []imap.Flag
+	// validity is the UIDVALIDITY of the folder Select selected last.
+	validity uint32
 
 	closeOnce sync.Once
 	onChange  atomic.Pointer[func()] // set while Idle runs (idle.go)

@@ -120,6 +120,7 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (st model
 	}
 	c.selected = sname
 	c.permanent = data.PermanentFlags
+	c.validity = data.UIDValidity
 	st = model.FolderStatus{
 		UIDValidity: data.UIDValidity,
 		UIDNext:     model.UID(data.UIDNext),

@@ -241,5 +241,36 @@ func (c *Conn) Expunge(ctx context.Context, uids []model.UID) (err error) {
 		return &cmdErr{fmt.Errorf("%w: the server has no UIDPLUS and %d other message(s) in %q are marked \\Deleted, which a plain EXPUNGE would remove too; ours stay marked \\Deleted",
 			ErrExpungeDeferred, others, c.selected)}
 	}
-	return c.client.Expunge().Close()
+	return c.closeAndReselect()
+}
+
+// closeAndReselect expunges the selected folder's \Deleted messages with
+// CLOSE and selects the folder again (read-write, with CONDSTORE when
+// the server has it). A plain EXPUNGE would do the same, but its answer
+// is one untagged EXPUNGE per message, and GNU Mailutils imap4d sends
+// "* n EXPUNGED" instead, which go-imap's client takes for a broken
+// connection (the expunge done, the run cut in the middle); CLOSE
+// answers with nothing untagged on every server. imap4d may also give
+// the folder a new UIDVALIDITY on that expunge: the error then matches
+// ErrValidityChangedByExpunge (the messages are expunged) and is
+// retryable, so that the folder is synced again from its start.
+func (c *Conn) closeAndReselect() error {
+	sname := c.selected
+	if err := c.client.UnselectAndExpunge().Wait(); err != nil {
+		return err
+	}
+	c.selected = ""
+	data, err := c.client.Select(sname, &imap.SelectOptions{CondStore: c.caps.CondStore}).Wait()
+	if err != nil {
+		return err
+	}
+	c.selected = sname
+	c.permanent = data.PermanentFlags
+	if c.validity != 0 && data.UIDValidity != c.validity {
+		old := c.validity
+		c.validity = data.UIDValidity
+		return &connError{op: fmt.Sprintf("select %q again after expunge", sname),
+			err: fmt.Errorf("%w: from %d to %d", ErrValidityChangedByExpunge, old, data.UIDValidity), retryable: true}
+	}
+	return nil
 }

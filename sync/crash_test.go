@@ -27,7 +27,10 @@ import (
 // built once per test binary with the failpoint build tag: the step
 // counter exists only in such builds, never in a release binary.
 
-const childEnv = "MAILSYNC_TEST_CHILD_ACCOUNT"
+const (
+	childEnv                = "MAILSYNC_TEST_CHILD_ACCOUNT"
+	childAllowMassDeleteEnv = "MAILSYNC_TEST_CHILD_ALLOW_MASS_DELETE"
+)
 
 var (
 	childOnce gosync.Once

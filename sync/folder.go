@@ -494,11 +494,16 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	for i, x := range gone {
 		uids[i] = x.UID
 	}
-	if err := r.c.Expunge(ctx, uids); err != nil {
-		if errors.Is(err, imapconn.ErrExpungeDeferred) {
-			r.e.warn("folder %q: %v", r.name, err)
-			return nil
-		}
+	err := r.c.Expunge(ctx, uids)
+	if errors.Is(err, imapconn.ErrExpungeDeferred) {
+		r.e.warn("folder %q: %v", r.name, err)
+		return nil
+	}
+	// Expunged, but under a new UIDVALIDITY: the pairs go (else the
+	// retry would take their files' deletions for a conflict with the
+	// new UIDVALIDITY), then the folder starts over.
+	renumbered := errors.Is(err, imapconn.ErrValidityChangedByExpunge)
+	if err != nil && !renumbered {
 		return fmt.Errorf("expunge: %w", err)
 	}
 	crashpoint.Step("imap-expunge")
@@ -508,7 +513,10 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 		ch.DeletePairs = append(ch.DeletePairs, x.UID)
 		ch.DeleteIntents = append(ch.DeleteIntents, x.Key)
 	}
-	return r.e.db.Commit(r.name, ch)
+	if cerr := r.e.db.Commit(r.name, ch); cerr != nil || !renumbered {
+		return cerr
+	}
+	return fmt.Errorf("expunge: %w", err)
 }
 
 // download fetches new server messages into the Maildir, in batches. A

@@ -301,11 +301,12 @@ type Reset struct {
 // ValidityReset decides what a changed UIDVALIDITY means. Unchanged: no
 // reset. Changed with every paired Maildir file still there (new files
 // may have come): reset and re-pair by content; the new files are
-// uploaded unless found on the server. Changed with a paired file gone:
-// ErrValidityConflict, because a local deletion could not be told from a
-// message the server lost; unless in.Policy never expunges local
-// deletions (pull, or deletions kept): then nothing on the server is at
-// risk and the folder is re-paired.
+// uploaded unless found on the server. Changed with a paired file gone
+// and messages on the server: ErrValidityConflict, because a local
+// deletion could not be told from a message the server lost (with none
+// on the server there is nothing to tell: reset); unless in.Policy never
+// expunges local deletions (pull, or deletions kept): then nothing on
+// the server is at risk and the folder is re-paired.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -321,7 +322,10 @@ func ValidityReset(in *Input) (Reset, error) {
 	expungesLocalDeletions := in.Policy.CanChangeServer() && in.Policy.Deletions == Propagate
 	for _, pr := range in.State.Pairs {
 		r.OldBase[pr.Key] = pr.Flags
-		if !local[pr.Key] && expungesLocalDeletions {
+		// An empty server folder (deleted and created again, or emptied
+		// by a server that renumbers an emptied folder, as imap4d does)
+		// holds nothing a local deletion would have to remove.
+		if !local[pr.Key] && expungesLocalDeletions && len(in.Remote) > 0 {
 			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
 		}
 	}

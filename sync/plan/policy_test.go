@@ -182,7 +182,7 @@ func TestValidityResetUnderPolicy(t *testing.T) {
 		{Policy{Direction: Push, Deletions: Keep}, false},
 	} {
 		in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: 1, Pairs: pairs}, UIDValidity: 2,
-			Local: []model.LocalMsg{lm("a", 0, "")}, Policy: tt.pol}
+			Local: []model.LocalMsg{lm("a", 0, "")}, Remote: []model.RemoteMsg{rm(7, 0, "")}, Policy: tt.pol}
 		r, err := ValidityReset(in)
 		if tt.conflict != (err != nil) || (err == nil && !r.Reset) {
 			t.Errorf("%+v: %+v %v", tt.pol, r, err)

@@ -18,16 +18,18 @@ func TestValidityReset(t *testing.T) {
 		local     []model.LocalMsg
 		wantReset bool
 		wantErr   bool
+		remote    []model.RemoteMsg
 	}{
 		{name: "never synced", stored: 0, local: []model.LocalMsg{lm("x", 0, "")}},
 		{name: "unchanged", stored: 7, local: []model.LocalMsg{lm("a", 0, "")}},
 		{name: "changed, Maildir as remembered", stored: 1, local: []model.LocalMsg{lm("a", F, ""), lm("b", 0, "")}, wantReset: true},
-		{name: "changed, a file deleted", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, wantErr: true},
+		{name: "changed, a file deleted", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, remote: []model.RemoteMsg{{UID: 1}}, wantErr: true},
+		{name: "changed, a file deleted, server folder empty", stored: 1, local: []model.LocalMsg{lm("a", 0, "")}, wantReset: true},
 		{name: "changed, a file new", stored: 1, local: []model.LocalMsg{lm("a", 0, ""), lm("b", 0, ""), lm("c", 0, "")}, wantReset: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: tt.stored, Pairs: pairs}, UIDValidity: 7, Local: tt.local}
+			in := &Input{Folder: "F", State: &model.FolderState{UIDValidity: tt.stored, Pairs: pairs}, UIDValidity: 7, Local: tt.local, Remote: tt.remote}
 			got, err := ValidityReset(in)
 			if tt.wantErr {
 				if !errors.Is(err, ErrValidityConflict) {

@@ -2,6 +2,8 @@
 // account given as JSON in MAILSYNC_TEST_CHILD_ACCOUNT. The tests build it
 // with the mailsync_failpoints tag, so that internal/crashpoint can stop
 // it after any durable step; it is not part of mailsync.
+// MAILSYNC_TEST_CHILD_ALLOW_MASS_DELETE=1 turns the mass-deletion guard
+// off (the randomized test's runs).
 package main
 
 import (
@@ -22,7 +24,8 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := sync.Run(ctx, acct, sync.Options{}); err != nil {
+	opts := sync.Options{AllowMassDelete: os.Getenv("MAILSYNC_TEST_CHILD_ALLOW_MASS_DELETE") == "1"}
+	if _, err := sync.Run(ctx, acct, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(1)
 	}

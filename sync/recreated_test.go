@@ -1,0 +1,52 @@
+package sync
+
+import (
+	"testing"
+)
+
+// TestRecreatedEmptyFolderWithLocalDeletion: a folder deleted and
+// created again on the server (a new UIDVALIDITY, no messages) while a
+// synced message of it was deleted in the Maildir. Nothing on the server
+// can be the deleted message, so the folder starts over: the other
+// local messages are uploaded. It failed on every run with "UIDVALIDITY
+// changed on the server while the local folder also changed" (randomized
+// test, MAILSYNC_RANDOM_ALL=1 MAILSYNC_SEED=1795443431595043018 on
+// dovecot-oneconn).
+func TestRecreatedEmptyFolderWithLocalDeletion(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	n := len(fx.srv.Messages(t, "Sent"))
+	if n < 2 {
+		t.Fatalf("seed put %d messages in Sent, want 2 or more", n)
+	}
+	before := fx.srv.UIDValidity(t, "Sent")
+	fx.srv.DeleteMailbox(t, "Sent")
+	c := fx.srv.client(t)
+	if err := c.Create("Sent", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if fx.srv.UIDValidity(t, "Sent") == before {
+		t.Fatal("the server kept the UIDVALIDITY of the recreated folder")
+	}
+	sent := fx.folder(t, "Sent")
+	ents, err := sent.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sent.Remove(ents[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fx.run(t, Options{})
+	if err != nil {
+		t.Fatalf("sync: %v (%+v)", err, sum)
+	}
+	if got := len(fx.srv.Messages(t, "Sent")); got != n-1 {
+		t.Fatalf("%d messages in the recreated Sent, want the %d left in the Maildir", got, n-1)
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("one more run changed something: %+v", sum)
+	}
+}
