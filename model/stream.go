@@ -1,0 +1,292 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"strconv"
+)
+
+// ReadWriterAt is what LocalFormWriter writes to: a file opened for
+// reading and writing (*os.File).
+type ReadWriterAt interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+// LocalSum is what LocalFormWriter learned about the message it stored.
+type LocalSum struct {
+	// WireSize is the number of bytes received (written to the
+	// LocalFormWriter); LocalSize the number of bytes stored.
+	WireSize, LocalSize int64
+	// Fingerprint is LocalFingerprint and Hash is ContentHash of the
+	// stored bytes (LocalForm of the received ones).
+	Fingerprint, Hash string
+}
+
+// headerKeep is how much of a header block LocalFormWriter keeps in
+// memory for the fingerprint; a longer one (a message without an empty
+// line) is read back from the file at Close.
+const headerKeep = 256 << 10
+
+// LocalFormWriter stores a message received from the server (its wire
+// form, written to it in pieces of any size) in LocalForm, streaming: the
+// file dst gets exactly LocalForm(wire) once Close returns, and Sum gives
+// its fingerprint and content hash, with memory bounded whatever the
+// message's size. It writes LF line endings while the message allows
+// them; at the first byte that LocalForm would keep the wire form for (a
+// CR before a CRLF, or a bare LF) it rewrites what it stored so far
+// back to the wire form, in place, and stores the rest as it comes.
+// dst must be empty at the start; only dst's bytes from 0 to LocalSize
+// are written (with WriteAt: the file offset is not used). One goroutine
+// at a time.
+type LocalFormWriter struct {
+	dst ReadWriterAt
+	off int64  // bytes stored in dst
+	buf []byte // stored bytes not yet written to dst
+	err error
+
+	raw       bool  // fallen back: the rest is stored as received
+	pendingCR bool  // LF mode: the last byte received is a CR not yet stored
+	crcr      bool  // and the byte before it was a CR too
+	lfs       int64 // LF mode: LFs stored (each a CRLF received)
+	prev      byte  // the last byte received
+	wire      int64 // bytes received
+
+	// The CRLF form of the message (ToCRLF of what was received, equal
+	// to ToCRLF of what is stored): its hash, size and header block.
+	sum     hash.Hash
+	crlf    int64
+	hdr     []byte // the header block so far, up to headerKeep
+	hdrLen  int64  // its length
+	hdrDone bool
+	last2   [2]byte // the last two bytes of the CRLF form
+}
+
+// NewLocalFormWriter returns a LocalFormWriter storing into dst.
+func NewLocalFormWriter(dst ReadWriterAt) *LocalFormWriter {
+	return &LocalFormWriter{dst: dst, buf: make([]byte, 0, 64<<10), sum: sha256.New()}
+}
+
+// Write stores p (the next bytes received). It fails only when dst does,
+// and then keeps failing.
+func (w *LocalFormWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.canonical(p)
+	w.wire += int64(len(p))
+	for i, c := range p {
+		if w.raw {
+			w.put(p[i:]...)
+			break
+		}
+		w.lfByte(c)
+		w.prev = c
+		if w.err != nil {
+			return 0, w.err
+		}
+	}
+	if len(p) > 0 {
+		w.prev = p[len(p)-1]
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+// lfByte takes byte c in LF mode (w.prev is the byte received before
+// it).
+func (w *LocalFormWriter) lfByte(c byte) {
+	if w.pendingCR {
+		if c == '\n' {
+			if w.crcr {
+				w.fallBack() // "\r\r\n": LocalForm keeps the wire form
+				w.put(c)
+				return
+			}
+			w.pendingCR = false
+			w.lfs++
+			w.put('\n')
+			return
+		}
+		w.pendingCR = false
+		w.put('\r') // a lone CR
+	}
+	switch c {
+	case '\r':
+		w.pendingCR, w.crcr = true, w.prev == '\r'
+	case '\n':
+		w.fallBack() // a bare LF: LocalForm keeps the wire form
+		w.put(c)
+	default:
+		w.put(c)
+	}
+}
+
+// put stores bytes (buffered).
+func (w *LocalFormWriter) put(b ...byte) {
+	for len(b) > 0 && w.err == nil {
+		n := min(len(b), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, b[:n]...)
+		b = b[n:]
+		if len(w.buf) == cap(w.buf) {
+			w.flush()
+		}
+	}
+}
+
+func (w *LocalFormWriter) flush() {
+	if w.err != nil || len(w.buf) == 0 {
+		return
+	}
+	_, w.err = w.dst.WriteAt(w.buf, w.off)
+	w.off += int64(len(w.buf))
+	w.buf = w.buf[:0]
+}
+
+// fallBack turns what is stored (LF form of a wire prefix holding no
+// bare LF and no "\r\r\n", so that each stored LF was a CRLF) back into
+// the wire form, in place from the end so that nothing is overwritten
+// before it is read, and stores the rest as received from then on. A CR
+// received and not yet stored is stored.
+func (w *LocalFormWriter) fallBack() {
+	w.flush()
+	if w.err != nil {
+		return
+	}
+	in := make([]byte, 32<<10)
+	out := make([]byte, 0, 2*len(in))
+	end, lfs := w.off, w.lfs // lfs: LFs stored before end
+	for end > 0 && lfs > 0 {
+		start := max(end-int64(len(in)), 0)
+		chunk := in[:end-start]
+		if _, err := w.dst.ReadAt(chunk, start); err != nil {
+			w.err = err
+			return
+		}
+		out = out[:0]
+		for _, c := range chunk {
+			if c == '\n' {
+				out = append(out, '\r')
+				lfs--
+			}
+			out = append(out, c)
+		}
+		if _, err := w.dst.WriteAt(out, start+lfs); err != nil {
+			w.err = err
+			return
+		}
+		end = start
+	}
+	w.off += w.lfs
+	w.raw, w.lfs = true, 0
+	if w.pendingCR {
+		w.pendingCR = false
+		w.put('\r')
+	}
+}
+
+// canonical feeds p, as its CRLF form, to the hash and the header block.
+func (w *LocalFormWriter) canonical(p []byte) {
+	prev := w.prev
+	start := 0
+	for i, c := range p {
+		if c == '\n' && !(prev == '\r' && (i > 0 || w.wire > 0)) {
+			w.crlfBytes(p[start:i])
+			w.crlfBytes([]byte{'\r'})
+			start = i
+		}
+		prev = c
+	}
+	w.crlfBytes(p[start:])
+}
+
+// crlfBytes takes the next bytes of the CRLF form.
+func (w *LocalFormWriter) crlfBytes(b []byte) {
+	w.sum.Write(b)
+	if w.hdrDone {
+		w.crlf += int64(len(b))
+		return
+	}
+	for i, c := range b {
+		w.crlf++
+		w.hdrLen++
+		if len(w.hdr) < headerKeep {
+			w.hdr = append(w.hdr, c)
+		}
+		// HeaderBlock of a CRLF text: up to "\r\n" at its start, or to
+		// the first "\n\r\n" (every LF follows a CR there).
+		if c == '\n' && (w.crlf == 2 || w.last2 == [2]byte{'\n', '\r'}) {
+			w.hdrDone = true
+			w.crlf += int64(len(b) - i - 1) // the rest is body
+			return
+		}
+		w.last2 = [2]byte{w.last2[1], c}
+	}
+}
+
+// Close stores what is still held (a final CR) and computes the sums.
+// It does not close dst.
+func (w *LocalFormWriter) Close() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.pendingCR {
+		w.pendingCR = false
+		w.put('\r')
+	}
+	w.flush()
+	return w.err
+}
+
+// Sum returns what was learned about the message; call it after Close.
+func (w *LocalFormWriter) Sum() (LocalSum, error) {
+	if w.err != nil {
+		return LocalSum{}, w.err
+	}
+	f := sha256.New()
+	io.WriteString(f, strconv.FormatInt(w.crlf, 10))
+	f.Write([]byte{0})
+	if w.hdrLen <= int64(len(w.hdr)) {
+		f.Write(w.hdr)
+	} else if err := w.headerFromFile(f); err != nil {
+		return LocalSum{}, err
+	}
+	return LocalSum{
+		WireSize:    w.wire,
+		LocalSize:   w.off,
+		Fingerprint: hex.EncodeToString(f.Sum(nil)[:16]),
+		Hash:        hex.EncodeToString(w.sum.Sum(nil)),
+	}, nil
+}
+
+// headerFromFile feeds the CRLF form of the first w.hdrLen bytes of the
+// stored message's CRLF form to h, reading it back from dst.
+func (w *LocalFormWriter) headerFromFile(h io.Writer) error {
+	left := w.hdrLen
+	buf := make([]byte, 32<<10)
+	out := make([]byte, 0, 2*len(buf))
+	var prev byte
+	for off := int64(0); left > 0 && off < w.off; {
+		n, err := w.dst.ReadAt(buf[:min(int64(len(buf)), w.off-off)], off)
+		if n == 0 && err != nil {
+			return err
+		}
+		out = out[:0]
+		for i, c := range buf[:n] {
+			if c == '\n' && !(prev == '\r' && (i > 0 || off > 0)) {
+				out = append(out, '\r')
+			}
+			out = append(out, c)
+			prev = c
+		}
+		take := min(int64(len(out)), left)
+		h.Write(out[:take])
+		left -= take
+		off += int64(n)
+	}
+	return nil
+}
