@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -98,9 +99,22 @@ type Staged struct {
 // Stage takes no lock: callers stage a slow upload first and Deliver it
 // under whatever lock orders their deliveries.
 func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
+	return f.StageFile(func(fh *os.File) error {
+		_, err := io.Copy(fh, r)
+		return err
+	}, mtime)
+}
+
+// StageFile is Stage for a writer that needs the file itself: fill
+// writes the message into fh, a new empty file in tmp/ opened for
+// reading and writing (it may write at any offset, and read back what
+// it wrote, as model.LocalFormWriter does; the file's size when fill
+// returns is the message's). fill must not close fh. On any error,
+// including one from fill, the file is removed.
+func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Staged, error) {
 	key := NewKey()
 	tmp := filepath.Join(f.path, "tmp", key)
-	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	fh, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, f.errorf("deliver: %w", err)
 	}
@@ -111,10 +125,11 @@ func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
 		os.Remove(tmp)
 		return nil, f.errorf("deliver %s: %w", key, err)
 	}
-	if _, err := io.Copy(fh, r); err != nil {
+	if err := fill(fh); err != nil {
 		return fail(err)
 	}
 	if !mtime.IsZero() {
+		// Before the fsync, so that the date is as durable as the body.
 		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
 			return fail(err)
 		}
@@ -174,4 +189,17 @@ func (f *Folder) DeliverFrom(r io.Reader, flags model.Flags, keywords string, mt
 		return Entry{}, err
 	}
 	return s.Deliver(flags, keywords)
+}
+
+// Deliver stores body as a new message: it writes tmp/<NewKey()> (created
+// with O_EXCL), sets its mtime to mtime unless mtime is zero, fsyncs and
+// closes it, then renames it to cur/<key>:2,<letters> when flags is not
+// empty and to new/<key> otherwise. body is stored byte for byte. On any
+// error the tmp file is removed and nothing appears in new/ or cur/.
+//
+// The message file is durable when Deliver returns, but its directory
+// entry is not until SyncDirs (or DeliverSync) returns: callers that
+// deliver a batch call SyncDirs once before recording the keys anywhere.
+func (f *Folder) Deliver(body []byte, flags model.Flags, mtime time.Time) (Entry, error) {
+	return f.DeliverFrom(bytes.NewReader(body), flags, "", mtime)
 }

@@ -27,8 +27,8 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -395,9 +395,9 @@ func fullHashes(ctx context.Context, c *imapconn.Conn, folder string, uids []mod
 	}
 	out := map[model.UID]string{}
 	err := c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
-		sum := sha256.Sum256(model.ToCRLF(m.Body))
-		out[m.UID] = string(sum[:])
-		return nil
+		h, err := model.HashReader(m.Body)
+		out[m.UID] = h
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("folder %q: compare messages: %w", folder, err)
@@ -515,9 +515,13 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		if date.IsZero() {
 			date = m.InternalDate
 		}
-		batch = append(batch, imapconn.RawAppend{Body: m.Body, Flags: flags, Date: date})
+		body, err := io.ReadAll(m.Body)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, imapconn.RawAppend{Body: body, Flags: flags, Date: date})
 		batchMeta = append(batchMeta, r)
-		batchBytes += int64(len(m.Body))
+		batchBytes += int64(len(body))
 		if len(batch) >= 16 || batchBytes >= 8<<20 {
 			return flush()
 		}

@@ -6,6 +6,7 @@
 package model
 
 import (
+	"io"
 	"strings"
 	"time"
 )
@@ -196,8 +197,10 @@ type Message struct {
 	Flags        Flags
 	InternalDate time.Time
 	Size         int64
-	// Body is the message exactly as the server sent it (CRLF).
-	Body []byte
+	// Body reads the message exactly as the server sends it (CRLF),
+	// streamed from the connection: it is valid only until the callback
+	// it was handed to returns, and what is left unread is skipped.
+	Body io.Reader
 }
 
 // AppendReq is one message to upload.

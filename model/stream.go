@@ -51,11 +51,17 @@ type LocalFormWriter struct {
 	pendingCR bool  // LF mode: the last byte received is a CR not yet stored
 	crcr      bool  // and the byte before it was a CR too
 	lfs       int64 // LF mode: LFs stored (each a CRLF received)
-	prev      byte  // the last byte received
-	wire      int64 // bytes received
 
-	// The CRLF form of the message (ToCRLF of what was received, equal
-	// to ToCRLF of what is stored): its hash, size and header block.
+	// c sums the CRLF form of what was received, which is also the
+	// CRLF form of what is stored.
+	c canon
+}
+
+// canon sums the CRLF form (ToCRLF) of a message written to it in
+// pieces: its hash, its size and its header block.
+type canon struct {
+	prev    byte  // the last byte written
+	n       int64 // bytes written
 	sum     hash.Hash
 	crlf    int64
 	hdr     []byte // the header block so far, up to headerKeep
@@ -66,7 +72,7 @@ type LocalFormWriter struct {
 
 // NewLocalFormWriter returns a LocalFormWriter storing into dst.
 func NewLocalFormWriter(dst ReadWriterAt) *LocalFormWriter {
-	return &LocalFormWriter{dst: dst, buf: make([]byte, 0, 64<<10), sum: sha256.New()}
+	return &LocalFormWriter{dst: dst, buf: make([]byte, 0, 64<<10), c: canon{sum: sha256.New()}}
 }
 
 // Write stores p (the next bytes received). It fails only when dst does,
@@ -75,31 +81,27 @@ func (w *LocalFormWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	w.canonical(p)
-	w.wire += int64(len(p))
+	prev := w.c.prev
 	for i, c := range p {
 		if w.raw {
 			w.put(p[i:]...)
 			break
 		}
-		w.lfByte(c)
-		w.prev = c
+		w.lfByte(c, prev)
+		prev = c
 		if w.err != nil {
 			return 0, w.err
 		}
 	}
-	if len(p) > 0 {
-		w.prev = p[len(p)-1]
-	}
+	w.c.write(p)
 	if w.err != nil {
 		return 0, w.err
 	}
 	return len(p), nil
 }
 
-// lfByte takes byte c in LF mode (w.prev is the byte received before
-// it).
-func (w *LocalFormWriter) lfByte(c byte) {
+// lfByte takes byte c in LF mode (prev is the byte received before it).
+func (w *LocalFormWriter) lfByte(c, prev byte) {
 	if w.pendingCR {
 		if c == '\n' {
 			if w.crcr {
@@ -117,7 +119,7 @@ func (w *LocalFormWriter) lfByte(c byte) {
 	}
 	switch c {
 	case '\r':
-		w.pendingCR, w.crcr = true, w.prev == '\r'
+		w.pendingCR, w.crcr = true, prev == '\r'
 	case '\n':
 		w.fallBack() // a bare LF: LocalForm keeps the wire form
 		w.put(c)
@@ -189,12 +191,12 @@ func (w *LocalFormWriter) fallBack() {
 	}
 }
 
-// canonical feeds p, as its CRLF form, to the hash and the header block.
-func (w *LocalFormWriter) canonical(p []byte) {
+// write takes the next bytes of the message.
+func (w *canon) write(p []byte) {
 	prev := w.prev
 	start := 0
 	for i, c := range p {
-		if c == '\n' && !(prev == '\r' && (i > 0 || w.wire > 0)) {
+		if c == '\n' && !(prev == '\r' && (i > 0 || w.n > 0)) {
 			w.crlfBytes(p[start:i])
 			w.crlfBytes([]byte{'\r'})
 			start = i
@@ -202,10 +204,14 @@ func (w *LocalFormWriter) canonical(p []byte) {
 		prev = c
 	}
 	w.crlfBytes(p[start:])
+	w.n += int64(len(p))
+	if len(p) > 0 {
+		w.prev = p[len(p)-1]
+	}
 }
 
 // crlfBytes takes the next bytes of the CRLF form.
-func (w *LocalFormWriter) crlfBytes(b []byte) {
+func (w *canon) crlfBytes(b []byte) {
 	w.sum.Write(b)
 	if w.hdrDone {
 		w.crlf += int64(len(b))
@@ -247,31 +253,37 @@ func (w *LocalFormWriter) Sum() (LocalSum, error) {
 	if w.err != nil {
 		return LocalSum{}, w.err
 	}
+	fp, hash, err := w.c.finish(w.dst, w.off)
+	if err != nil {
+		return LocalSum{}, err
+	}
+	return LocalSum{WireSize: w.c.n, LocalSize: w.off, Fingerprint: fp, Hash: hash}, nil
+}
+
+// finish returns Fingerprint and ContentHash of the message written.
+// stored (size bytes) is the message as stored, read back when its
+// header block was too long to keep.
+func (w *canon) finish(stored io.ReaderAt, size int64) (fingerprint, hash string, err error) {
 	f := sha256.New()
 	io.WriteString(f, strconv.FormatInt(w.crlf, 10))
 	f.Write([]byte{0})
 	if w.hdrLen <= int64(len(w.hdr)) {
 		f.Write(w.hdr)
-	} else if err := w.headerFromFile(f); err != nil {
-		return LocalSum{}, err
+	} else if err := headerFrom(f, stored, size, w.hdrLen); err != nil {
+		return "", "", err
 	}
-	return LocalSum{
-		WireSize:    w.wire,
-		LocalSize:   w.off,
-		Fingerprint: hex.EncodeToString(f.Sum(nil)[:16]),
-		Hash:        hex.EncodeToString(w.sum.Sum(nil)),
-	}, nil
+	return hex.EncodeToString(f.Sum(nil)[:16]), hex.EncodeToString(w.sum.Sum(nil)), nil
 }
 
-// headerFromFile feeds the CRLF form of the first w.hdrLen bytes of the
-// stored message's CRLF form to h, reading it back from dst.
-func (w *LocalFormWriter) headerFromFile(h io.Writer) error {
-	left := w.hdrLen
+// headerFrom feeds the first hdrLen bytes of the CRLF form of the
+// message in src (size bytes) to h.
+func headerFrom(h io.Writer, src io.ReaderAt, size, hdrLen int64) error {
+	left := hdrLen
 	buf := make([]byte, 32<<10)
 	out := make([]byte, 0, 2*len(buf))
 	var prev byte
-	for off := int64(0); left > 0 && off < w.off; {
-		n, err := w.dst.ReadAt(buf[:min(int64(len(buf)), w.off-off)], off)
+	for off := int64(0); left > 0 && off < size; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		if n == 0 && err != nil {
 			return err
 		}
@@ -289,4 +301,40 @@ func (w *LocalFormWriter) headerFromFile(h io.Writer) error {
 		off += int64(n)
 	}
 	return nil
+}
+
+// SumLocal returns LocalFingerprint, ContentHash and CRLFSize of the
+// message stored in r (size bytes, e.g. a Maildir file), reading it
+// once (its header twice when that is very long) and holding no more
+// than a header of it.
+func SumLocal(r io.ReaderAt, size int64) (fingerprint, hash string, crlfSize int64, err error) {
+	c := canon{sum: sha256.New()}
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < size; {
+		n, rerr := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		c.write(buf[:n])
+		off += int64(n)
+		if rerr != nil && (rerr != io.EOF || off < size) {
+			return "", "", 0, rerr
+		}
+	}
+	fingerprint, hash, err = c.finish(r, size)
+	return fingerprint, hash, c.crlf, err
+}
+
+// HashReader is ContentHash of the message r reads, streaming; it
+// returns r's error, if any.
+func HashReader(r io.Reader) (string, error) {
+	c := canon{sum: sha256.New(), hdrDone: true}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		c.write(buf[:n])
+		if err == io.EOF {
+			return hex.EncodeToString(c.sum.Sum(nil)), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }

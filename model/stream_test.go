@@ -72,6 +72,16 @@ func checkStream(t *testing.T, wire []byte, step int) {
 	if ContentHash(wire) != sum.Hash {
 		t.Fatalf("ContentHash(wire) %s != stored hash %s", ContentHash(wire), sum.Hash)
 	}
+	if h, err := HashReader(bytes.NewReader(wire)); err != nil || h != sum.Hash {
+		t.Fatalf("HashReader = %s, %v; want %s", h, err, sum.Hash)
+	}
+	// SumLocal of any bytes, stored or not.
+	for _, b := range [][]byte{wire, local} {
+		fp, hash, size, err := SumLocal(bytes.NewReader(b), int64(len(b)))
+		if err != nil || fp != LocalFingerprint(b) || hash != ContentHash(b) || size != CRLFSize(b) {
+			t.Fatalf("SumLocal(%.200q) = %s %s %d %v, want %s %s %d", b, fp, hash, size, err, LocalFingerprint(b), ContentHash(b), CRLFSize(b))
+		}
+	}
 }
 
 // FuzzLocalFormWriter: storing a message streamed, in pieces of any

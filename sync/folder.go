@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -272,8 +273,9 @@ func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
 	if len(ruids) > 0 {
 		hashes := make(map[model.UID]string, len(ruids))
 		err := r.c.FetchBodies(ctx, ruids, func(m model.Message) error {
-			hashes[m.UID] = model.ContentHash(m.Body)
-			return nil
+			h, err := model.HashReader(m.Body)
+			hashes[m.UID] = h
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("fetch messages to compare: %w", err)
@@ -508,13 +510,17 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	return r.e.db.Commit(r.name, ch)
 }
 
-// download fetches new server messages into the Maildir, in batches. A
-// batch is fetched into memory; its download intents (content of each
-// message) are committed before its files are written; each file is
-// durable (fsynced, renamed, directory fsynced) before the commit that
-// names it and forgets its intent. A crash in between leaves files the
-// next run recognises by their intents: paired again by content, or
-// removed when the server's message is gone meanwhile, never uploaded.
+// download fetches new server messages into the Maildir, in batches.
+// Each message is streamed into the folder's tmp/ as it arrives
+// (converted to LF line endings, fsynced), never held in memory; the
+// batch's download intents (content of each message, learned while
+// streaming) are committed before any of its files is renamed into new/
+// or cur/; each file is durable (renamed, directory fsynced) before the
+// commit that names it and forgets its intent. A crash in between leaves
+// files the next run recognises by their intents: paired again by
+// content, or removed when the server's message is gone meanwhile, never
+// uploaded. A crash before the intents are committed leaves only tmp/
+// files, which no one reads and CleanTmp removes.
 func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
@@ -538,29 +544,58 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	return nil
 }
 
+// stagedDownload is a downloaded message in tmp/, not yet delivered.
+type stagedDownload struct {
+	st    *maildir.Staged
+	uid   model.UID
+	flags model.Flags
+	sum   model.LocalSum
+}
+
 func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) error {
 	uids := make([]model.UID, len(dls))
 	for i, d := range dls {
 		uids[i] = d.UID
 	}
-	var msgs []model.Message
+	var staged []stagedDownload
+	defer func() {
+		for _, s := range staged {
+			s.st.Discard() // nothing after Deliver
+		}
+	}()
 	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: stop at once
 		}
-		msgs = append(msgs, m)
+		var sum model.LocalSum
+		st, err := r.f.StageFile(func(fh *os.File) error {
+			w := model.NewLocalFormWriter(fh)
+			if _, err := io.Copy(w, m.Body); err != nil {
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			var err error
+			sum, err = w.Sum()
+			return err
+		}, m.InternalDate)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, stagedDownload{st: st, uid: m.UID, flags: m.Flags, sum: sum})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if len(msgs) == 0 {
+	if len(staged) == 0 {
 		return nil // gone from the server since the listing
 	}
 	ch := model.StateChange{}
-	for _, m := range msgs {
-		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: m.UID,
-			Fingerprint: model.LocalFingerprint(model.FromCRLF(m.Body)), Hash: model.ContentHash(m.Body)})
+	for _, s := range staged {
+		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: s.uid,
+			Fingerprint: s.sum.Fingerprint, Hash: s.sum.Hash})
 	}
 	if err := r.e.db.Commit(r.name, ch); err != nil {
 		return err
@@ -579,14 +614,14 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		}
 		return r.e.db.Commit(r.name, ch)
 	}
-	for _, m := range msgs {
+	for _, s := range staged {
 		if err := ctx.Err(); err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
 			}
 			return err
 		}
-		en, err := r.f.Deliver(model.LocalForm(m.Body), m.Flags, m.InternalDate)
+		en, err := s.st.Deliver(s.flags, "")
 		if err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
@@ -594,10 +629,10 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pairs = append(pairs, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pairs = append(pairs, model.Pair{UID: s.uid, Key: en.Key, Flags: s.flags})
 		r.sum.Downloaded++
-		r.sum.BytesDown += int64(len(m.Body))
-		r.e.opts.Progress.Done(1, int64(len(m.Body)))
+		r.sum.BytesDown += s.sum.WireSize
+		r.e.opts.Progress.Done(1, s.sum.WireSize)
 	}
 	return commit()
 }

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -112,6 +113,9 @@ type LocalFolder interface {
 	// Deliver writes a new message (tmp/, fsync, rename). It is not
 	// durable until SyncDirs returns.
 	Deliver(body []byte, flags model.Flags, mtime time.Time) (maildir.Entry, error)
+	// StageFile writes a new message into tmp/ through fill (fsynced,
+	// not yet visible); the Staged is then delivered or discarded.
+	StageFile(fill func(fh *os.File) error, mtime time.Time) (*maildir.Staged, error)
 	// SyncDirs makes the deliveries and renames so far durable.
 	SyncDirs() error
 	// SetFlags renames a message to carry flags (other info kept).

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -200,8 +201,11 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 	}
 	if len(fetch) > 0 {
 		err := c.FetchBodies(ctx, fetch, func(m model.Message) error {
-			sum := sha256.Sum256(m.Body)
-			if hex.EncodeToString(sum[:]) != localHash[m.UID] {
+			h := sha256.New() // of the exact bytes: a server copy with a bare LF differs
+			if _, err := io.Copy(h, m.Body); err != nil {
+				return err
+			}
+			if hex.EncodeToString(h.Sum(nil)) != localHash[m.UID] {
 				diff(m.UID, keyOf[m.UID], "content differs")
 			}
 			return nil
