@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -140,14 +141,22 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		for _, f := range r.Flags.IMAP() {
 			opts.Flags = append(opts.Flags, imap.Flag(f))
 		}
-		cmd := c.client.Append(sname, int64(len(r.Body)), opts)
-		_, werr := cmd.Write(r.Body)
-		cerr := cmd.Close()
-		queue = append(queue, pending{i, cmd})
-		if werr != nil || cerr != nil {
-			// The server refused before the literal (e.g. TRYCREATE)
-			// or the connection broke: the command's answer tells which.
-			break
+		cmd := c.client.Append(sname, r.Len(), opts)
+		if r.Reader == nil {
+			_, werr := cmd.Write(r.Body)
+			cerr := cmd.Close()
+			queue = append(queue, pending{i, cmd})
+			if werr != nil || cerr != nil {
+				// The server refused before the literal (e.g. TRYCREATE)
+				// or the connection broke: the command's answer tells which.
+				break
+			}
+		} else {
+			queue = append(queue, pending{i, cmd})
+			if err := c.sendLiteral(cmd, r.Reader, r.Size); err != nil {
+				record(fmt.Errorf("message %d of %d: %w", i+1, len(reqs), err))
+				break
+			}
 		}
 		for len(queue) >= appendWindow {
 			wait()
@@ -157,6 +166,55 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		wait()
 	}
 	return firstErr
+}
+
+// sendLiteral streams an APPEND's message from r, which must give size
+// bytes, and closes the literal. When r fails or gives another size, the
+// literal cannot be completed: the connection is closed (the server
+// drops the half-sent message) and the error says why. A failure to
+// write is left to the command's answer, as for a message in memory.
+func (c *Conn) sendLiteral(cmd *imapclient.AppendCommand, r io.Reader, size int64) error {
+	src := &firstErrReader{r: r}
+	// CopyN: a reader giving more than size bytes is caught below, not
+	// half-written.
+	_, werr := io.CopyN(cmd, src, size)
+	switch {
+	case src.err != nil && src.err != io.EOF:
+		c.raw.Close()
+		return &connError{op: "read the message to upload", err: src.err}
+	case werr == io.EOF || (werr == nil && src.more()):
+		c.raw.Close()
+		return &connError{op: "upload", err: fmt.Errorf("the message changed while it was being sent (%d bytes expected)", size)}
+	case werr != nil:
+		return nil
+	}
+	cmd.Close()
+	return nil
+}
+
+// firstErrReader remembers its reader's first error.
+type firstErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *firstErrReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
+}
+
+// more reports whether the reader has bytes left.
+func (f *firstErrReader) more() bool {
+	var b [1]byte
+	for f.err == nil {
+		if n, _ := f.Read(b[:]); n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // StoreFlags adds (add) or removes flags on the given messages of the

@@ -203,3 +203,33 @@ func (f *Folder) DeliverFrom(r io.Reader, flags model.Flags, keywords string, mt
 func (f *Folder) Deliver(body []byte, flags model.Flags, mtime time.Time) (Entry, error) {
 	return f.DeliverFrom(bytes.NewReader(body), flags, "", mtime)
 }
+
+// Open opens the file of message key for reading and returns it with its
+// entry (Size is the open file's size): the open file stays readable
+// whatever happens to its name. When the file is renamed between lookup
+// and open, Open looks it up again; errors.Is(err, fs.ErrNotExist) when
+// the key is gone. The caller closes the file.
+func (f *Folder) Open(key string) (*os.File, Entry, error) {
+	for range maxRetries {
+		e, err := f.Lookup(key)
+		if err != nil {
+			return nil, Entry{}, err
+		}
+		fh, err := os.Open(f.EntryPath(e))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				f.forget(key)
+				continue
+			}
+			return nil, Entry{}, f.errorf("read %s: %w", key, err)
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, Entry{}, f.errorf("read %s: %w", key, err)
+		}
+		e.Size = fi.Size()
+		return fh, e, nil
+	}
+	return nil, Entry{}, f.busy(key)
+}

@@ -208,8 +208,20 @@ type AppendReq struct {
 	Flags Flags
 	// Date becomes the internal date; the server's clock when zero.
 	Date time.Time
-	// Body is the message with CRLF line endings, sent as is.
-	Body []byte
+	// Body is the message with CRLF line endings, sent as is; or, when
+	// Reader is set, Reader gives it (Size bytes, CRLF), read once while
+	// it is sent, so that it is never held in memory.
+	Body   []byte
+	Reader io.Reader
+	Size   int64
+}
+
+// Len is the size of the message to upload.
+func (r AppendReq) Len() int64 {
+	if r.Reader != nil {
+		return r.Size
+	}
+	return int64(len(r.Body))
 }
 
 // AppendResult is what the server told about a stored message.

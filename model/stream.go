@@ -338,3 +338,42 @@ func HashReader(r io.Reader) (string, error) {
 		}
 	}
 }
+
+// crlfReader is NewCRLFReader's reader.
+type crlfReader struct {
+	r       io.Reader
+	prev    byte
+	started bool
+	in, out []byte
+	off     int
+	err     error
+}
+
+// NewCRLFReader returns a reader of ToCRLF of what r reads (a message
+// as stored in a Maildir), converting as it goes: CRLFSize of the
+// message tells how many bytes it gives.
+func NewCRLFReader(r io.Reader) io.Reader { return &crlfReader{r: r} }
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	for c.off == len(c.out) {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if c.in == nil {
+			c.in = make([]byte, 32<<10)
+			c.out = make([]byte, 0, 2*len(c.in))
+		}
+		n, err := c.r.Read(c.in)
+		c.out, c.off, c.err = c.out[:0], 0, err
+		for _, b := range c.in[:n] {
+			if b == '\n' && (!c.started || c.prev != '\r') {
+				c.out = append(c.out, '\r')
+			}
+			c.out = append(c.out, b)
+			c.prev, c.started = b, true
+		}
+	}
+	n := copy(p, c.out[c.off:])
+	c.off += n
+	return n, nil
+}

@@ -75,6 +75,11 @@ func checkStream(t *testing.T, wire []byte, step int) {
 	if h, err := HashReader(bytes.NewReader(wire)); err != nil || h != sum.Hash {
 		t.Fatalf("HashReader = %s, %v; want %s", h, err, sum.Hash)
 	}
+	// NewCRLFReader gives ToCRLF, in pieces of any size.
+	got, err := io.ReadAll(io.LimitReader(NewCRLFReader(stepped(bytes.NewReader(wire), step)), 1<<40))
+	if err != nil || !bytes.Equal(got, ToCRLF(wire)) {
+		t.Fatalf("NewCRLFReader(%.200q) = %.200q, %v", wire, got, err)
+	}
 	// SumLocal of any bytes, stored or not.
 	for _, b := range [][]byte{wire, local} {
 		fp, hash, size, err := SumLocal(bytes.NewReader(b), int64(len(b)))
@@ -136,4 +141,21 @@ func TestLocalFormWriterFile(t *testing.T) {
 	if !bytes.Equal(got, LocalForm(wire)) || sum.Hash != ContentHash(wire) || sum.LocalSize != int64(len(got)) {
 		t.Errorf("file %q, sum %+v", got, sum)
 	}
+}
+
+// stepped reads r at most step bytes at a time (all when 0).
+func stepped(r io.Reader, step int) io.Reader {
+	if step <= 0 {
+		return r
+	}
+	return &stepReader{r, step}
+}
+
+type stepReader struct {
+	r    io.Reader
+	step int
+}
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	return s.r.Read(p[:min(len(p), s.step)])
 }

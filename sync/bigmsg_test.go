@@ -119,3 +119,44 @@ func TestBigMessageDownloadIsStreamed(t *testing.T) {
 	}
 	fx.assertInSync(t)
 }
+
+// TestBigMessageUploadIsStreamed: a 50 MB Maildir message goes up to a
+// real Dovecot with the Go heap growing by far less than the message
+// (read from the file while it is sent, converted to CRLF on the way),
+// and the server's copy is the file's CRLF form, byte for byte.
+func TestBigMessageUploadIsStreamed(t *testing.T) {
+	requireDovecot(t, "an out-of-process server, so that the heap measured is the client's")
+	fx := newFixture(t, nil)
+	big := bigMsg("big upload", 50<<20)
+	fx.deliver(t, "INBOX", big, model.FlagSeen)
+	fx.deliver(t, "INBOX", testMsg("small upload"), 0)
+	want := model.ContentHash(big)
+	big = nil
+
+	err, growth := heapGrowth(func() error {
+		sum, err := fx.run(t, Options{})
+		if err == nil && sum.Uploaded != 2 {
+			err = fmt.Errorf("uploaded %d messages, want 2", sum.Uploaded)
+		}
+		return err
+	})
+	t.Logf("heap growth during the sync: %.1f MiB", float64(growth)/(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if growth > bigMsgHeapBound {
+		t.Errorf("heap grew by %.1f MiB while uploading a 50 MB message, want at most %d MiB", float64(growth)/(1<<20), bigMsgHeapBound>>20)
+	}
+	found := false
+	for _, m := range fx.srv.Messages(t, "INBOX") {
+		found = found || model.ContentHash(m.Body) == want
+	}
+	if !found {
+		t.Error("the server holds no byte-for-byte copy of the big message")
+	}
+	rep, err := Verify(context.Background(), fx.acct, VerifyOptions{})
+	if err != nil || len(rep.Differences) != 0 {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	fx.assertInSync(t)
+}

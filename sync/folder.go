@@ -649,13 +649,24 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 	r.e.opts.Progress.Plan(len(ups), 0)
 	unresolved := false
 	sent := map[string]bool{} // confirmed by the server in this call
+	// The files of the batch in flight, read while they are sent.
+	var files []*os.File
+	closeFiles := func() {
+		for _, fh := range files {
+			fh.Close()
+		}
+		files = nil
+	}
+	defer closeFiles()
 	for lo := 0; lo < len(ups); {
+		closeFiles()
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		var reqs []model.AppendReq
 		var ens []maildir.Entry
 		var intents []model.Intent
+		var ids []string // Message-IDs
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
@@ -673,18 +684,26 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 				r.e.warn("folder %q: message %s was uploaded but the server's copy could not be found to learn its UID; it stays unpaired (its upload intent is kept) rather than being uploaded twice", r.name, ups[hi].Key)
 				continue
 			}
-			data, en, err := r.f.ReadFile(ups[hi].Key)
+			// Read twice, never held: once for the intent (fingerprint,
+			// hash, size with CRLF), once while it is sent.
+			fh, en, err := r.f.Open(ups[hi].Key)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted since the scan
 			}
 			if err != nil {
 				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
-			body := model.ToCRLF(data)
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime, Body: body})
+			files = append(files, fh)
+			fp, hash, crlfSize, err := model.SumLocal(fh, en.Size)
+			if err != nil {
+				return false, fmt.Errorf("read message %s for upload: %w", filepath.Join(r.f.Path(), en.Dir, en.Name), err)
+			}
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime,
+				Reader: model.NewCRLFReader(io.NewSectionReader(fh, 0, en.Size)), Size: crlfSize})
 			ens = append(ens, en)
-			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
-			size += int64(len(body))
+			ids = append(ids, messageID(fileHead(fh, en.Size)))
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: fp, Hash: hash, Created: timeNow()})
+			size += crlfSize
 		}
 		batchStart := lo
 		lo = hi
@@ -704,8 +723,8 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			confirmed[i] = true
 			sent[ens[i].Key] = true
 			r.sum.Uploaded++
-			r.sum.BytesUp += int64(len(reqs[i].Body))
-			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
+			r.sum.BytesUp += reqs[i].Len()
+			r.e.opts.Progress.Done(1, reqs[i].Len())
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
 				noUID = append(noUID, i) // found below, or paired by content in the next pass
 				return nil
@@ -717,7 +736,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
 			// (Without UIDNEXT the server's new messages are not told
 			// from the old ones.)
-			found, ferr := r.findAppended(ctx, ens, reqs, intents, noUID)
+			found, ferr := r.findAppended(ctx, ens, ids, intents, noUID)
 			if ferr != nil {
 				return false, ferr
 			}
@@ -769,15 +788,15 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 // (Dovecot drops a CR before a line end), which pairing by content could
 // not see. Such a change is said once, naming the file. The others are
 // left to pairing by content.
-func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs []model.AppendReq, intents []model.Intent, idx []int) ([]model.Pair, error) {
+func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, msgIDs []string, intents []model.Intent, idx []int) ([]model.Pair, error) {
 	var found []model.Pair
 	taken := map[model.UID]bool{}
 	ids := map[string]int{}
 	for _, i := range idx {
-		ids[messageID(reqs[i].Body)]++
+		ids[msgIDs[i]]++
 	}
 	for _, i := range idx {
-		id := messageID(reqs[i].Body)
+		id := msgIDs[i]
 		if id == "" || ids[id] > 1 {
 			continue // two uploads with one Message-ID: content tells them apart
 		}
@@ -812,6 +831,14 @@ func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs 
 
 func pairsHaveKey(pairs []model.Pair, key string) bool {
 	return slices.ContainsFunc(pairs, func(p model.Pair) bool { return p.Key == key })
+}
+
+// fileHead returns the start of a message file (size bytes), where its
+// header is.
+func fileHead(fh *os.File, size int64) []byte {
+	b := make([]byte, min(size, 64<<10))
+	n, _ := fh.ReadAt(b, 0)
+	return b[:n]
 }
 
 // messageID returns the Message-ID of a message (with its angle

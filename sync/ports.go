@@ -108,6 +108,9 @@ type LocalFolder interface {
 	Scan() ([]maildir.Entry, error)
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
+	// Open opens a message's file by key (its content as stored, LF
+	// line endings); the caller closes it.
+	Open(key string) (*os.File, maildir.Entry, error)
 	// ReadFile reads a message by key, as stored (LF line endings).
 	ReadFile(key string) ([]byte, maildir.Entry, error)
 	// Deliver writes a new message (tmp/, fsync, rename). It is not
