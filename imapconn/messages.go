@@ -396,12 +396,16 @@ func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBody
 				held = b
 				continue
 			}
+			if item.Literal != nil {
+				msg.Size = item.Literal.Size() // what Body gives
+			}
 			if err := call(lit); err != nil {
 				return err
 			}
 		}
 	}
 	if held != nil && msg.UID != 0 {
+		msg.Size = int64(len(held))
 		return call(bytes.NewReader(held))
 	}
 	return nil // not an answer to our FETCH (e.g. a flag update), or done

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mailsync/mailsync/model"
@@ -93,8 +94,8 @@ type Staged struct {
 	done bool
 }
 
-// Stage streams r into tmp/<NewKey()> (O_EXCL), sets its mtime to mtime
-// unless zero, and fsyncs and closes it, without holding the message in
+// Stage streams r into tmp/<NewKey()>.staged (O_EXCL), sets its mtime
+// to mtime unless zero, and fsyncs and closes it, without holding the message in
 // memory. On any error, including one from r, the file is removed.
 // Stage takes no lock: callers stage a slow upload first and Deliver it
 // under whatever lock orders their deliveries.
@@ -105,6 +106,11 @@ func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
 	}, mtime)
 }
 
+// stagedSuffix ends the tmp/ names of staged messages, so that
+// RemoveStaged finds those a crash left without opening other programs'
+// files.
+const stagedSuffix = ".staged"
+
 // StageFile is Stage for a writer that needs the file itself: fill
 // writes the message into fh, a new empty file in tmp/ opened for
 // reading and writing (it may write at any offset, and read back what
@@ -113,7 +119,7 @@ func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
 // including one from fill, the file is removed.
 func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Staged, error) {
 	key := NewKey()
-	tmp := filepath.Join(f.path, "tmp", key)
+	tmp := filepath.Join(f.path, "tmp", key+stagedSuffix)
 	fh, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, f.errorf("deliver: %w", err)
@@ -147,6 +153,38 @@ func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Stag
 		return fail(err)
 	}
 	return &Staged{f: f, key: key, tmp: tmp, fi: fi}, nil
+}
+
+// RemoveStaged removes the messages staged in tmp/ and never delivered
+// or discarded (a crash came first) for which match, given the open file
+// and its size, says so; it does not open other files of tmp/. It is for
+// a caller that recorded what it staged (by content) before the crash,
+// and may be racing with nothing but itself.
+func (f *Folder) RemoveStaged(match func(r io.ReaderAt, size int64) bool) error {
+	dir := filepath.Join(f.path, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return f.errorf("clean tmp: %w", err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stagedSuffix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fh, err := os.Open(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		fi, err := fh.Stat()
+		drop := err == nil && match(fh, fi.Size())
+		fh.Close()
+		if drop {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return f.errorf("clean tmp: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Size is the number of bytes staged.

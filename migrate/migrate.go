@@ -405,6 +405,10 @@ func fullHashes(ctx context.Context, c *imapconn.Conn, folder string, uids []mod
 	return out, nil
 }
 
+// streamOver is the size above which a message is streamed from FROM to
+// TO rather than batched in memory.
+const streamOver = 1 << 20
+
 // copyFolder creates fp.To when needed and appends fp.toCopy there.
 func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, rep *Report, opts Options) error {
 	if fp.Create {
@@ -484,13 +488,18 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		uids = append(uids, m.UID)
 	}
 	// Messages go to TO in pipelined batches of up to 16 messages or
-	// 8 MiB, so that a round trip is not paid per message.
+	// 8 MiB, so that a round trip is not paid per message; a message
+	// larger than streamOver goes alone, streamed from FROM's FETCH to
+	// TO's APPEND, never held in memory.
 	var (
 		batch      []imapconn.RawAppend
 		batchMeta  []imapconn.RawMsg
 		batchBytes int64
 	)
 	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
 		err := to.AppendRawBatch(ctx, fp.To, batch, func(i int) error {
 			r := batchMeta[i]
 			fp.Copied++
@@ -514,6 +523,14 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		date := r.InternalDate
 		if date.IsZero() {
 			date = m.InternalDate
+		}
+		if m.Size > streamOver {
+			if err := flush(); err != nil {
+				return err
+			}
+			batch = append(batch, imapconn.RawAppend{Reader: m.Body, Size: m.Size, Flags: flags, Date: date})
+			batchMeta = append(batchMeta, r)
+			return flush()
 		}
 		body, err := io.ReadAll(m.Body)
 		if err != nil {

@@ -196,7 +196,9 @@ type Message struct {
 	UID          UID
 	Flags        Flags
 	InternalDate time.Time
-	Size         int64
+	// Size is the number of bytes Body gives (RFC822.SIZE, as the
+	// server sends it).
+	Size int64
 	// Body reads the message exactly as the server sends it (CRLF),
 	// streamed from the connection: it is valid only until the callback
 	// it was handed to returns, and what is left unread is skipped.

@@ -326,6 +326,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 		}
 		r.sum.Paired += len(p.Pair)
 	}
+	if err := r.removeStaged(st.Downloads, p.DropDownloads); err != nil {
+		return false, err
+	}
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
 	}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"io"
 	"os"
 	"time"
 
@@ -119,6 +120,9 @@ type LocalFolder interface {
 	// StageFile writes a new message into tmp/ through fill (fsynced,
 	// not yet visible); the Staged is then delivered or discarded.
 	StageFile(fill func(fh *os.File) error, mtime time.Time) (*maildir.Staged, error)
+	// RemoveStaged removes the staged files of tmp/ (left by a crash)
+	// that match says are the caller's.
+	RemoveStaged(match func(r io.ReaderAt, size int64) bool) error
 	// SyncDirs makes the deliveries and renames so far durable.
 	SyncDirs() error
 	// SetFlags renames a message to carry flags (other info kept).
