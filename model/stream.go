@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
@@ -82,16 +83,28 @@ func (w *LocalFormWriter) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	prev := w.c.prev
-	for i, c := range p {
+	for q := p; len(q) > 0 && w.err == nil; {
 		if w.raw {
-			w.put(p[i:]...)
+			w.put(q...)
 			break
 		}
-		w.lfByte(c, prev)
-		prev = c
-		if w.err != nil {
-			return 0, w.err
+		if !w.pendingCR {
+			// A run of bytes that are neither CR nor LF is stored as is.
+			i := indexCRLF(q)
+			if i < 0 {
+				i = len(q)
+			}
+			if i > 0 {
+				w.put(q[:i]...)
+				prev, q = q[i-1], q[i:]
+				continue
+			}
 		}
+		w.lfByte(q[0], prev)
+		prev, q = q[0], q[1:]
+	}
+	if w.err != nil {
+		return 0, w.err
 	}
 	w.c.write(p)
 	if w.err != nil {
@@ -126,6 +139,16 @@ func (w *LocalFormWriter) lfByte(c, prev byte) {
 	default:
 		w.put(c)
 	}
+}
+
+// indexCRLF is the index of the first CR or LF in b, or -1.
+func indexCRLF(b []byte) int {
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			return i
+		}
+	}
+	return -1
 }
 
 // put stores bytes (buffered).
@@ -193,15 +216,25 @@ func (w *LocalFormWriter) fallBack() {
 
 // write takes the next bytes of the message.
 func (w *canon) write(p []byte) {
-	prev := w.prev
 	start := 0
-	for i, c := range p {
-		if c == '\n' && !(prev == '\r' && (i > 0 || w.n > 0)) {
+	for off := 0; off < len(p); {
+		j := bytes.IndexByte(p[off:], '\n')
+		if j < 0 {
+			break
+		}
+		i := off + j
+		var prev byte
+		if i > 0 {
+			prev = p[i-1]
+		} else {
+			prev = w.prev
+		}
+		if !(prev == '\r' && (i > 0 || w.n > 0)) {
 			w.crlfBytes(p[start:i])
 			w.crlfBytes([]byte{'\r'})
 			start = i
 		}
-		prev = c
+		off = i + 1
 	}
 	w.crlfBytes(p[start:])
 	w.n += int64(len(p))
