@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/maildir"
@@ -178,7 +179,7 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 			// A flag the server cannot store stays in the Maildir only.
 			diff(p.UID, p.Key, "flags differ: server %s, Maildir %s", r.Flags, l.Flags)
 		}
-		data, _, err := f.ReadFile(p.Key)
+		fh, en, err := f.Open(p.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			diff(p.UID, p.Key, "file vanished while verifying")
 			continue
@@ -186,12 +187,17 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		if err != nil {
 			return err
 		}
-		if size := model.CRLFSize(data); size != r.Size {
+		_, hash, size, err := model.SumLocal(fh, en.Size) // streamed, not held
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(f.Path(), en.Dir, en.Name), err)
+		}
+		if size != r.Size {
 			diff(p.UID, p.Key, "size differs: server %d, Maildir %d", r.Size, size)
 			continue
 		}
 		if !opts.Quick {
-			localHash[p.UID] = model.ContentHash(data)
+			localHash[p.UID] = hash
 			fetch = append(fetch, p.UID)
 		}
 	}
