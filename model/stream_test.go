@@ -107,18 +107,18 @@ func FuzzLocalFormWriter(f *testing.F) {
 // is kept in memory, read back from the file.
 func TestLocalFormWriterLarge(t *testing.T) {
 	line := "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqr\r\n"
-	body := strings.Repeat(line, 20000) // 1.3 MB
+	body := strings.Repeat(line, 5000) // 330 kB: many rewrite chunks
 	for name, wire := range map[string]string{
 		"lf form":             "Subject: x\r\n\r\n" + body,
 		"cr before crlf late": "Subject: x\r\n\r\n" + body + "odd\r\r\n" + body,
 		"bare lf late":        "Subject: x\r\n\r\n" + body + "bare\n" + body,
 		"no empty line":       body,
 		"no empty line, raw":  body + "x\r\r\n" + body,
-		"long header":         strings.Repeat("X-H: "+line, 10000) + "\r\n" + body,
-		"long header, raw":    strings.Repeat("X-H: "+line, 10000) + "\n\r\n" + body,
+		"long header":         strings.Repeat("X-H: "+line, 4200) + "\r\n" + body,
+		"long header, raw":    strings.Repeat("X-H: "+line, 4200) + "\n\r\n" + body,
 	} {
 		t.Run(name, func(t *testing.T) {
-			for _, step := range []int{0, 1000, 65536, 100000} {
+			for _, step := range []int{0, 1000, 100000} {
 				checkStream(t, []byte(wire), step)
 			}
 		})
