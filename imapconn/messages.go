@@ -339,16 +339,15 @@ func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBody
 	var msg Message
 	var held []byte // a body that came before the UID
 	gotBody, gotFlags := false, false
-	call := func(r io.Reader) error {
+	// call hands the message to fn, Size being what r gives.
+	call := func(r io.Reader, size int64) error {
+		msg.Size = size
 		if md, ok := metas[msg.UID]; ok {
 			if !gotFlags {
 				msg.Flags = md.flags
 			}
 			if msg.InternalDate.IsZero() {
 				msg.InternalDate = md.date
-			}
-			if msg.Size == 0 {
-				msg.Size = md.size
 			}
 		}
 		br := &bodyReader{r: r, wd: c.wd, resume: c.wd.pause()}
@@ -382,9 +381,10 @@ func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBody
 				continue
 			}
 			gotBody = true
-			var lit io.Reader = bytes.NewReader(nil)
+			var lit io.Reader = bytes.NewReader(nil) // NIL
+			var size int64
 			if item.Literal != nil {
-				lit = item.Literal
+				lit, size = item.Literal, item.Literal.Size()
 			}
 			if msg.UID == 0 {
 				// Not known yet whose body this is: hold it (bounded by
@@ -396,17 +396,13 @@ func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBody
 				held = b
 				continue
 			}
-			if item.Literal != nil {
-				msg.Size = item.Literal.Size() // what Body gives
-			}
-			if err := call(lit); err != nil {
+			if err := call(lit, size); err != nil {
 				return err
 			}
 		}
 	}
 	if held != nil && msg.UID != 0 {
-		msg.Size = int64(len(held))
-		return call(bytes.NewReader(held))
+		return call(bytes.NewReader(held), int64(len(held)))
 	}
 	return nil // not an answer to our FETCH (e.g. a flag update), or done
 }
