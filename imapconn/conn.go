@@ -20,9 +20,13 @@
 //     a LIST line, a literal (Options.MaxMessageSize) and the plain-text
 //     prelude before STARTTLS; exceeding a bound fails the connection with
 //     an error saying so. Messages above MaxMessageSize are not fetched.
-//   - Every wait on the server is bounded by Options.Timeout (no byte in
-//     either direction while a call waits): the connection is closed and
-//     the error names the server and what was being done.
+//   - Every wait on the server is bounded by Options.Timeout (nothing for
+//     the call in either direction while it waits; untagged OK/NO/BAD,
+//     FLAGS, EXISTS and RECENT lines do not count, so a server chatting
+//     them forever stalls like a silent one): the connection is closed
+//     and the error names the server and what was being done.
+//   - Message bodies are streamed both ways (FetchBodies hands a reader,
+//     AppendBatch takes one): no message is held whole.
 //   - The password, OAuth2 tokens and their SASL encodings are scrubbed
 //     from every error the package returns and from the trace, whatever
 //     the server echoes.
@@ -102,8 +106,9 @@ type Options struct {
 	// and every secret redacted. Message bodies are included.
 	DebugWriter io.Writer
 	// Timeout bounds every wait on the server: a call fails (and the
-	// connection is closed) when no byte has come or gone for this long
-	// while the client waits for an answer. 60 s when zero.
+	// connection is closed) when nothing for it has come or gone for
+	// this long while the client waits for an answer (untagged status
+	// lines do not count). 60 s when zero.
 	Timeout time.Duration
 	// DialTimeout bounds the TCP connection, TLS handshake and STARTTLS
 	// prelude; Timeout when zero.

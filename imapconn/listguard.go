@@ -55,6 +55,9 @@ type listGuard struct {
 	holding bool
 	err     error // a limit was exceeded: every later Read fails
 
+	// What the current line tells the watchdog (see lineKind).
+	talk talk
+
 	mu      sync.Mutex
 	dropped []string
 	failed  error // g.err, for other goroutines
@@ -102,10 +105,12 @@ func (g *listGuard) Read(b []byte) (int, error) {
 			g.buf = make([]byte, 32*1024)
 		}
 		n, err := g.Conn.Read(g.buf)
-		if n > 0 && g.wd != nil {
+		moved := g.feed(g.buf[:n])
+		if chatted := g.talk.takeChatted(); g.wd != nil && moved {
 			g.wd.progress()
+		} else if g.wd != nil && chatted {
+			g.wd.chatter()
 		}
-		g.feed(g.buf[:n])
 		if g.err != nil {
 			g.mu.Lock()
 			g.failed = g.err
@@ -145,12 +150,14 @@ func (g *listGuard) limits() (line, listLine, literal int64) {
 	return
 }
 
-// feed runs p through the filter into g.out.
-func (g *listGuard) feed(p []byte) {
+// feed runs p through the filter into g.out. It reports whether p
+// holds progress for the command in flight (see talk).
+func (g *listGuard) feed(p []byte) (moved bool) {
 	maxLine, maxListLine, _ := g.limits()
 	for len(p) > 0 && g.err == nil {
 		if g.literal > 0 {
 			n := min(int64(len(p)), g.literal)
+			moved = moved || g.talk.literalMoves()
 			if g.holding {
 				g.held = append(g.held, p[:n]...)
 			} else {
@@ -169,6 +176,7 @@ func (g *listGuard) feed(p []byte) {
 			chunk = p[:i+1]
 		}
 		p = p[len(chunk):]
+		moved = g.talk.line(chunk, i >= 0) || moved
 		g.lineLen += int64(len(chunk))
 		g.line = append(g.line, chunk...)
 		if !g.passing && g.held == nil && len(g.line) >= 7 && !isListLine(g.line) {
@@ -183,6 +191,8 @@ func (g *listGuard) feed(p []byte) {
 			return
 		}
 		if i >= 0 {
+			_, lit := literalSize(g.line)
+			g.talk.endLine(lit)
 			g.endLine()
 			continue
 		}
@@ -192,6 +202,7 @@ func (g *listGuard) feed(p []byte) {
 			g.line = append(g.line[:0], g.line[cut:]...)
 		}
 	}
+	return moved
 }
 
 // isListLine reports whether a line (at least 7 bytes) is a LIST or

@@ -1,11 +1,13 @@
 package imapconn
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -168,14 +170,22 @@ func (c *Conn) Fingerprints(ctx context.Context, uids []model.UID) (fps map[mode
 // Message is one fetched message (model.Message).
 type Message = model.Message
 
+// meta is what the first pass of FetchBodies learns of a message.
+type meta struct {
+	flags model.Flags
+	date  time.Time
+	size  int64
+}
+
 // withinSize drops the UIDs whose RFC822.SIZE is above
 // Options.MaxMessageSize, warning about each, so that no oversize body is
-// ever asked for. Called with c locked.
-func (c *Conn) withinSize(uids []model.UID) ([]model.UID, error) {
+// ever asked for, and returns the flags, internal date and size of the
+// others. Called with c locked.
+func (c *Conn) withinSize(uids []model.UID) ([]model.UID, map[model.UID]meta, error) {
 	max := c.opts.MaxMessageSize
-	big := map[model.UID]int64{}
+	metas := make(map[model.UID]meta, len(uids))
 	for _, ch := range chunks(uids, smallChunk) {
-		cmd := c.client.Fetch(uidSet(ch), &imap.FetchOptions{UID: true, RFC822Size: true})
+		cmd := c.client.Fetch(uidSet(ch), &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true})
 		for {
 			m := cmd.Next()
 			if m == nil {
@@ -184,49 +194,54 @@ func (c *Conn) withinSize(uids []model.UID) ([]model.UID, error) {
 			buf, err := m.Collect()
 			if err != nil {
 				cmd.Close()
-				return nil, err
+				return nil, nil, err
 			}
-			if buf.UID != 0 && buf.RFC822Size > max {
-				big[model.UID(buf.UID)] = buf.RFC822Size
+			if buf.UID != 0 {
+				metas[model.UID(buf.UID)] = meta{flagsOf(buf.Flags), buf.InternalDate, buf.RFC822Size}
 			}
 		}
 		if err := cmd.Close(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if len(big) == 0 {
-		return uids, nil
-	}
-	kept := make([]model.UID, 0, len(uids)-len(big))
+	kept := make([]model.UID, 0, len(uids))
 	for _, u := range uids {
-		if size, ok := big[u]; ok {
+		if m, ok := metas[u]; ok && m.size > max {
 			if c.opts.Warnf != nil {
-				c.opts.Warnf("folder %q: message uid %d (%d bytes) is larger than max_message_size (%d bytes): skipped; raise max_message_size to sync it", c.selected, u, size, max)
+				c.opts.Warnf("folder %q: message uid %d (%d bytes) is larger than max_message_size (%d bytes): skipped; raise max_message_size to sync it", c.selected, u, m.size, max)
 			}
+			delete(metas, u)
 			continue
 		}
 		kept = append(kept, u)
 	}
-	return kept, nil
+	return kept, metas, nil
 }
 
 // FetchBodies fetches the given messages of the selected folder
 // (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[]: \Seen is not set) and
-// calls fn for each as it arrives, in the server's order, one message in
-// memory at a time. UIDs the server no longer has are skipped. The UIDs
-// go out in chunks of 100 with the next chunk's command sent before the
-// current one is consumed. An error from fn stops the fetch (the rest of
-// the responses in flight are read and dropped) and is returned wrapped
-// (errors.Is finds it). fn must not call c. Messages larger than
+// calls fn for each as it arrives, in the server's order, with Body
+// reading the message from the connection: no message is held in memory
+// (unless the server sends the body before the UID, which servers do
+// not). UIDs the server no longer has are skipped. The UIDs go out in
+// chunks of 100 with the next chunk's command sent before the current one
+// is consumed. An error from fn stops the fetch (the rest of the
+// responses in flight are read and dropped) and is returned wrapped
+// (errors.Is finds it); an error reading Body is the connection's and
+// ends it. fn must not call c. Messages larger than
 // Options.MaxMessageSize (by RFC822.SIZE, asked for first) are not
 // fetched: each is reported to Options.Warnf and fn is not called.
+//
+// The timeout applies while fn waits on Body, not while it does other
+// work (writing to disk).
 func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Message) error) (err error) {
 	end, err := c.beginSelected(ctx, "fetch messages", false)
 	if err != nil {
 		return err
 	}
 	defer end(&err)
-	if uids, err = c.withinSize(uids); err != nil {
+	uids, metas, err := c.withinSize(uids)
+	if err != nil {
 		return err
 	}
 	body := &imap.FetchItemBodySection{Peek: true}
@@ -270,7 +285,7 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		select {
 		case f := <-out:
 			if firstErr == nil {
-				if err := readBody(f.m, body, c.paused(fn)); err != nil {
+				if err := c.readBody(f.m, body, metas, fn); err != nil {
 					stop(err)
 				}
 			}
@@ -287,15 +302,6 @@ func (c *Conn) FetchBodies(ctx context.Context, uids []model.UID, fn func(Messag
 		}
 	}
 	return firstErr
-}
-
-// paused wraps fn so that the watchdog does not run while fn does.
-func (c *Conn) paused(fn func(Message) error) func(Message) error {
-	return func(m Message) error {
-		resume := c.wd.pause()
-		defer resume()
-		return fn(m)
-	}
 }
 
 // fetched is one message handed from a pump to FetchBodies.
@@ -326,10 +332,36 @@ func pump(cmd *imapclient.FetchCommand, out chan<- fetched, fin chan<- error, qu
 }
 
 // readBody reads one FETCH response and calls fn with it unless it is
-// not an answer to our FETCH.
-func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, fn func(Message) error) error {
+// not an answer to our FETCH. The items that come before the body in the
+// response are used; those missing are taken from metas (the first
+// pass).
+func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, metas map[model.UID]meta, fn func(Message) error) error {
 	var msg Message
-	gotBody := false
+	var held []byte // a body that came before the UID
+	gotBody, gotFlags := false, false
+	// call hands the message to fn, Size being what r gives.
+	call := func(r io.Reader, size int64) error {
+		msg.Size = size
+		if md, ok := metas[msg.UID]; ok {
+			if !gotFlags {
+				msg.Flags = md.flags
+			}
+			if msg.InternalDate.IsZero() {
+				msg.InternalDate = md.date
+			}
+		}
+		br := &bodyReader{r: r, wd: c.wd, resume: c.wd.pause()}
+		msg.Body = br
+		err := fn(msg)
+		br.resume()
+		if br.err != nil {
+			return fmt.Errorf("read body of uid %d: %w", msg.UID, br.err)
+		}
+		if err != nil {
+			return &cmdErr{err}
+		}
+		return nil
+	}
 	for {
 		item := m.Next()
 		if item == nil {
@@ -339,33 +371,63 @@ func readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBodySection, f
 		case imapclient.FetchItemDataUID:
 			msg.UID = model.UID(item.UID)
 		case imapclient.FetchItemDataFlags:
-			msg.Flags = flagsOf(item.Flags)
+			msg.Flags, gotFlags = flagsOf(item.Flags), true
 		case imapclient.FetchItemDataInternalDate:
 			msg.InternalDate = item.Time
 		case imapclient.FetchItemDataRFC822Size:
 			msg.Size = item.Size
 		case imapclient.FetchItemDataBodySection:
-			if !item.MatchCommand(want) {
+			if !item.MatchCommand(want) || gotBody {
 				continue
 			}
 			gotBody = true
-			if item.Literal == nil {
+			var lit io.Reader = bytes.NewReader(nil) // NIL
+			var size int64
+			if item.Literal != nil {
+				lit, size = item.Literal, item.Literal.Size()
+			}
+			if msg.UID == 0 {
+				// Not known yet whose body this is: hold it (bounded by
+				// the literal limit) until the UID comes.
+				b, err := io.ReadAll(lit)
+				if err != nil {
+					return fmt.Errorf("read body: %w", err)
+				}
+				held = b
 				continue
 			}
-			b, err := io.ReadAll(item.Literal)
-			if err != nil {
-				return fmt.Errorf("read body of uid %d: %w", msg.UID, err)
+			if err := call(lit, size); err != nil {
+				return err
 			}
-			msg.Body = b
 		}
 	}
-	if msg.UID == 0 || !gotBody {
-		return nil // not an answer to our FETCH (e.g. a flag update)
+	if held != nil && msg.UID != 0 {
+		return call(bytes.NewReader(held), int64(len(held)))
 	}
-	if err := fn(msg); err != nil {
-		return &cmdErr{err}
+	return nil // not an answer to our FETCH (e.g. a flag update), or done
+}
+
+// bodyReader is Message.Body: it reads the literal with the watchdog
+// armed (FetchBodies pauses it while fn runs) and keeps the first read
+// error, which is the connection's.
+type bodyReader struct {
+	r      io.Reader
+	wd     *watchdog
+	resume func() // ends the pause in force
+	err    error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
 	}
-	return nil
+	b.resume()
+	n, err := b.r.Read(p)
+	b.resume = b.wd.pause()
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // Unkept returns the flags the selected folder cannot store, from the

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -155,11 +155,14 @@ func (c *Conn) ListRaw(ctx context.Context) (msgs []RawMsg, err error) {
 
 // RawAppend is one message for AppendRawBatch: flags and keywords as
 // the server should store them, Date as INTERNALDATE (the server's clock
-// when zero), Body with CRLF line endings, sent as is.
+// when zero), Body with CRLF line endings, sent as is; or, when Reader
+// is set, Size bytes read from Reader while the message is sent.
 type RawAppend struct {
-	Body  []byte
-	Flags []string
-	Date  time.Time
+	Body   []byte
+	Reader io.Reader
+	Size   int64
+	Flags  []string
+	Date   time.Time
 }
 
 // AppendRaw uploads one message to folder (canonical name). On a
@@ -170,76 +173,22 @@ func (c *Conn) AppendRaw(ctx context.Context, folder string, body []byte, flags 
 
 // AppendRawBatch is AppendBatch for RawAppend: reqs go to folder in
 // order, at most 8 unanswered, and done(i) is called in order for each
-// message the server confirmed stored. After a refusal nothing more is
-// sent; the ones in flight are waited for. After a connection error,
-// messages sent but not confirmed may or may not be stored.
-func (c *Conn) AppendRawBatch(ctx context.Context, folder string, reqs []RawAppend, done func(i int) error) (err error) {
-	end, err := c.begin(ctx, fmt.Sprintf("append to %q", folder))
-	if err != nil {
-		return err
-	}
-	defer end(&err)
-	if len(reqs) == 0 {
-		return nil
-	}
-	sname, err := c.serverName(folder)
-	if err != nil {
-		return err
-	}
-	type pending struct {
-		i   int
-		cmd *imapclient.AppendCommand
-	}
-	var (
-		queue    []pending
-		firstErr error
-		doneErr  bool
-	)
-	wait := func() {
-		p := queue[0]
-		queue = queue[1:]
-		if _, werr := p.cmd.Wait(); werr != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr)
-			}
-			return
+// message the server confirmed stored. After a refusal
+// (*AppendRefusedError for one message's) nothing more is sent; the ones
+// in flight are waited for. After a connection error, messages sent but
+// not confirmed may or may not be stored.
+func (c *Conn) AppendRawBatch(ctx context.Context, folder string, reqs []RawAppend, done func(i int) error) error {
+	return c.appendBatch(ctx, folder, len(reqs), func(i int) appendItem {
+		r := reqs[i]
+		it := appendItem{date: r.Date, body: r.Body, reader: r.Reader, size: int64(len(r.Body))}
+		if r.Reader != nil {
+			it.size = r.Size
 		}
-		if doneErr {
-			return
-		}
-		resume := c.wd.pause()
-		derr := done(p.i)
-		resume()
-		if derr != nil {
-			doneErr = true
-			if firstErr == nil {
-				firstErr = &cmdErr{derr}
-			}
-		}
-	}
-	for i, r := range reqs {
-		if firstErr != nil {
-			break
-		}
-		opts := &imap.AppendOptions{Time: r.Date}
 		for _, f := range r.Flags {
-			opts.Flags = append(opts.Flags, imap.Flag(f))
+			it.flags = append(it.flags, imap.Flag(f))
 		}
-		cmd := c.client.Append(sname, int64(len(r.Body)), opts)
-		_, werr := cmd.Write(r.Body)
-		cerr := cmd.Close()
-		queue = append(queue, pending{i, cmd})
-		if werr != nil || cerr != nil {
-			break // the command's answer tells why
-		}
-		for len(queue) >= appendWindow {
-			wait()
-		}
-	}
-	for len(queue) > 0 {
-		wait()
-	}
-	return firstErr
+		return it
+	}, func(i int, _ AppendResult) error { return done(i) })
 }
 
 // AddFlagsRaw adds flags and keywords, spelled as the server should

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,8 +130,9 @@ func TestMaxMessageSizeSkips(t *testing.T) {
 	selectF(t, c, "INBOX")
 	var got []string
 	err := c.FetchBodies(context.Background(), []model.UID{1, 2}, func(m imapconn.Message) error {
-		got = append(got, fmt.Sprintf("%d:%d", m.UID, len(m.Body)))
-		return nil
+		b, err := io.ReadAll(m.Body)
+		got = append(got, fmt.Sprintf("%d:%d", m.UID, len(b)))
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -76,12 +78,36 @@ func (c *Conn) Append(ctx context.Context, folder string, r AppendReq) (res Appe
 // (wrapped). After a connection error, messages sent but not confirmed may
 // or may not be stored.
 func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq, done func(i int, res AppendResult) error) (err error) {
+	return c.appendBatch(ctx, folder, len(reqs), func(i int) appendItem {
+		r := reqs[i]
+		it := appendItem{date: r.Date, body: r.Body, reader: r.Reader, size: r.Len()}
+		for _, f := range r.Flags.IMAP() {
+			it.flags = append(it.flags, imap.Flag(f))
+		}
+		return it
+	}, done)
+}
+
+// appendItem is one message for appendBatch: flags as sent, INTERNALDATE
+// (none when zero), and the message (CRLF): body, or size bytes read
+// from reader when reader is set.
+type appendItem struct {
+	flags  []imap.Flag
+	date   time.Time
+	body   []byte
+	reader io.Reader
+	size   int64
+}
+
+// appendBatch is AppendBatch for n messages, item(i) giving each as it
+// is sent: the pipelined APPEND of sync's uploads and migrate's copies.
+func (c *Conn) appendBatch(ctx context.Context, folder string, n int, item func(i int) appendItem, done func(i int, res AppendResult) error) (err error) {
 	end, err := c.begin(ctx, fmt.Sprintf("append to %q", folder))
 	if err != nil {
 		return err
 	}
 	defer end(&err)
-	if len(reqs) == 0 {
+	if n == 0 {
 		return nil
 	}
 	sname, err := c.serverName(folder)
@@ -111,9 +137,9 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		if werr != nil {
 			var ie *imap.Error
 			if errors.As(werr, &ie) && refusesMessage(ie) {
-				record(&AppendRefusedError{Index: p.i, Total: len(reqs), Err: werr})
+				record(&AppendRefusedError{Index: p.i, Total: n, Err: werr})
 			} else {
-				record(fmt.Errorf("message %d of %d: %w", p.i+1, len(reqs), werr))
+				record(fmt.Errorf("message %d of %d: %w", p.i+1, n, werr))
 			}
 			return
 		}
@@ -132,19 +158,22 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 			record(&cmdErr{derr})
 		}
 	}
-	for i, r := range reqs {
+	for i := 0; i < n; i++ {
 		if firstErr != nil {
 			break
 		}
-		opts := &imap.AppendOptions{Time: r.Date}
-		for _, f := range r.Flags.IMAP() {
-			opts.Flags = append(opts.Flags, imap.Flag(f))
-		}
-		cmd := c.client.Append(sname, int64(len(r.Body)), opts)
-		_, werr := cmd.Write(r.Body)
-		cerr := cmd.Close()
+		it := item(i)
+		cmd := c.client.Append(sname, it.size, &imap.AppendOptions{Time: it.date, Flags: it.flags})
 		queue = append(queue, pending{i, cmd})
-		if werr != nil || cerr != nil {
+		var sent bool
+		if it.reader == nil {
+			_, werr := cmd.Write(it.body)
+			cerr := cmd.Close()
+			sent = werr == nil && cerr == nil
+		} else if sent, err = c.sendLiteral(cmd, it.reader, it.size); err != nil {
+			record(fmt.Errorf("message %d of %d: %w", i+1, n, err))
+		}
+		if !sent {
 			// The server refused before the literal (e.g. TRYCREATE)
 			// or the connection broke: the command's answer tells which.
 			break
@@ -157,6 +186,56 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		wait()
 	}
 	return firstErr
+}
+
+// sendLiteral streams an APPEND's message from r, which must give size
+// bytes, and closes the literal; it reports whether it did. When r
+// fails or gives another size, the literal cannot be completed: the
+// connection is closed (the server drops the half-sent message) and the
+// error says why. A failure to write is left to the command's answer,
+// as for a message in memory.
+func (c *Conn) sendLiteral(cmd *imapclient.AppendCommand, r io.Reader, size int64) (bool, error) {
+	src := &firstErrReader{r: r}
+	// CopyN: a reader giving more than size bytes is caught below, not
+	// half-written.
+	_, werr := io.CopyN(cmd, src, size)
+	switch {
+	case src.err != nil && src.err != io.EOF:
+		c.raw.Close()
+		cmd.Close() // frees go-imap's encoder
+		return false, &connError{op: "read the message to upload", err: src.err}
+	case werr == io.EOF || (werr == nil && src.more()):
+		c.raw.Close()
+		cmd.Close()
+		return false, &connError{op: "upload", err: fmt.Errorf("the message changed while it was being sent (%d bytes expected)", size)}
+	}
+	cerr := cmd.Close()
+	return werr == nil && cerr == nil, nil
+}
+
+// firstErrReader remembers its reader's first error.
+type firstErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *firstErrReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
+}
+
+// more reports whether the reader has bytes left.
+func (f *firstErrReader) more() bool {
+	var b [1]byte
+	for f.err == nil {
+		if n, _ := f.Read(b[:]); n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // StoreFlags adds (add) or removes flags on the given messages of the

@@ -274,61 +274,6 @@ func (f *Folder) Lookup(key string) (Entry, error) {
 	return Entry{}, f.busy(key)
 }
 
-// Deliver stores body as a new message: it writes tmp/<NewKey()> (created
-// with O_EXCL), sets its mtime to mtime unless mtime is zero, fsyncs and
-// closes it, then renames it to cur/<key>:2,<letters> when flags is not
-// empty and to new/<key> otherwise. body is stored byte for byte. On any
-// error the tmp file is removed and nothing appears in new/ or cur/.
-//
-// The message file is durable when Deliver returns, but its directory
-// entry is not until SyncDirs (or DeliverSync) returns: callers that
-// deliver a batch call SyncDirs once before recording the keys anywhere.
-func (f *Folder) Deliver(body []byte, flags model.Flags, mtime time.Time) (Entry, error) {
-	key := NewKey()
-	tmp := filepath.Join(f.path, "tmp", key)
-	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return Entry{}, f.errorf("deliver: %w", err)
-	}
-	fail := func(err error) (Entry, error) {
-		if fh != nil {
-			fh.Close()
-		}
-		os.Remove(tmp)
-		return Entry{}, f.errorf("deliver %s: %w", key, err)
-	}
-	if _, err := fh.Write(body); err != nil {
-		return fail(err)
-	}
-	if !mtime.IsZero() {
-		// Before the fsync, so that the date is as durable as the body.
-		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
-			return fail(err)
-		}
-	}
-	if err := fh.Sync(); err != nil {
-		return fail(err)
-	}
-	fi, err := fh.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	err = fh.Close()
-	fh = nil
-	if err != nil {
-		return fail(err)
-	}
-	l := loc{"new", key}
-	if flags != 0 {
-		l = loc{"cur", key + infoSep + flags.Letters()}
-	}
-	if err := os.Rename(tmp, filepath.Join(f.path, l.dir, l.name)); err != nil {
-		return fail(err)
-	}
-	f.remember(key, l)
-	return makeEntry(key, l, fi), nil
-}
-
 // DeliverSync is Deliver followed by SyncDirs. When only SyncDirs fails
 // it returns the entry with the error: the message is there but may not
 // survive a crash.

@@ -1,11 +1,13 @@
 package maildir
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mailsync/mailsync/model"
@@ -92,15 +94,33 @@ type Staged struct {
 	done bool
 }
 
-// Stage streams r into tmp/<NewKey()> (O_EXCL), sets its mtime to mtime
-// unless zero, and fsyncs and closes it, without holding the message in
+// Stage streams r into tmp/<NewKey()>.staged (O_EXCL), sets its mtime
+// to mtime unless zero, and fsyncs and closes it, without holding the message in
 // memory. On any error, including one from r, the file is removed.
 // Stage takes no lock: callers stage a slow upload first and Deliver it
 // under whatever lock orders their deliveries.
 func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
+	return f.StageFile(func(fh *os.File) error {
+		_, err := io.Copy(fh, r)
+		return err
+	}, mtime)
+}
+
+// stagedSuffix ends the tmp/ names of staged messages, so that
+// RemoveStaged finds those a crash left without opening other programs'
+// files.
+const stagedSuffix = ".staged"
+
+// StageFile is Stage for a writer that needs the file itself: fill
+// writes the message into fh, a new empty file in tmp/ opened for
+// reading and writing (it may write at any offset, and read back what
+// it wrote, as model.LocalFormWriter does; the file's size when fill
+// returns is the message's). fill must not close fh. On any error,
+// including one from fill, the file is removed.
+func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Staged, error) {
 	key := NewKey()
-	tmp := filepath.Join(f.path, "tmp", key)
-	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := filepath.Join(f.path, "tmp", key+stagedSuffix)
+	fh, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, f.errorf("deliver: %w", err)
 	}
@@ -111,10 +131,11 @@ func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
 		os.Remove(tmp)
 		return nil, f.errorf("deliver %s: %w", key, err)
 	}
-	if _, err := io.Copy(fh, r); err != nil {
+	if err := fill(fh); err != nil {
 		return fail(err)
 	}
 	if !mtime.IsZero() {
+		// Before the fsync, so that the date is as durable as the body.
 		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
 			return fail(err)
 		}
@@ -132,6 +153,38 @@ func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
 		return fail(err)
 	}
 	return &Staged{f: f, key: key, tmp: tmp, fi: fi}, nil
+}
+
+// RemoveStaged removes the messages staged in tmp/ and never delivered
+// or discarded (a crash came first) for which match, given the open file
+// and its size, says so; it does not open other files of tmp/. It is for
+// a caller that recorded what it staged (by content) before the crash,
+// and may be racing with nothing but itself.
+func (f *Folder) RemoveStaged(match func(r io.ReaderAt, size int64) bool) error {
+	dir := filepath.Join(f.path, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return f.errorf("clean tmp: %w", err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stagedSuffix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fh, err := os.Open(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		fi, err := fh.Stat()
+		drop := err == nil && match(fh, fi.Size())
+		fh.Close()
+		if drop {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return f.errorf("clean tmp: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Size is the number of bytes staged.
@@ -174,4 +227,47 @@ func (f *Folder) DeliverFrom(r io.Reader, flags model.Flags, keywords string, mt
 		return Entry{}, err
 	}
 	return s.Deliver(flags, keywords)
+}
+
+// Deliver stores body as a new message: it writes tmp/<NewKey()> (created
+// with O_EXCL), sets its mtime to mtime unless mtime is zero, fsyncs and
+// closes it, then renames it to cur/<key>:2,<letters> when flags is not
+// empty and to new/<key> otherwise. body is stored byte for byte. On any
+// error the tmp file is removed and nothing appears in new/ or cur/.
+//
+// The message file is durable when Deliver returns, but its directory
+// entry is not until SyncDirs (or DeliverSync) returns: callers that
+// deliver a batch call SyncDirs once before recording the keys anywhere.
+func (f *Folder) Deliver(body []byte, flags model.Flags, mtime time.Time) (Entry, error) {
+	return f.DeliverFrom(bytes.NewReader(body), flags, "", mtime)
+}
+
+// Open opens the file of message key for reading and returns it with its
+// entry (Size is the open file's size): the open file stays readable
+// whatever happens to its name. When the file is renamed between lookup
+// and open, Open looks it up again; errors.Is(err, fs.ErrNotExist) when
+// the key is gone. The caller closes the file.
+func (f *Folder) Open(key string) (*os.File, Entry, error) {
+	for range maxRetries {
+		e, err := f.Lookup(key)
+		if err != nil {
+			return nil, Entry{}, err
+		}
+		fh, err := os.Open(f.EntryPath(e))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				f.forget(key)
+				continue
+			}
+			return nil, Entry{}, f.errorf("read %s: %w", key, err)
+		}
+		fi, err := fh.Stat()
+		if err != nil {
+			fh.Close()
+			return nil, Entry{}, f.errorf("read %s: %w", key, err)
+		}
+		e.Size = fi.Size()
+		return fh, e, nil
+	}
+	return nil, Entry{}, f.busy(key)
 }

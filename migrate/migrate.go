@@ -27,8 +27,8 @@ package migrate
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -395,15 +395,19 @@ func fullHashes(ctx context.Context, c *imapconn.Conn, folder string, uids []mod
 	}
 	out := map[model.UID]string{}
 	err := c.FetchBodies(ctx, uids, func(m imapconn.Message) error {
-		sum := sha256.Sum256(model.ToCRLF(m.Body))
-		out[m.UID] = string(sum[:])
-		return nil
+		h, err := model.HashReader(m.Body)
+		out[m.UID] = h
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("folder %q: compare messages: %w", folder, err)
 	}
 	return out, nil
 }
+
+// streamOver is the size above which a message is streamed from FROM to
+// TO rather than batched in memory.
+const streamOver = 1 << 20
 
 // copyFolder creates fp.To when needed and appends fp.toCopy there.
 func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, rep *Report, opts Options) error {
@@ -484,13 +488,18 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		uids = append(uids, m.UID)
 	}
 	// Messages go to TO in pipelined batches of up to 16 messages or
-	// 8 MiB, so that a round trip is not paid per message.
+	// 8 MiB, so that a round trip is not paid per message; a message
+	// larger than streamOver goes alone, streamed from FROM's FETCH to
+	// TO's APPEND, never held in memory.
 	var (
 		batch      []imapconn.RawAppend
 		batchMeta  []imapconn.RawMsg
 		batchBytes int64
 	)
 	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
 		err := to.AppendRawBatch(ctx, fp.To, batch, func(i int) error {
 			r := batchMeta[i]
 			fp.Copied++
@@ -515,9 +524,21 @@ func copyFolder(ctx context.Context, from, to *imapconn.Conn, fp *FolderPlan, re
 		if date.IsZero() {
 			date = m.InternalDate
 		}
-		batch = append(batch, imapconn.RawAppend{Body: m.Body, Flags: flags, Date: date})
+		if m.Size > streamOver {
+			if err := flush(); err != nil {
+				return err
+			}
+			batch = append(batch, imapconn.RawAppend{Reader: m.Body, Size: m.Size, Flags: flags, Date: date})
+			batchMeta = append(batchMeta, r)
+			return flush()
+		}
+		body, err := io.ReadAll(m.Body)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, imapconn.RawAppend{Body: body, Flags: flags, Date: date})
 		batchMeta = append(batchMeta, r)
-		batchBytes += int64(len(m.Body))
+		batchBytes += int64(len(body))
 		if len(batch) >= 16 || batchBytes >= 8<<20 {
 			return flush()
 		}

@@ -6,6 +6,7 @@
 package model
 
 import (
+	"io"
 	"strings"
 	"time"
 )
@@ -195,9 +196,13 @@ type Message struct {
 	UID          UID
 	Flags        Flags
 	InternalDate time.Time
-	Size         int64
-	// Body is the message exactly as the server sent it (CRLF).
-	Body []byte
+	// Size is the number of bytes Body gives (RFC822.SIZE, as the
+	// server sends it).
+	Size int64
+	// Body reads the message exactly as the server sends it (CRLF),
+	// streamed from the connection: it is valid only until the callback
+	// it was handed to returns, and what is left unread is skipped.
+	Body io.Reader
 }
 
 // AppendReq is one message to upload.
@@ -205,8 +210,20 @@ type AppendReq struct {
 	Flags Flags
 	// Date becomes the internal date; the server's clock when zero.
 	Date time.Time
-	// Body is the message with CRLF line endings, sent as is.
-	Body []byte
+	// Body is the message with CRLF line endings, sent as is; or, when
+	// Reader is set, Reader gives it (Size bytes, CRLF), read once while
+	// it is sent, so that it is never held in memory.
+	Body   []byte
+	Reader io.Reader
+	Size   int64
+}
+
+// Len is the size of the message to upload.
+func (r AppendReq) Len() int64 {
+	if r.Reader != nil {
+		return r.Size
+	}
+	return int64(len(r.Body))
 }
 
 // AppendResult is what the server told about a stored message.

@@ -36,7 +36,7 @@ echo "== go test -race ./sync/... against mailsync serve"
 MAILSYNC_TEST_SERVER=serve go test -race -count=1 -timeout 10m "$@" ./sync/...
 echo "== fuzz (3 s per target; a failing input is saved under the package's testdata/fuzz: commit it)"
 for target in ./imapconn:FuzzListGuard ./config:FuzzParse ./model:FuzzLineEndings \
-  ./maildir:FuzzParseName ./maildir:FuzzDirName ./maildir:FuzzFolderName; do
+  ./model:FuzzLocalFormWriter ./maildir:FuzzParseName ./maildir:FuzzDirName ./maildir:FuzzFolderName; do
   pkg=${target%%:*} name=${target##*:}
   go test -run='^$' -fuzz="^${name}\$" -fuzztime=3s "$pkg"
 done

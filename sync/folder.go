@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -275,8 +276,9 @@ func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
 	if len(ruids) > 0 {
 		hashes := make(map[model.UID]string, len(ruids))
 		err := r.c.FetchBodies(ctx, ruids, func(m model.Message) error {
-			hashes[m.UID] = model.ContentHash(m.Body)
-			return nil
+			h, err := model.HashReader(m.Body)
+			hashes[m.UID] = h
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("fetch messages to compare: %w", err)
@@ -326,6 +328,9 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			return false, err
 		}
 		r.sum.Paired += len(p.Pair)
+	}
+	if err := r.removeStaged(st.Downloads, p.DropDownloads); err != nil {
+		return false, err
 	}
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
@@ -519,13 +524,17 @@ func (r *folderRun) expungeRemote(ctx context.Context, refs []plan.Ref) error {
 	return fmt.Errorf("expunge: %w", err)
 }
 
-// download fetches new server messages into the Maildir, in batches. A
-// batch is fetched into memory; its download intents (content of each
-// message) are committed before its files are written; each file is
-// durable (fsynced, renamed, directory fsynced) before the commit that
-// names it and forgets its intent. A crash in between leaves files the
-// next run recognises by their intents: paired again by content, or
-// removed when the server's message is gone meanwhile, never uploaded.
+// download fetches new server messages into the Maildir, in batches.
+// Each message is streamed into the folder's tmp/ as it arrives
+// (converted to LF line endings, fsynced), never held in memory; the
+// batch's download intents (content of each message, learned while
+// streaming) are committed before any of its files is renamed into new/
+// or cur/; each file is durable (renamed, directory fsynced) before the
+// commit that names it and forgets its intent. A crash in between leaves
+// files the next run recognises by their intents: paired again by
+// content, or removed when the server's message is gone meanwhile, never
+// uploaded. A crash before the intents are committed leaves only tmp/
+// files, which no one reads and CleanTmp removes.
 func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	if len(dls) == 0 {
 		return nil
@@ -549,29 +558,58 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 	return nil
 }
 
+// stagedDownload is a downloaded message in tmp/, not yet delivered.
+type stagedDownload struct {
+	st    *maildir.Staged
+	uid   model.UID
+	flags model.Flags
+	sum   model.LocalSum
+}
+
 func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) error {
 	uids := make([]model.UID, len(dls))
 	for i, d := range dls {
 		uids[i] = d.UID
 	}
-	var msgs []model.Message
+	var staged []stagedDownload
+	defer func() {
+		for _, s := range staged {
+			s.st.Discard() // nothing after Deliver
+		}
+	}()
 	err := r.c.FetchBodies(ctx, uids, func(m model.Message) error {
 		if err := ctx.Err(); err != nil {
 			return err // interrupted: stop at once
 		}
-		msgs = append(msgs, m)
+		var sum model.LocalSum
+		st, err := r.f.StageFile(func(fh *os.File) error {
+			w := model.NewLocalFormWriter(fh)
+			if _, err := io.Copy(w, m.Body); err != nil {
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			var err error
+			sum, err = w.Sum()
+			return err
+		}, m.InternalDate)
+		if err != nil {
+			return err
+		}
+		staged = append(staged, stagedDownload{st: st, uid: m.UID, flags: m.Flags, sum: sum})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if len(msgs) == 0 {
+	if len(staged) == 0 {
 		return nil // gone from the server since the listing
 	}
 	ch := model.StateChange{}
-	for _, m := range msgs {
-		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: m.UID,
-			Fingerprint: model.LocalFingerprint(model.FromCRLF(m.Body)), Hash: model.ContentHash(m.Body)})
+	for _, s := range staged {
+		ch.PutDownloads = append(ch.PutDownloads, model.DownloadIntent{UID: s.uid,
+			Fingerprint: s.sum.Fingerprint, Hash: s.sum.Hash})
 	}
 	if err := r.e.db.Commit(r.name, ch); err != nil {
 		return err
@@ -590,14 +628,14 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		}
 		return r.e.db.Commit(r.name, ch)
 	}
-	for _, m := range msgs {
+	for _, s := range staged {
 		if err := ctx.Err(); err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
 			}
 			return err
 		}
-		en, err := r.f.Deliver(model.LocalForm(m.Body), m.Flags, m.InternalDate)
+		en, err := s.st.Deliver(s.flags, "")
 		if err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
@@ -605,10 +643,10 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pairs = append(pairs, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pairs = append(pairs, model.Pair{UID: s.uid, Key: en.Key, Flags: s.flags})
 		r.sum.Downloaded++
-		r.sum.BytesDown += int64(len(m.Body))
-		r.e.opts.Progress.Done(1, int64(len(m.Body)))
+		r.sum.BytesDown += s.sum.WireSize
+		r.e.opts.Progress.Done(1, s.sum.WireSize)
 	}
 	return commit()
 }
@@ -625,13 +663,24 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 	r.e.opts.Progress.Plan(len(ups), 0)
 	unresolved := false
 	sent := map[string]bool{} // confirmed by the server in this call
+	// The files of the batch in flight, read while they are sent.
+	var files []*os.File
+	closeFiles := func() {
+		for _, fh := range files {
+			fh.Close()
+		}
+		files = nil
+	}
+	defer closeFiles()
 	for lo := 0; lo < len(ups); {
+		closeFiles()
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
 		var reqs []model.AppendReq
 		var ens []maildir.Entry
 		var intents []model.Intent
+		var ids []string // Message-IDs
 		var size int64
 		hi := lo
 		for ; hi < len(ups) && len(reqs) < uploadBatchMsgs && size < uploadBatchBytes; hi++ {
@@ -649,18 +698,26 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 				r.e.warn("folder %q: message %s was uploaded but the server's copy could not be found to learn its UID; it stays unpaired (its upload intent is kept) rather than being uploaded twice", r.name, ups[hi].Key)
 				continue
 			}
-			data, en, err := r.f.ReadFile(ups[hi].Key)
+			// Read twice, never held: once for the intent (fingerprint,
+			// hash, size with CRLF), once while it is sent.
+			fh, en, err := r.f.Open(ups[hi].Key)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted since the scan
 			}
 			if err != nil {
 				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
-			body := model.ToCRLF(data)
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime, Body: body})
+			files = append(files, fh)
+			fp, hash, crlfSize, err := model.SumLocal(fh, en.Size)
+			if err != nil {
+				return false, fmt.Errorf("read message %s for upload: %w", filepath.Join(r.f.Path(), en.Dir, en.Name), err)
+			}
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime,
+				Reader: model.NewCRLFReader(io.NewSectionReader(fh, 0, en.Size)), Size: crlfSize})
 			ens = append(ens, en)
-			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
-			size += int64(len(body))
+			ids = append(ids, messageID(fileHead(fh, en.Size)))
+			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: fp, Hash: hash, Created: timeNow()})
+			size += crlfSize
 		}
 		batchStart := lo
 		lo = hi
@@ -680,8 +737,8 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			confirmed[i] = true
 			sent[ens[i].Key] = true
 			r.sum.Uploaded++
-			r.sum.BytesUp += int64(len(reqs[i].Body))
-			r.e.opts.Progress.Done(1, int64(len(reqs[i].Body)))
+			r.sum.BytesUp += reqs[i].Len()
+			r.e.opts.Progress.Done(1, reqs[i].Len())
 			if res.UID == 0 || res.UIDValidity != r.status.UIDValidity {
 				noUID = append(noUID, i) // found below, or paired by content in the next pass
 				return nil
@@ -693,7 +750,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
 			// (Without UIDNEXT the server's new messages are not told
 			// from the old ones.)
-			found, ferr := r.findAppended(ctx, ens, reqs, intents, noUID)
+			found, ferr := r.findAppended(ctx, ens, ids, intents, noUID)
 			if ferr != nil {
 				return false, ferr
 			}
@@ -745,15 +802,15 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 // (Dovecot drops a CR before a line end), which pairing by content could
 // not see. Such a change is said once, naming the file. The others are
 // left to pairing by content.
-func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs []model.AppendReq, intents []model.Intent, idx []int) ([]model.Pair, error) {
+func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, msgIDs []string, intents []model.Intent, idx []int) ([]model.Pair, error) {
 	var found []model.Pair
 	taken := map[model.UID]bool{}
 	ids := map[string]int{}
 	for _, i := range idx {
-		ids[messageID(reqs[i].Body)]++
+		ids[msgIDs[i]]++
 	}
 	for _, i := range idx {
-		id := messageID(reqs[i].Body)
+		id := msgIDs[i]
 		if id == "" || ids[id] > 1 {
 			continue // two uploads with one Message-ID: content tells them apart
 		}
@@ -788,6 +845,14 @@ func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs 
 
 func pairsHaveKey(pairs []model.Pair, key string) bool {
 	return slices.ContainsFunc(pairs, func(p model.Pair) bool { return p.Key == key })
+}
+
+// fileHead returns the start of a message file (size bytes), where its
+// header is.
+func fileHead(fh *os.File, size int64) []byte {
+	b := make([]byte, min(size, 64<<10))
+	n, _ := fh.ReadAt(b, 0)
+	return b[:n]
 }
 
 // messageID returns the Message-ID of a message (with its angle

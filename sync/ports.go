@@ -2,6 +2,8 @@ package sync
 
 import (
 	"context"
+	"io"
+	"os"
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
@@ -107,11 +109,20 @@ type LocalFolder interface {
 	Scan() ([]maildir.Entry, error)
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
+	// Open opens a message's file by key (its content as stored, LF
+	// line endings); the caller closes it.
+	Open(key string) (*os.File, maildir.Entry, error)
 	// ReadFile reads a message by key, as stored (LF line endings).
 	ReadFile(key string) ([]byte, maildir.Entry, error)
 	// Deliver writes a new message (tmp/, fsync, rename). It is not
 	// durable until SyncDirs returns.
 	Deliver(body []byte, flags model.Flags, mtime time.Time) (maildir.Entry, error)
+	// StageFile writes a new message into tmp/ through fill (fsynced,
+	// not yet visible); the Staged is then delivered or discarded.
+	StageFile(fill func(fh *os.File) error, mtime time.Time) (*maildir.Staged, error)
+	// RemoveStaged removes the staged files of tmp/ (left by a crash)
+	// that match says are the caller's.
+	RemoveStaged(match func(r io.ReaderAt, size int64) bool) error
 	// SyncDirs makes the deliveries and renames so far durable.
 	SyncDirs() error
 	// SetFlags renames a message to carry flags (other info kept).

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/maildir"
@@ -178,7 +180,7 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 			// A flag the server cannot store stays in the Maildir only.
 			diff(p.UID, p.Key, "flags differ: server %s, Maildir %s", r.Flags, l.Flags)
 		}
-		data, _, err := f.ReadFile(p.Key)
+		fh, en, err := f.Open(p.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			diff(p.UID, p.Key, "file vanished while verifying")
 			continue
@@ -186,20 +188,25 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		if err != nil {
 			return err
 		}
-		if size := model.CRLFSize(data); size != r.Size {
+		_, hash, size, err := model.SumLocal(fh, en.Size) // streamed, not held
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(f.Path(), en.Dir, en.Name), err)
+		}
+		if size != r.Size {
 			// mbsync's X-TUID header line (in the Maildir file or in
 			// the server's copy) changes the size but not the content
 			// as model.ContentHash sees it: the content check decides.
 			switch {
 			case !opts.Quick:
 				sizeDiff[p.UID] = [2]int64{r.Size, size}
-			case !model.HasTUID(data):
+			case !localHasTUID(f, p.Key):
 				diff(p.UID, p.Key, "size differs: server %d, Maildir %d", r.Size, size)
 				continue
 			}
 		}
 		if !opts.Quick {
-			localHash[p.UID] = model.ContentHash(data)
+			localHash[p.UID] = hash
 			fetch = append(fetch, p.UID)
 		}
 	}
@@ -209,10 +216,14 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 	}
 	if len(fetch) > 0 {
 		err := c.FetchBodies(ctx, fetch, func(m model.Message) error {
-			sum := sha256.Sum256(m.Body)
-			switch h := hex.EncodeToString(sum[:]); {
+			raw := sha256.New() // of the exact bytes: a server copy with a bare LF differs
+			content, tuid, err := model.HashReaderTUID(io.TeeReader(m.Body, raw))
+			if err != nil {
+				return err
+			}
+			switch h := hex.EncodeToString(raw.Sum(nil)); {
 			case h == localHash[m.UID]:
-			case model.HasTUID(m.Body) && model.ContentHash(m.Body) == localHash[m.UID]:
+			case tuid && content == localHash[m.UID]:
 				// equal but for mbsync's X-TUID line in the server's copy
 			case sizeDiff[m.UID] != [2]int64{}:
 				diff(m.UID, keyOf[m.UID], "size differs: server %d, Maildir %d", sizeDiff[m.UID][0], sizeDiff[m.UID][1])
@@ -236,4 +247,16 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		}
 	}
 	return nil
+}
+
+// localHasTUID reports whether the Maildir file of key has an X-TUID
+// header line (mbsync's), reading at most its first 256 KiB.
+func localHasTUID(f LocalFolder, key string) bool {
+	fh, _, err := f.Open(key)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	head, _ := io.ReadAll(io.LimitReader(fh, 256<<10))
+	return model.HasTUID(head)
 }
