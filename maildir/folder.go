@@ -31,7 +31,8 @@ type Folder struct {
 	path string
 
 	mu    sync.Mutex
-	cache map[string]string // key -> "cur/<name>" or "new/<name>"
+	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
+	index []indexEntry      // from the last List, sorted by key; cache overrides it
 }
 
 // Name returns the canonical folder name ("INBOX", "A/B").
@@ -79,6 +80,9 @@ func (f *Folder) cached(key string) (loc, bool) {
 	defer f.mu.Unlock()
 	rel, ok := f.cache[key]
 	if !ok {
+		return f.indexed(key)
+	}
+	if rel == "" {
 		return loc{}, false
 	}
 	dir, name, _ := strings.Cut(rel, "/")
@@ -93,7 +97,11 @@ func (f *Folder) remember(key string, l loc) {
 
 func (f *Folder) forget(key string) {
 	f.mu.Lock()
-	delete(f.cache, key)
+	if _, ok := f.indexed(key); ok {
+		f.cache[key] = ""
+	} else {
+		delete(f.cache, key)
+	}
 	f.mu.Unlock()
 }
 
@@ -215,6 +223,7 @@ func (f *Folder) Scan() ([]Entry, error) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	f.mu.Lock()
 	f.cache = cache
+	f.index = nil
 	f.mu.Unlock()
 	return entries, nil
 }
