@@ -53,6 +53,12 @@ type folderRun struct {
 	refused map[string]string
 	// blockedSaid: a pass of this run reported held-back deletions.
 	blockedSaid bool
+	// For the Skip record (skip.go): whether the last pass changed the
+	// server, and the mtimes of new/ and cur/ it read at readAt
+	// (nanoseconds) before listing the Maildir folder.
+	passServerChanged bool
+	pre               [2]int64
+	readAt            int64
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -88,7 +94,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 			r.serverChanged = false
 		}
 		if !again {
-			return nil
+			return r.recordSkip(ctx)
 		}
 	}
 	return nil
@@ -110,14 +116,13 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
-	entries, err := r.f.Scan()
+	r.readAt = time.Now().UnixNano()
+	r.pre = stampNanos(r.f.ChangeStamp())
+	entries, err := r.f.List()
 	if err != nil {
 		return false, err
 	}
-	local := make([]model.LocalMsg, len(entries))
-	for i, en := range entries {
-		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
-	}
+	local := localMsgs(entries)
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
 		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept}
 	if err := r.sayUnkept(st, local); err != nil {
@@ -144,14 +149,13 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if len(pl.Blocked) > 0 {
 		r.blockedSaid = true
 	}
-	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
-		r.serverChanged = true
-	}
+	r.passServerChanged = len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0
 	for _, fs := range pl.Flags {
 		if fs.Remote != fs.Target {
-			r.serverChanged = true
+			r.passServerChanged = true
 		}
 	}
+	r.serverChanged = r.serverChanged || r.passServerChanged
 	again, err := r.apply(ctx, st, pl)
 	if err != nil {
 		return false, err

@@ -32,6 +32,11 @@ type Remote interface {
 	// cannot represent are not in folders but in skipped, as
 	// "name: reason" for the user.
 	ListFolders(ctx context.Context) (folders []model.RemoteFolder, skipped []string, err error)
+	// Statuses returns the status of the given folders without selecting
+	// them (STATUS, pipelined), for Skip; a folder the server does not
+	// answer for is missing from the map. The error is for a broken
+	// connection.
+	Statuses(ctx context.Context, names []string) (map[string]model.FolderStatus, error)
 	// CreateFolder creates a folder (canonical name). On error the folder
 	// may exist or not; the next ListFolders tells.
 	CreateFolder(ctx context.Context, name string) error
@@ -105,6 +110,13 @@ type LocalFolder interface {
 	Exists() bool
 	// Scan lists the folder's messages (new/ and cur/, never tmp/).
 	Scan() ([]maildir.Entry, error)
+	// List is Scan without a stat per file: Size is from the name's
+	// ",S=" or -1, ModTime is zero.
+	List() ([]maildir.Entry, error)
+	// ChangeStamp returns the modification times of new/ and cur/ (zero
+	// for a missing directory): every delivery, rename and removal
+	// changes one.
+	ChangeStamp() maildir.Stamp
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
 	// ReadFile reads a message by key, as stored (LF line endings).
@@ -134,6 +146,13 @@ type State interface {
 	Load(name string) (*model.FolderState, error)
 	// Commit applies one change to one folder atomically and durably.
 	Commit(name string, ch model.StateChange) error
+	// LoadSkip reads a folder's Skip record and whether work is pending
+	// in its state, without decoding its pairs.
+	LoadSkip(name string) (statedb.SkipInfo, error)
+	// SetSkip records a folder's Skip record (a zero one deletes it); it
+	// writes nothing when the same is stored. Every Commit to the folder
+	// deletes it.
+	SetSkip(name string, s statedb.Skip) error
 	// Forget deletes everything stored about a folder.
 	Forget(name string) error
 	// Close releases the state.
