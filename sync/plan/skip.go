@@ -87,7 +87,7 @@ func Skip(in SkipInput) SkipReason {
 
 // Fine and coarse timestamp margins (see MtimeMargin).
 const (
-	FineMtimeMargin   = 50 * time.Millisecond
+	FineMtimeMargin   = 20 * time.Millisecond
 	CoarseMtimeMargin = 2 * time.Second
 )
 
@@ -96,7 +96,8 @@ const (
 // change made later in the same timestamp tick would leave m as it is;
 // once the clock is a tick past m, every change gives a later mtime. A
 // time with a sub-second part comes from a file system with fine
-// timestamps, whose tick is the kernel's clock tick (at most 10 ms);
+// timestamps, whose tick is the kernel's clock tick (at most 10 ms: a
+// timestamp lags the clock by less than a tick, the margin is twice that);
 // a whole second may come from one with 1- or 2-second timestamps.
 func MtimeMargin(m int64) time.Duration {
 	if m%int64(time.Second) != 0 {
