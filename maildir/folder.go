@@ -33,6 +33,9 @@ type Folder struct {
 	mu    sync.Mutex
 	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
 	index []indexEntry      // from the last List, sorted by key; cache overrides it
+	// surprised: since the last List, a lookup found a file elsewhere
+	// than index and cache said, or not at all (see Unchanged).
+	surprised bool
 }
 
 // Name returns the canonical folder name ("INBOX", "A/B").
@@ -248,12 +251,17 @@ func (f *Folder) Lookup(key string) (Entry, error) {
 	if !validKey(key) {
 		return Entry{}, f.errorf("invalid message key %q: %w", key, fs.ErrNotExist)
 	}
-	if l, ok := f.cached(key); ok {
+	l, expected := f.cached(key)
+	if expected {
 		if e, ok := f.stat(key, l); ok {
 			return e, nil
 		}
 	}
+	// Past here the folder was not where the last List and our own
+	// changes left it (see Unchanged), unless a key not expected is
+	// not found.
 	if e, ok := f.stat(key, loc{"new", key}); ok {
+		f.surprise()
 		f.remember(key, loc{"new", key})
 		return e, nil
 	}
@@ -264,9 +272,13 @@ func (f *Folder) Lookup(key string) (Entry, error) {
 		}
 		l, ok := locs[key]
 		if !ok {
+			if expected {
+				f.surprise()
+			}
 			f.forget(key)
 			return Entry{}, f.notExist(key)
 		}
+		f.surprise()
 		fi, err := os.Lstat(filepath.Join(f.path, l.dir, l.name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // renamed since listed

@@ -57,6 +57,7 @@ func (f *Folder) List() ([]Entry, error) {
 		f.mu.Lock()
 		f.cache = make(map[string]string)
 		f.index = idx
+		f.surprised = false
 		f.mu.Unlock()
 		return ents, nil
 	}
@@ -137,5 +138,66 @@ func sizeField(key string) int64 {
 		if n, err := strconv.ParseInt(rest[:end], 10, 64); err == nil && n >= 0 {
 			return n
 		}
+	}
+}
+
+// surprise records that the folder was changed behind our back.
+func (f *Folder) surprise() {
+	f.mu.Lock()
+	f.surprised = true
+	f.mu.Unlock()
+}
+
+// Unchanged reports whether new/ and cur/ hold exactly the files the
+// last List found, changed only by this Folder's own Deliver, SetFlags
+// and Remove since: same keys, same names (flags and keywords), same
+// directories. It reads the directories again (no stat per file). It
+// is false when no List was made, or when a lookup since found a file
+// moved, gone or new (another program's doing). The sync engine uses it
+// to learn that nobody changed a folder while it synced it.
+func (f *Folder) Unchanged() (bool, error) {
+	f.mu.Lock()
+	if f.index == nil || f.surprised {
+		f.mu.Unlock()
+		return false, nil
+	}
+	want := make([]indexEntry, 0, len(f.index)+len(f.cache))
+	for _, e := range f.index {
+		rel, ok := f.cache[e.key]
+		if !ok {
+			want = append(want, e)
+			continue
+		}
+		if rel != "" {
+			dir, name, _ := strings.Cut(rel, "/")
+			want = append(want, indexEntry{e.key, dir, name})
+		}
+	}
+	for key, rel := range f.cache {
+		if _, indexed := f.indexed(key); !indexed && rel != "" {
+			dir, name, _ := strings.Cut(rel, "/")
+			want = append(want, indexEntry{key, dir, name})
+		}
+	}
+	f.mu.Unlock()
+	slices.SortFunc(want, func(a, b indexEntry) int { return strings.Compare(a.key, b.key) })
+	for attempt := 0; ; attempt++ {
+		before := f.dirMtimes()
+		got, atomicNew, atomicCur, vanished, err := f.listTyped()
+		if err != nil {
+			return false, err
+		}
+		if (vanished || !(atomicNew && atomicCur) && f.dirMtimes() != before) && attempt < maxRetries {
+			continue
+		}
+		if vanished || len(got) != len(want) {
+			return false, nil
+		}
+		for i, e := range got {
+			if w := want[i]; e.Key != w.key || e.Dir != w.dir || e.Name != w.name {
+				return false, nil
+			}
+		}
+		return true, nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/mailsync/mailsync/model"
 )
@@ -95,4 +96,78 @@ func TestListMatchesScan(t *testing.T) {
 	if en, err := f.SetFlags("1.M1P1.host", model.FlagSeen); err != nil || en.Dir != "cur" {
 		t.Fatalf("set flags %+v %v", en, err)
 	}
+}
+
+// TestUnchanged: after List, the folder's own deliveries, flag changes
+// and removals leave it Unchanged; another program's rename, delivery or
+// removal does not, even when a lookup has followed the rename.
+func TestUnchanged(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	var keys []string
+	for i := 0; i < 4; i++ {
+		en, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), model.Flags(i)&model.FlagSeen, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, en.Key)
+	}
+	if ok, err := f.Unchanged(); ok || err != nil {
+		t.Fatalf("before any List: %v %v", ok, err)
+	}
+	reset := func() {
+		t.Helper()
+		if _, err := f.List(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(step string, want bool) {
+		t.Helper()
+		if ok, err := f.Unchanged(); ok != want || err != nil {
+			t.Fatalf("%s: Unchanged = %v, %v; want %v", step, ok, err, want)
+		}
+	}
+	reset()
+	expect("nothing done", true)
+	if _, err := f.SetFlags(keys[0], model.FlagFlagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove(keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	en, err := f.DeliverSync([]byte("Subject: y\n\nbody\n"), 0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetFlags(en.Key, model.FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	expect("own changes", true)
+
+	// Another program renames a file (a flag change).
+	other, _ := f.Lookup(keys[2])
+	if err := os.Rename(f.EntryPath(other), filepath.Join(f.Path(), "cur", keys[2]+":2,FS")); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign rename", false)
+	// A lookup follows the rename: still a change nobody planned.
+	if _, err := f.Lookup(keys[2]); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign rename, looked up", false)
+
+	reset()
+	expect("listed again", true)
+	if err := os.WriteFile(filepath.Join(f.Path(), "new", "999.M1P1.other"), []byte("Subject: z\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign delivery", false)
+	reset()
+	if err := os.Remove(f.EntryPath(other)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	cur, _ := f.Lookup(keys[3])
+	if err := os.Remove(f.EntryPath(cur)); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign removal", false)
 }

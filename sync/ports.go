@@ -117,6 +117,10 @@ type LocalFolder interface {
 	// for a missing directory): every delivery, rename and removal
 	// changes one.
 	ChangeStamp() maildir.Stamp
+	// Unchanged reports whether the folder holds exactly what the last
+	// List found plus this process's own Deliver, SetFlags and Remove
+	// since (no other program changed it).
+	Unchanged() (bool, error)
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
 	// ReadFile reads a message by key, as stored (LF line endings).

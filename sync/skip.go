@@ -91,9 +91,9 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 // in step (every pass done, nothing refused, held back or left
 // unconfirmed); otherwise the Commits of the run have deleted it. When
 // the Maildir folder changed during the last pass (the pass's own
-// deliveries and renames, or another program's), it lists the folder
-// once more and records its mtimes only if the listing agrees with the
-// state (settleLocal).
+// deliveries and renames, or another program's), it reads the folder's
+// directories once more and records their mtimes only if nobody but the
+// pass changed them (settleLocal).
 func (r *folderRun) recordSkip(ctx context.Context) error {
 	if !r.c.Caps().CondStore || len(r.sum.Errors) > 0 || r.sum.Skipped > 0 || len(r.refused) > 0 ||
 		r.blockedSaid || len(r.unconfirmed) > 0 {
@@ -106,12 +106,13 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 	return r.e.db.SetSkip(r.name, statedb.Skip(rec))
 }
 
-// settleLocal lists the Maildir folder again, once its mtimes are old
-// enough to be trusted (waiting for that at most plan.FineMtimeMargin),
-// and plans it against the state with the stored pairs as the server's
-// listing: when that plan is empty, nothing in the folder is unsynced
-// and its mtimes make the record. Otherwise (or on any error) the record
-// is zero and the next run syncs the folder in full.
+// settleLocal reads the Maildir folder's directories again, once their
+// mtimes are old enough to be trusted (waiting for that at most
+// plan.FineMtimeMargin), and records them when the folder holds exactly
+// what the last pass listed plus the pass's own changes
+// (LocalFolder.Unchanged): nobody else changed it, so it is in step.
+// Otherwise (or on any error) the record is zero and the next run syncs
+// the folder in full.
 func (r *folderRun) settleLocal(ctx context.Context) plan.SkipRecord {
 	now := stampNanos(r.f.ChangeStamp())
 	latest := max(now[0], now[1])
@@ -126,21 +127,7 @@ func (r *folderRun) settleLocal(ctx context.Context) plan.SkipRecord {
 	}
 	readAt := time.Now().UnixNano()
 	pre := stampNanos(r.f.ChangeStamp())
-	entries, err := r.f.List()
-	if err != nil {
-		return plan.SkipRecord{}
-	}
-	st, err := r.e.db.Load(r.name)
-	if err != nil || st.UIDValidity != r.status.UIDValidity {
-		return plan.SkipRecord{}
-	}
-	in := &plan.Input{Folder: r.name, State: st, UIDValidity: st.UIDValidity, Remote: plan.FromState(st),
-		Local: localMsgs(entries), Unkept: r.status.Unkept}
-	if ruids, lkeys := plan.NeedFingerprints(in); len(ruids)+len(lkeys) > 0 {
-		return plan.SkipRecord{}
-	}
-	pl, err := plan.Build(in)
-	if err != nil || !pl.Empty() || len(pl.Blocked) > 0 {
+	if ok, err := r.f.Unchanged(); !ok || err != nil {
 		return plan.SkipRecord{}
 	}
 	return plan.RecordSkip(true, r.status, false, pre, readAt, stampNanos(r.f.ChangeStamp()))

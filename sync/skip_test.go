@@ -118,3 +118,57 @@ func TestNoSkipWithoutCondStore(t *testing.T) {
 	}
 	fx.assertInSync(t)
 }
+
+// meddlingConn is a real connection that, at its first FetchBodies, lets
+// another program rename a Maildir file (a flag change) while the sync
+// is under way.
+type meddlingConn struct {
+	*imapconn.Conn
+	once *gosync.Once
+	act  func()
+}
+
+func (c meddlingConn) FetchBodies(ctx context.Context, uids []model.UID, fn func(model.Message) error) error {
+	c.once.Do(c.act)
+	return c.Conn.FetchBodies(ctx, uids, fn)
+}
+
+// TestChangeDuringSyncIsNotSkipped: a flag changed in the Maildir by
+// another program while a sync runs (after the sync listed the folder)
+// is not taken for the sync's own change: the next run syncs the folder
+// and sends the flag to the server.
+func TestChangeDuringSyncIsNotSkipped(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	ents, err := inbox.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := ents[0]
+	fx.srv.Save(t, "INBOX", testMsg("to download"))
+	var once gosync.Once
+	act := func() {
+		other := fx.folder(t, "INBOX") // another program: its own view
+		if _, err := other.SetFlags(victim.Key, victim.Flags^model.FlagFlagged); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
+		if err != nil {
+			return nil, err
+		}
+		return meddlingConn{c, &once, act}, nil
+	})
+	if err != nil || sum.Downloaded != 1 {
+		t.Fatalf("sync: %v %+v", err, sum)
+	}
+	if sum, sel := fx.syncCounting(t); sum.FlagsToServer != 1 || !slices.Contains(sel, "INBOX") {
+		t.Fatalf("the flag changed during the sync was not synced: selected %q, summary %+v", sel, sum)
+	}
+	fx.assertInSync(t)
+}
