@@ -106,9 +106,12 @@ func (d *DB) LoadSkip(name string) (si SkipInfo, err error) {
 }
 
 // SetSkip records a folder's Skip record, in one transaction of its
-// own, unless the same record is stored already (then nothing is
-// written). A zero record deletes the stored one.
-func (d *DB) SetSkip(name string, s Skip) (err error) {
+// own, unless the same record is stored already and meta is nil (then
+// nothing is written). A zero record deletes the stored one. With meta,
+// the folder's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ are recorded in
+// the same transaction (as Commit with StateChange.Meta would, but
+// without deleting the Skip record).
+func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 	v := s.encode()
 	same := false
 	err = func() (err error) {
@@ -124,10 +127,15 @@ func (d *DB) SetSkip(name string, s Skip) (err error) {
 			return nil
 		})
 	}()
-	if err != nil || same {
+	if err != nil || (same && meta == nil) {
 		return err
 	}
 	return d.Update(func(tx *Tx) error {
+		if meta != nil {
+			if err := tx.SetMeta(name, meta.UIDValidity, meta.UIDNext, meta.HighestModSeq); err != nil {
+				return err
+			}
+		}
 		fb, err := tx.folder(name)
 		if err != nil {
 			return err

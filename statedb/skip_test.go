@@ -19,7 +19,7 @@ func TestSkipRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Skip{UIDValidity: 7, UIDNext: 2, Messages: 1, HighestModSeq: 1 << 40, NewMtime: -5, CurMtime: 1763900000123456789}
-	if err := db.SetSkip("INBOX", s); err != nil {
+	if err := db.SetSkip("INBOX", s, nil); err != nil {
 		t.Fatal(err)
 	}
 	if si, err := db.LoadSkip("INBOX"); err != nil || si.Skip != s || si.Pending {
@@ -27,7 +27,7 @@ func TestSkipRecord(t *testing.T) {
 	}
 	fi1, _ := os.Stat(path)
 	before := fi1.ModTime()
-	if err := db.SetSkip("INBOX", s); err != nil { // the same: nothing written
+	if err := db.SetSkip("INBOX", s, nil); err != nil { // the same: nothing written
 		t.Fatal(err)
 	}
 	if fi2, _ := os.Stat(path); !fi2.ModTime().Equal(before) {
@@ -55,7 +55,18 @@ func TestSkipRecord(t *testing.T) {
 			t.Errorf("%s: %+v %v", name, si, err)
 		}
 	}
-	if err := db.SetSkip("none", Skip{}); err != nil { // zero: nothing to delete
+	if err := db.SetSkip("none", Skip{}, nil); err != nil { // zero: nothing to delete
 		t.Fatal(err)
+	}
+	// With meta: both in one transaction, the record kept.
+	if err := db.SetSkip("none", s, &model.Meta{UIDValidity: 7, UIDNext: 2, HighestModSeq: 9}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Load("none")
+	if err != nil || st.UIDValidity != 7 || st.UIDNext != 2 || st.HighestModSeq != 9 {
+		t.Fatalf("meta %+v %v", st, err)
+	}
+	if si, err := db.LoadSkip("none"); err != nil || si.Skip != s {
+		t.Fatalf("record %+v %v", si, err)
 	}
 }

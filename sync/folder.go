@@ -59,6 +59,9 @@ type folderRun struct {
 	passServerChanged bool
 	pre               [2]int64
 	readAt            int64
+	// meta is what the last pass found to record (plan.RecordMeta), not
+	// yet committed.
+	meta *model.Meta
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -92,6 +95,9 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 			// did meanwhile.
 			settled, again = true, true
 			r.serverChanged = false
+			if err := r.commitMeta(); err != nil {
+				return err
+			}
 		}
 		if !again {
 			return r.recordSkip(ctx)
@@ -116,6 +122,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
+	r.meta = nil
 	r.readAt = time.Now().UnixNano()
 	r.pre = stampNanos(r.f.ChangeStamp())
 	entries, err := r.f.List()
@@ -162,12 +169,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	}
 	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
-		// is applied: remember them for the next run's shortcut.
-		if m := plan.RecordMeta(r.c.Caps().CondStore, st, r.status); m != nil {
-			if err := r.e.db.Commit(r.name, model.StateChange{Meta: m}); err != nil {
-				return false, err
-			}
-		}
+		// is applied: remember them for the next run's shortcut (with
+		// the Skip record, in one transaction, or before a settling
+		// pass).
+		r.meta = plan.RecordMeta(r.c.Caps().CondStore, st, r.status)
 	}
 	return again, nil
 }

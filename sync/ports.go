@@ -153,10 +153,11 @@ type State interface {
 	// LoadSkip reads a folder's Skip record and whether work is pending
 	// in its state, without decoding its pairs.
 	LoadSkip(name string) (statedb.SkipInfo, error)
-	// SetSkip records a folder's Skip record (a zero one deletes it); it
-	// writes nothing when the same is stored. Every Commit to the folder
-	// deletes it.
-	SetSkip(name string, s statedb.Skip) error
+	// SetSkip records a folder's Skip record (a zero one deletes it)
+	// and, with meta, its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, in one
+	// transaction; it writes nothing when the same record is stored and
+	// meta is nil. Every Commit to the folder deletes the record.
+	SetSkip(name string, s statedb.Skip, meta *model.Meta) error
 	// Forget deletes everything stored about a folder.
 	Forget(name string) error
 	// Close releases the state.

@@ -97,13 +97,26 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 func (r *folderRun) recordSkip(ctx context.Context) error {
 	if !r.c.Caps().CondStore || len(r.sum.Errors) > 0 || r.sum.Skipped > 0 || len(r.refused) > 0 ||
 		r.blockedSaid || len(r.unconfirmed) > 0 {
-		return nil
+		return r.commitMeta()
 	}
 	rec := plan.RecordSkip(true, r.status, r.passServerChanged, r.pre, r.readAt, stampNanos(r.f.ChangeStamp()))
 	if rec == (plan.SkipRecord{}) && !r.passServerChanged && r.status.HighestModSeq != 0 {
 		rec = r.settleLocal(ctx)
 	}
-	return r.e.db.SetSkip(r.name, statedb.Skip(rec))
+	m := r.meta
+	r.meta = nil
+	return r.e.db.SetSkip(r.name, statedb.Skip(rec), m)
+}
+
+// commitMeta commits what the last pass found to record (r.meta), if
+// anything.
+func (r *folderRun) commitMeta() error {
+	m := r.meta
+	r.meta = nil
+	if m == nil {
+		return nil
+	}
+	return r.e.db.Commit(r.name, model.StateChange{Meta: m})
 }
 
 // settleLocal reads the Maildir folder's directories again, once their
