@@ -218,9 +218,12 @@ func (r *folderRun) listRemote(ctx context.Context, st *model.FolderState) ([]mo
 		if err != nil {
 			return nil, err
 		}
-		uids, err := r.c.UIDs(ctx)
-		if err != nil {
-			return nil, err
+		// UID SEARCH only when the counts say something was expunged.
+		uids, ok := plan.UIDsFromCounts(st, changed, r.status.Messages)
+		if !ok {
+			if uids, err = r.c.UIDs(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if out, ok := plan.Merge(st, changed, uids); ok {
 			return out, nil
