@@ -25,28 +25,47 @@ const maxSnapshotBuf = 256 << 20
 // the whole call, so the names are a snapshot that no concurrent rename,
 // link or unlink in dir can tear.
 func listDir(dir string) (names []string, atomic bool, err error) {
+	names, _, atomic, err = listDirTypes(dir, false)
+	return names, atomic, err
+}
+
+// listDirTypes is listDir that also returns, with withTypes, each name's
+// file type as the directory tells it (types[i] for names[i]; see
+// direntRegular): no stat per file.
+func listDirTypes(dir string, withTypes bool) (names []string, types []uint8, atomic bool, err error) {
 	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, false, &fs.PathError{Op: "open", Path: dir, Err: err}
+		return nil, nil, false, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer syscall.Close(fd)
 	size := 64 << 10
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) == nil && st.Size > int64(size)/2 {
+		// Most file systems give a directory a size near the bytes of
+		// its entries: one buffer of about that size is read at once,
+		// rather than growing one by rereading.
+		size = int(min(2*st.Size, maxSnapshotBuf))
+	}
 	for {
 		buf := make([]byte, size)
 		n, err := getdents(fd, buf)
 		if err != nil {
-			return nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
+			return nil, nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
 		}
 		if len(buf)-n < maxDirent && size < maxSnapshotBuf {
 			// Possibly stopped because the buffer was full: start over
 			// with a bigger one.
 			size *= 4
 			if _, err := syscall.Seek(fd, 0, 0); err != nil {
-				return nil, false, &fs.PathError{Op: "seek", Path: dir, Err: err}
+				return nil, nil, false, &fs.PathError{Op: "seek", Path: dir, Err: err}
 			}
 			continue
 		}
-		names = parseDirents(buf[:n], nil)
+		var tp *[]uint8
+		if withTypes {
+			tp = &types
+		}
+		names = parseDirents(buf[:n], nil, tp)
 		atomic = true
 		// The kernel stops early only at the end of the directory on
 		// local file systems; FUSE and network file systems may return
@@ -55,13 +74,13 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 		for {
 			m, err := getdents(fd, buf)
 			if err != nil {
-				return nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
+				return nil, nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
 			}
 			if m == 0 {
-				return names, atomic, nil
+				return names, types, atomic, nil
 			}
 			atomic = false
-			names = parseDirents(buf[:m], names)
+			names = parseDirents(buf[:m], names, tp)
 		}
 	}
 }
@@ -76,8 +95,9 @@ func getdents(fd int, buf []byte) (int, error) {
 	}
 }
 
-// parseDirents appends the names of the linux_dirent64 records in buf.
-func parseDirents(buf []byte, names []string) []string {
+// parseDirents appends the names of the linux_dirent64 records in buf,
+// and their d_type to *types when types is not nil.
+func parseDirents(buf []byte, names []string, types *[]uint8) []string {
 	for len(buf) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
 		if reclen < 19 || reclen > len(buf) {
@@ -92,11 +112,22 @@ func parseDirents(buf []byte, names []string) []string {
 		}
 		if s := string(name); s != "." && s != ".." {
 			names = append(names, s)
+			if types != nil {
+				*types = append(*types, buf[18])
+			}
 		}
 		buf = buf[reclen:]
 	}
 	return names
 }
+
+// The d_type values listDirTypes reports that List relies on: a
+// regular file, and "unknown" (the file system does not say; List then
+// asks lstat).
+const (
+	direntUnknown = syscall.DT_UNKNOWN
+	direntRegular = syscall.DT_REG
+)
 
 // changeTime is the inode change time of fi (falling back on its mtime):
 // Deliver sets a tmp file's mtime to the message date, so stale tmp files

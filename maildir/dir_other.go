@@ -20,5 +20,20 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 	return names, false, err
 }
 
+// listDirTypes is listDir; the types are all direntUnknown here, so List
+// asks lstat for each file.
+func listDirTypes(dir string, withTypes bool) (names []string, types []uint8, atomic bool, err error) {
+	names, atomic, err = listDir(dir)
+	if withTypes {
+		types = make([]uint8, len(names))
+	}
+	return names, types, atomic, err
+}
+
+const (
+	direntUnknown = 0
+	direntRegular = 8
+)
+
 // changeTime is the best portable approximation of the inode change time.
 func changeTime(fi os.FileInfo) time.Time { return fi.ModTime() }

@@ -31,7 +31,11 @@ type Folder struct {
 	path string
 
 	mu    sync.Mutex
-	cache map[string]string // key -> "cur/<name>" or "new/<name>"
+	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
+	index []indexEntry      // from the last List, sorted by key; cache overrides it
+	// surprised: since the last List, a lookup found a file elsewhere
+	// than index and cache said, or not at all (see Unchanged).
+	surprised bool
 }
 
 // Name returns the canonical folder name ("INBOX", "A/B").
@@ -79,6 +83,9 @@ func (f *Folder) cached(key string) (loc, bool) {
 	defer f.mu.Unlock()
 	rel, ok := f.cache[key]
 	if !ok {
+		return f.indexed(key)
+	}
+	if rel == "" {
 		return loc{}, false
 	}
 	dir, name, _ := strings.Cut(rel, "/")
@@ -93,7 +100,11 @@ func (f *Folder) remember(key string, l loc) {
 
 func (f *Folder) forget(key string) {
 	f.mu.Lock()
-	delete(f.cache, key)
+	if _, ok := f.indexed(key); ok {
+		f.cache[key] = ""
+	} else {
+		delete(f.cache, key)
+	}
 	f.mu.Unlock()
 }
 
@@ -215,6 +226,7 @@ func (f *Folder) Scan() ([]Entry, error) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	f.mu.Lock()
 	f.cache = cache
+	f.index = nil
 	f.mu.Unlock()
 	return entries, nil
 }
@@ -239,12 +251,17 @@ func (f *Folder) Lookup(key string) (Entry, error) {
 	if !validKey(key) {
 		return Entry{}, f.errorf("invalid message key %q: %w", key, fs.ErrNotExist)
 	}
-	if l, ok := f.cached(key); ok {
+	l, expected := f.cached(key)
+	if expected {
 		if e, ok := f.stat(key, l); ok {
 			return e, nil
 		}
 	}
+	// Past here the folder was not where the last List and our own
+	// changes left it (see Unchanged), unless a key not expected is
+	// not found.
 	if e, ok := f.stat(key, loc{"new", key}); ok {
+		f.surprise()
 		f.remember(key, loc{"new", key})
 		return e, nil
 	}
@@ -255,9 +272,13 @@ func (f *Folder) Lookup(key string) (Entry, error) {
 		}
 		l, ok := locs[key]
 		if !ok {
+			if expected {
+				f.surprise()
+			}
 			f.forget(key)
 			return Entry{}, f.notExist(key)
 		}
+		f.surprise()
 		fi, err := os.Lstat(filepath.Join(f.path, l.dir, l.name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // renamed since listed

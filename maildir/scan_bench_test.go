@@ -8,10 +8,16 @@ import (
 )
 
 // BenchmarkScan lists a folder of 60,000 messages (90% in cur/ with
-// flags, 10% in new/), what every sync does before planning. Run with
+// flags, 10% in new/) with Scan (a stat per file) and with List (names
+// only, what every sync does before planning). Run with
 //
-//	go test ./maildir -run '^$' -bench Scan -benchmem
-func BenchmarkScan(b *testing.B) {
+//	go test ./maildir -run '^$' -bench 'Scan|List' -benchmem
+func BenchmarkScan(b *testing.B) { benchmarkListing(b, (*Folder).Scan) }
+
+// BenchmarkList: see BenchmarkScan.
+func BenchmarkList(b *testing.B) { benchmarkListing(b, (*Folder).List) }
+
+func benchmarkListing(b *testing.B, list func(*Folder) ([]Entry, error)) {
 	const n = 60000
 	m, err := Open(b.TempDir())
 	if err != nil {
@@ -34,7 +40,7 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		es, err := f.Scan()
+		es, err := list(f)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -314,6 +314,9 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 // serialized.
 func (d *DB) Commit(name string, ch model.StateChange) error {
 	return d.Update(func(tx *Tx) error {
+		if err := tx.clearSkip(name); err != nil {
+			return err
+		}
 		if ch.ResetPairs {
 			if err := tx.ResetPairs(name); err != nil {
 				return err

@@ -219,6 +219,9 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		return &e.sum, err
 	}
 	e.sum.Folders = len(folders)
+	// Folders unchanged on both sides since a run left them in step
+	// need nothing (skip.go).
+	folders = e.skipUnchanged(ctx, c, folders)
 
 	// Workers: one connection each; the first reuses c. A worker whose
 	// connection cannot be opened (many servers limit connections per

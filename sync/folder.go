@@ -54,6 +54,15 @@ type folderRun struct {
 	refused map[string]string
 	// blockedSaid: a pass of this run reported held-back deletions.
 	blockedSaid bool
+	// For the Skip record (skip.go): whether the last pass changed the
+	// server, and the mtimes of new/ and cur/ it read at readAt
+	// (nanoseconds) before listing the Maildir folder.
+	passServerChanged bool
+	pre               [2]int64
+	readAt            int64
+	// meta is what the last pass found to record (plan.RecordMeta), not
+	// yet committed.
+	meta *model.Meta
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -90,9 +99,12 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 			// did meanwhile.
 			settled, again = true, true
 			r.serverChanged = false
+			if err := r.commitMeta(); err != nil {
+				return err
+			}
 		}
 		if !again {
-			return nil
+			return r.recordSkip(ctx)
 		}
 	}
 	return nil
@@ -114,14 +126,14 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
-	entries, err := r.f.Scan()
+	r.meta = nil
+	r.readAt = time.Now().UnixNano()
+	r.pre = stampNanos(r.f.ChangeStamp())
+	entries, err := r.f.List()
 	if err != nil {
 		return false, err
 	}
-	local := make([]model.LocalMsg, len(entries))
-	for i, en := range entries {
-		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
-	}
+	local := localMsgs(entries)
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
 		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Policy: r.e.opts.Policy}
 	if err := r.sayUnkept(st, local); err != nil {
@@ -148,26 +160,23 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if len(pl.Blocked) > 0 {
 		r.blockedSaid = true
 	}
-	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
-		r.serverChanged = true
-	}
+	r.passServerChanged = len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0
 	for _, fs := range pl.Flags {
 		if fs.Remote != fs.Target {
-			r.serverChanged = true
+			r.passServerChanged = true
 		}
 	}
+	r.serverChanged = r.serverChanged || r.passServerChanged
 	again, err := r.apply(ctx, st, pl)
 	if err != nil {
 		return false, err
 	}
 	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
-		// is applied: remember them for the next run's shortcut.
-		if m := plan.RecordMeta(r.c.Caps().CondStore, st, r.status); m != nil {
-			if err := r.e.db.Commit(r.name, model.StateChange{Meta: m}); err != nil {
-				return false, err
-			}
-		}
+		// is applied: remember them for the next run's shortcut (with
+		// the Skip record, in one transaction, or before a settling
+		// pass).
+		r.meta = plan.RecordMeta(r.c.Caps().CondStore, st, r.status)
 	}
 	return again, nil
 }
@@ -213,9 +222,12 @@ func (r *folderRun) listRemote(ctx context.Context, st *model.FolderState) ([]mo
 		if err != nil {
 			return nil, err
 		}
-		uids, err := r.c.UIDs(ctx)
-		if err != nil {
-			return nil, err
+		// UID SEARCH only when the counts say something was expunged.
+		uids, ok := plan.UIDsFromCounts(st, changed, r.status.Messages)
+		if !ok {
+			if uids, err = r.c.UIDs(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if out, ok := plan.Merge(st, changed, uids); ok {
 			return out, nil

@@ -34,6 +34,11 @@ type Remote interface {
 	// cannot represent are not in folders but in skipped, as
 	// "name: reason" for the user.
 	ListFolders(ctx context.Context) (folders []model.RemoteFolder, skipped []string, err error)
+	// Statuses returns the status of the given folders without selecting
+	// them (STATUS, pipelined), for Skip; a folder the server does not
+	// answer for is missing from the map. The error is for a broken
+	// connection.
+	Statuses(ctx context.Context, names []string) (map[string]model.FolderStatus, error)
 	// CreateFolder creates a folder (canonical name). On error the folder
 	// may exist or not; the next ListFolders tells.
 	CreateFolder(ctx context.Context, name string) error
@@ -107,6 +112,17 @@ type LocalFolder interface {
 	Exists() bool
 	// Scan lists the folder's messages (new/ and cur/, never tmp/).
 	Scan() ([]maildir.Entry, error)
+	// List is Scan without a stat per file: Size is from the name's
+	// ",S=" or -1, ModTime is zero.
+	List() ([]maildir.Entry, error)
+	// ChangeStamp returns the modification times of new/ and cur/ (zero
+	// for a missing directory): every delivery, rename and removal
+	// changes one.
+	ChangeStamp() maildir.Stamp
+	// Unchanged reports whether the folder holds exactly what the last
+	// List found plus this process's own Deliver, SetFlags and Remove
+	// since (no other program changed it).
+	Unchanged() (bool, error)
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
 	// Open opens a message's file by key (its content as stored, LF
@@ -145,6 +161,14 @@ type State interface {
 	Load(name string) (*model.FolderState, error)
 	// Commit applies one change to one folder atomically and durably.
 	Commit(name string, ch model.StateChange) error
+	// LoadSkip reads a folder's Skip record and whether work is pending
+	// in its state, without decoding its pairs.
+	LoadSkip(name string) (statedb.SkipInfo, error)
+	// SetSkip records a folder's Skip record (a zero one deletes it)
+	// and, with meta, its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, in one
+	// transaction; it writes nothing when the same record is stored and
+	// meta is nil. Every Commit to the folder deletes the record.
+	SetSkip(name string, s statedb.Skip, meta *model.Meta) error
 	// Forget deletes everything stored about a folder.
 	Forget(name string) error
 	// Close releases the state.

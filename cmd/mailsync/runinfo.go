@@ -36,18 +36,46 @@ func recordRun(a *config.Account, r *accountResult, start time.Time, runErr erro
 		if ri.Error == "" && len(f.Errors) > 0 {
 			ri.Error = f.Errors[0]
 		}
+		var mf *maildir.Folder
+		if md != nil {
+			mf, _ = md.Folder(f.Folder)
+		}
+		if n, ok := inStep(db, mf, f.Folder); ok {
+			// Unchanged since a run left it in step (the engine skipped
+			// it, or just recorded it): every message is paired, and
+			// counting them would cost a scan and a state decode.
+			ri.ServerMessages, ri.LocalMessages, ri.CondStore = n, n, true
+			runs[f.Folder] = ri
+			continue
+		}
 		if st, err := db.Load(f.Folder); err == nil {
 			ri.ServerMessages = len(st.Pairs)
 			ri.CondStore = st.HighestModSeq > 0
 		}
-		if md != nil {
-			if mf, err := md.Folder(f.Folder); err == nil {
-				if ents, err := mf.Scan(); err == nil {
-					ri.LocalMessages = len(ents)
-				}
+		if mf != nil {
+			if ents, err := mf.List(); err == nil {
+				ri.LocalMessages = len(ents)
 			}
 		}
 		runs[f.Folder] = ri
 	}
 	return db.PutRunInfo(runs)
+}
+
+// inStep returns the number of messages of a folder whose Skip record
+// (see sync's skip.go) still matches its Maildir directories: a sync
+// left it in step, every message paired on both sides.
+func inStep(db *statedb.DB, mf *maildir.Folder, name string) (int, bool) {
+	if mf == nil {
+		return 0, false
+	}
+	si, err := db.LoadSkip(name)
+	if err != nil || si.Pending || si.Skip.HighestModSeq == 0 || si.Skip.NewMtime == 0 {
+		return 0, false
+	}
+	st := mf.ChangeStamp()
+	if !st.Complete() || st.New.UnixNano() != si.Skip.NewMtime || st.Cur.UnixNano() != si.Skip.CurMtime {
+		return 0, false
+	}
+	return int(si.Skip.Messages), true
 }

@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/mailsync/mailsync/model"
@@ -53,26 +55,47 @@ func FromState(st *model.FolderState) []model.RemoteMsg {
 // unpaired message from an earlier interrupted run): the folder must
 // then be listed in full.
 func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (out []model.RemoteMsg, ok bool) {
-	known := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
-	for _, p := range st.Pairs {
-		known[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags}
+	// Sorted walks, no maps: a large folder costs its output only.
+	byUID := func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) }
+	if !slices.IsSortedFunc(changed, byUID) {
+		changed = slices.Clone(changed)
+		slices.SortStableFunc(changed, byUID) // a later report of a UID wins
 	}
-	for _, m := range changed {
-		known[m.UID] = m
+	pairs := st.Pairs
+	pairOrder := func(a, b model.Pair) int { return cmp.Compare(a.UID, b.UID) }
+	if !slices.IsSortedFunc(pairs, pairOrder) {
+		pairs = slices.Clone(pairs)
+		slices.SortFunc(pairs, pairOrder)
+	}
+	if !slices.IsSorted(uids) {
+		uids = slices.Clone(uids)
+		slices.Sort(uids)
 	}
 	out = make([]model.RemoteMsg, 0, len(uids))
-	seen := make(map[model.UID]bool, len(uids))
-	for _, uid := range uids {
-		m, found := known[uid]
-		if !found {
-			return nil, false
+	i, j := 0, 0
+	for k, uid := range uids {
+		if k > 0 && uids[k-1] == uid {
+			continue
 		}
-		if !seen[uid] {
-			seen[uid] = true
-			out = append(out, m)
+		for j < len(changed) && changed[j].UID < uid {
+			j++
 		}
+		if j < len(changed) && changed[j].UID == uid {
+			for j+1 < len(changed) && changed[j+1].UID == uid {
+				j++
+			}
+			out = append(out, changed[j])
+			continue
+		}
+		for i < len(pairs) && pairs[i].UID < uid {
+			i++
+		}
+		if i < len(pairs) && pairs[i].UID == uid {
+			out = append(out, model.RemoteMsg{UID: uid, Flags: pairs[i].Flags})
+			continue
+		}
+		return nil, false
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out, true
 }
 

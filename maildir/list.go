@@ -1,0 +1,203 @@
+package maildir
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// indexEntry is where List saw a message: Folder's lookup index.
+type indexEntry struct{ key, dir, name string }
+
+// indexed finds key in the index of the last List. Called with f.mu held.
+func (f *Folder) indexed(key string) (loc, bool) {
+	i, ok := slices.BinarySearchFunc(f.index, key, func(e indexEntry, k string) int { return strings.Compare(e.key, k) })
+	if !ok {
+		return loc{}, false
+	}
+	return loc{f.index[i].dir, f.index[i].name}, true
+}
+
+// List is Scan without a stat per file: it reads new/ and cur/ once each
+// and takes everything from the file names, as the sync engine needs. It
+// returns every message in new/ and cur/, sorted by Key, each key once (a
+// key in both counts as in cur/; a key twice in one directory as its
+// first name), skipping dotfiles and anything the directory listing says
+// is not a regular file (a file system that does not say costs an lstat
+// per file). Size is the value of the name's ",S=" field (the size as
+// stored, as Dovecot and others write it) or -1 when the name has none;
+// ModTime is zero: Lookup or ReadFile give both. When a directory could
+// not be read as a snapshot and the directory mtimes changed meanwhile,
+// it reads again (up to maxRetries times). List fails when new/ or cur/
+// cannot be read (a missing folder gives errors.Is(err, fs.ErrNotExist)).
+//
+// Afterwards Lookup, ReadFile, SetFlags and Remove find the listed files
+// without reading the directories again.
+func (f *Folder) List() ([]Entry, error) {
+	for attempt := 0; ; attempt++ {
+		before := f.dirMtimes()
+		ents, atomicNew, atomicCur, vanished, err := f.listTyped()
+		if err != nil {
+			return nil, err
+		}
+		if (vanished || !(atomicNew && atomicCur) && f.dirMtimes() != before) && attempt < maxRetries {
+			continue
+		}
+		if vanished {
+			return nil, f.errorf("list: files keep being renamed by another program; try again")
+		}
+		idx := make([]indexEntry, len(ents))
+		for i, e := range ents {
+			idx[i] = indexEntry{e.Key, e.Dir, e.Name}
+		}
+		f.mu.Lock()
+		f.cache = make(map[string]string)
+		f.index = idx
+		f.surprised = false
+		f.mu.Unlock()
+		return ents, nil
+	}
+}
+
+// listTyped reads new/ then cur/ once (see List). vanished reports a
+// file whose type had to be asked of lstat and that was gone meanwhile.
+func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool, err error) {
+	newNames, newTypes, atomicNew, err := listDirTypes(filepath.Join(f.path, "new"), true)
+	if err != nil {
+		return nil, false, false, false, f.errorf("list new: %w", err)
+	}
+	curNames, curTypes, atomicCur, err := listDirTypes(filepath.Join(f.path, "cur"), true)
+	if err != nil {
+		return nil, false, false, false, f.errorf("list cur: %w", err)
+	}
+	ents = make([]Entry, 0, len(newNames)+len(curNames))
+	add := func(dir string, names []string, types []uint8) error {
+		for i, n := range names {
+			if n == "" || n[0] == '.' {
+				continue
+			}
+			switch types[i] {
+			case direntRegular:
+			case direntUnknown:
+				fi, err := os.Lstat(filepath.Join(f.path, dir, n))
+				if errors.Is(err, fs.ErrNotExist) {
+					vanished = true
+					continue
+				}
+				if err != nil {
+					return f.errorf("list: %w", err)
+				}
+				if !fi.Mode().IsRegular() {
+					continue
+				}
+			default:
+				continue
+			}
+			key, info, flags := ParseName(n)
+			ents = append(ents, Entry{Key: key, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(key)})
+		}
+		return nil
+	}
+	if err := add("new", newNames, newTypes); err != nil {
+		return nil, false, false, false, err
+	}
+	if err := add("cur", curNames, curTypes); err != nil {
+		return nil, false, false, false, err
+	}
+	// Sort by key, cur/ before new/ and then by name, and keep the
+	// first of each key.
+	slices.SortFunc(ents, func(a, b Entry) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		if a.Dir != b.Dir {
+			return strings.Compare(a.Dir, b.Dir) // "cur" < "new"
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.Key == b.Key })
+	return ents, atomicNew, atomicCur, vanished, nil
+}
+
+// sizeField returns the value of the ",S=<size>" field of a key, or -1.
+func sizeField(key string) int64 {
+	for rest := key; ; {
+		i := strings.Index(rest, ",S=")
+		if i < 0 {
+			return -1
+		}
+		rest = rest[i+3:]
+		end := strings.IndexByte(rest, ',')
+		if end < 0 {
+			end = len(rest)
+		}
+		if n, err := strconv.ParseInt(rest[:end], 10, 64); err == nil && n >= 0 {
+			return n
+		}
+	}
+}
+
+// surprise records that the folder was changed behind our back.
+func (f *Folder) surprise() {
+	f.mu.Lock()
+	f.surprised = true
+	f.mu.Unlock()
+}
+
+// Unchanged reports whether new/ and cur/ hold exactly the files the
+// last List found, changed only by this Folder's own Deliver, SetFlags
+// and Remove since: same keys, same names (flags and keywords), same
+// directories. It reads the directories again (no stat per file). It
+// is false when no List was made, or when a lookup since found a file
+// moved, gone or new (another program's doing). The sync engine uses it
+// to learn that nobody changed a folder while it synced it.
+func (f *Folder) Unchanged() (bool, error) {
+	f.mu.Lock()
+	if f.index == nil || f.surprised {
+		f.mu.Unlock()
+		return false, nil
+	}
+	want := make([]indexEntry, 0, len(f.index)+len(f.cache))
+	for _, e := range f.index {
+		rel, ok := f.cache[e.key]
+		if !ok {
+			want = append(want, e)
+			continue
+		}
+		if rel != "" {
+			dir, name, _ := strings.Cut(rel, "/")
+			want = append(want, indexEntry{e.key, dir, name})
+		}
+	}
+	for key, rel := range f.cache {
+		if _, indexed := f.indexed(key); !indexed && rel != "" {
+			dir, name, _ := strings.Cut(rel, "/")
+			want = append(want, indexEntry{key, dir, name})
+		}
+	}
+	f.mu.Unlock()
+	slices.SortFunc(want, func(a, b indexEntry) int { return strings.Compare(a.key, b.key) })
+	for attempt := 0; ; attempt++ {
+		before := f.dirMtimes()
+		got, atomicNew, atomicCur, vanished, err := f.listTyped()
+		if err != nil {
+			return false, err
+		}
+		if (vanished || !(atomicNew && atomicCur) && f.dirMtimes() != before) && attempt < maxRetries {
+			continue
+		}
+		if vanished || len(got) != len(want) {
+			return false, nil
+		}
+		for i, e := range got {
+			if w := want[i]; e.Key != w.key || e.Dir != w.dir || e.Name != w.name {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+}

@@ -1,0 +1,173 @@
+package maildir
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// TestListMatchesScan: List finds exactly what Scan finds (keys, names,
+// directories, flags, info), without a stat per file: the size comes
+// from ",S=" or is -1, and the mtime is not read. Lookup afterwards
+// finds the listed files, follows renames and forgets removals.
+func TestListMatchesScan(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	write := func(rel string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(f.Path(), rel), []byte("Subject: x\n\nbody\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("new/1.M1P1.host")
+	write("new/2.M2P1.host,S=123")
+	write("cur/3.M3P1.host,S=17,W=18:2,FS")
+	write("cur/4.M4P1.host:2,Sab")
+	write("new/5.M5P1.host")
+	write("cur/5.M5P1.host:2,R") // the key in both: cur/ wins
+	write("cur/6.M6P1.host:2,S")
+	write("cur/6.M6P1.host:2,F") // twice in one directory: the first name
+	write("cur/.hidden:2,S")
+	if err := os.Mkdir(filepath.Join(f.Path(), "cur", "7.dir:2,S"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(f.Path(), "cur", "8.link:2,S")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // not messages: keep the invariant check quiet
+		os.Remove(filepath.Join(f.Path(), "cur", "7.dir:2,S"))
+		os.Remove(filepath.Join(f.Path(), "cur", "8.link:2,S"))
+		os.Remove(filepath.Join(f.Path(), "cur", "6.M6P1.host:2,S"))
+		os.Remove(filepath.Join(f.Path(), "new", "5.M5P1.host"))
+	})
+	scanned, err := f.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := f.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strip := func(es []Entry) []Entry {
+		out := make([]Entry, len(es))
+		for i, e := range es {
+			out[i] = Entry{Key: e.Key, Name: e.Name, Dir: e.Dir, Flags: e.Flags, Info: e.Info}
+		}
+		return out
+	}
+	if !reflect.DeepEqual(strip(listed), strip(scanned)) {
+		t.Fatalf("List\n%+v\nScan\n%+v", listed, scanned)
+	}
+	if len(listed) != 6 {
+		t.Fatalf("%d entries: %+v", len(listed), listed)
+	}
+	sizes := map[string]int64{}
+	for _, e := range listed {
+		sizes[e.Key] = e.Size
+		if !e.ModTime.IsZero() {
+			t.Errorf("%s: mtime read", e.Key)
+		}
+	}
+	if want := map[string]int64{"1.M1P1.host": -1, "2.M2P1.host,S=123": 123, "3.M3P1.host,S=17,W=18": 17, "4.M4P1.host": -1, "5.M5P1.host": -1, "6.M6P1.host": -1}; !reflect.DeepEqual(sizes, want) {
+		t.Errorf("sizes %v, want %v", sizes, want)
+	}
+
+	// Lookups through the index: a rename by another program is
+	// followed, a removal is seen.
+	en, err := f.Lookup("4.M4P1.host")
+	if err != nil || en.Name != "4.M4P1.host:2,Sab" || en.Size == 0 {
+		t.Fatalf("lookup %+v %v", en, err)
+	}
+	if err := os.Rename(filepath.Join(f.Path(), "cur", "4.M4P1.host:2,Sab"), filepath.Join(f.Path(), "cur", "4.M4P1.host:2,FSab")); err != nil {
+		t.Fatal(err)
+	}
+	if en, err := f.Lookup("4.M4P1.host"); err != nil || en.Flags != model.FlagFlagged|model.FlagSeen {
+		t.Fatalf("after rename: %+v %v", en, err)
+	}
+	if err := f.Remove("3.M3P1.host,S=17,W=18"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Lookup("3.M3P1.host,S=17,W=18"); err == nil {
+		t.Fatalf("removed message still found")
+	}
+	if en, err := f.SetFlags("1.M1P1.host", model.FlagSeen); err != nil || en.Dir != "cur" {
+		t.Fatalf("set flags %+v %v", en, err)
+	}
+}
+
+// TestUnchanged: after List, the folder's own deliveries, flag changes
+// and removals leave it Unchanged; another program's rename, delivery or
+// removal does not, even when a lookup has followed the rename.
+func TestUnchanged(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	var keys []string
+	for i := 0; i < 4; i++ {
+		en, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), model.Flags(i)&model.FlagSeen, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, en.Key)
+	}
+	if ok, err := f.Unchanged(); ok || err != nil {
+		t.Fatalf("before any List: %v %v", ok, err)
+	}
+	reset := func() {
+		t.Helper()
+		if _, err := f.List(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(step string, want bool) {
+		t.Helper()
+		if ok, err := f.Unchanged(); ok != want || err != nil {
+			t.Fatalf("%s: Unchanged = %v, %v; want %v", step, ok, err, want)
+		}
+	}
+	reset()
+	expect("nothing done", true)
+	if _, err := f.SetFlags(keys[0], model.FlagFlagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove(keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	en, err := f.DeliverSync([]byte("Subject: y\n\nbody\n"), 0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.SetFlags(en.Key, model.FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	expect("own changes", true)
+
+	// Another program renames a file (a flag change).
+	other, _ := f.Lookup(keys[2])
+	if err := os.Rename(f.EntryPath(other), filepath.Join(f.Path(), "cur", keys[2]+":2,FS")); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign rename", false)
+	// A lookup follows the rename: still a change nobody planned.
+	if _, err := f.Lookup(keys[2]); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign rename, looked up", false)
+
+	reset()
+	expect("listed again", true)
+	if err := os.WriteFile(filepath.Join(f.Path(), "new", "999.M1P1.other"), []byte("Subject: z\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign delivery", false)
+	reset()
+	if err := os.Remove(f.EntryPath(other)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	cur, _ := f.Lookup(keys[3])
+	if err := os.Remove(f.EntryPath(cur)); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign removal", false)
+}

@@ -1,0 +1,72 @@
+package statedb
+
+import (
+	"os"
+	"testing"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// TestSkipRecord: a Skip record round-trips, is written only when it
+// changes, and any Commit to the folder deletes it in the same
+// transaction.
+func TestSkipRecord(t *testing.T) {
+	db, path := openTest(t)
+	if si, err := db.LoadSkip("INBOX"); err != nil || si != (SkipInfo{}) {
+		t.Fatalf("never synced: %+v %v", si, err)
+	}
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []Pair{{UID: 1, Key: "k1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s := Skip{UIDValidity: 7, UIDNext: 2, Messages: 1, HighestModSeq: 1 << 40, NewMtime: -5, CurMtime: 1763900000123456789}
+	if err := db.SetSkip("INBOX", s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if si, err := db.LoadSkip("INBOX"); err != nil || si.Skip != s || si.Pending {
+		t.Fatalf("got %+v %v, want %+v", si, err, s)
+	}
+	fi1, _ := os.Stat(path)
+	before := fi1.ModTime()
+	if err := db.SetSkip("INBOX", s, nil); err != nil { // the same: nothing written
+		t.Fatal(err)
+	}
+	if fi2, _ := os.Stat(path); !fi2.ModTime().Equal(before) {
+		t.Fatal("the same Skip record was written again")
+	}
+	if err := db.Commit("INBOX", model.StateChange{PutIntents: []Intent{{Key: "up"}}}); err != nil {
+		t.Fatal(err)
+	}
+	si, err := db.LoadSkip("INBOX")
+	if err != nil || si.Skip != (Skip{}) || !si.Pending {
+		t.Fatalf("after a commit: %+v %v; want no record, pending", si, err)
+	}
+	// Pending work of every kind.
+	for name, ch := range map[string]model.StateChange{
+		"dl":     {PutDownloads: []model.DownloadIntent{{UID: 3}}},
+		"held":   {SetHeldBack: true, HeldBack: []model.UID{4}},
+		"unkept": {SetUnkept: true, Unkept: model.FlagPassed},
+		"none":   {PutPairs: []Pair{{UID: 1, Key: "k"}}},
+	} {
+		if err := db.Commit(name, ch); err != nil {
+			t.Fatal(err)
+		}
+		si, err := db.LoadSkip(name)
+		if err != nil || si.Pending != (name != "none") {
+			t.Errorf("%s: %+v %v", name, si, err)
+		}
+	}
+	if err := db.SetSkip("none", Skip{}, nil); err != nil { // zero: nothing to delete
+		t.Fatal(err)
+	}
+	// With meta: both in one transaction, the record kept.
+	if err := db.SetSkip("none", s, &model.Meta{UIDValidity: 7, UIDNext: 2, HighestModSeq: 9}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Load("none")
+	if err != nil || st.UIDValidity != 7 || st.UIDNext != 2 || st.HighestModSeq != 9 {
+		t.Fatalf("meta %+v %v", st, err)
+	}
+	if si, err := db.LoadSkip("none"); err != nil || si.Skip != s {
+		t.Fatalf("record %+v %v", si, err)
+	}
+}

@@ -1,0 +1,169 @@
+package sync
+
+import (
+	"context"
+	"time"
+
+	"github.com/mailsync/mailsync/maildir"
+	"github.com/mailsync/mailsync/model"
+	"github.com/mailsync/mailsync/statedb"
+	"github.com/mailsync/mailsync/sync/plan"
+)
+
+// Skipping untouched folders. A sync that leaves a folder fully in step
+// records what both sides looked like (statedb.Skip: the server's
+// UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ from its last SELECT,
+// the nanosecond mtimes of new/ and cur/ read before its last listing of
+// the Maildir folder). The next run asks the server for the STATUS of
+// every folder in one round trip and stats two directories per folder;
+// a folder whose values are all the same, on a CONDSTORE server, with no
+// unfinished work in the state, is left alone (plan.Skip): no SELECT, no
+// scan, no pair decoded, no connection of its own. A no-op run costs
+// O(folders), whatever the number of messages.
+//
+// What a skip cannot see: a message file edited in place (no rename)
+// changes neither directory's mtime. mailsync never syncs a file's
+// content after its first transfer, so such an edit is not missed either
+// way; its flags live in its name, and a rename changes cur/'s mtime.
+
+// skipUnchanged returns the folders to sync: folders minus those
+// plan.Skip finds unchanged, which are reported done (FolderDone) with
+// nothing to do. Without CONDSTORE every folder is synced.
+func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []string {
+	if len(folders) == 0 || !c.Caps().CondStore {
+		return folders
+	}
+	type cand struct {
+		name  string
+		f     LocalFolder
+		info  statedb.SkipInfo
+		stamp [2]int64
+	}
+	var cands []cand
+	var names []string
+	for _, name := range folders {
+		si, err := e.db.LoadSkip(name)
+		if err != nil || si.Skip == (statedb.Skip{}) {
+			continue // synced in full; Load reports a damaged state
+		}
+		f, err := e.md.Folder(name)
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{name: name, f: f, info: si, stamp: stampNanos(f.ChangeStamp())})
+		names = append(names, name)
+	}
+	if len(cands) == 0 {
+		return folders
+	}
+	statuses, err := c.Statuses(ctx, names)
+	if err != nil {
+		return folders // the worker on c finds the connection broken and dials again
+	}
+	skip := map[string]bool{}
+	for _, cd := range cands {
+		st, ok := statuses[cd.name]
+		in := plan.SkipInput{CondStore: true, Status: st, HaveStatus: ok, NewMtime: cd.stamp[0], CurMtime: cd.stamp[1],
+			Recorded: skipRecord(cd.info.Skip), Pending: cd.info.Pending}
+		if plan.Skip(in) != plan.SkipOK {
+			continue
+		}
+		skip[cd.name] = true
+		// Stale deliveries are cleaned in skipped folders too (one
+		// directory read).
+		if err := cd.f.CleanTmp(staleTmpAge); err != nil {
+			e.warn("folder %q: %v", cd.name, err)
+		}
+		if e.opts.FolderDone != nil {
+			e.opts.FolderDone(cd.name, Summary{}, 0, nil)
+		}
+	}
+	out := folders[:0:0]
+	for _, name := range folders {
+		if !skip[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// recordSkip stores the folder's Skip record once the run has left it
+// in step (every pass done, nothing refused, held back or left
+// unconfirmed); otherwise the Commits of the run have deleted it. When
+// the Maildir folder changed during the last pass (the pass's own
+// deliveries and renames, or another program's), it reads the folder's
+// directories once more and records their mtimes only if nobody but the
+// pass changed them (settleLocal).
+func (r *folderRun) recordSkip(ctx context.Context) error {
+	if !r.c.Caps().CondStore || len(r.sum.Errors) > 0 || r.sum.Skipped > 0 || len(r.refused) > 0 ||
+		r.blockedSaid || len(r.unconfirmed) > 0 {
+		return r.commitMeta()
+	}
+	rec := plan.RecordSkip(true, r.status, r.passServerChanged, r.pre, r.readAt, stampNanos(r.f.ChangeStamp()))
+	if rec == (plan.SkipRecord{}) && !r.passServerChanged && r.status.HighestModSeq != 0 {
+		rec = r.settleLocal(ctx)
+	}
+	m := r.meta
+	r.meta = nil
+	return r.e.db.SetSkip(r.name, statedb.Skip(rec), m)
+}
+
+// commitMeta commits what the last pass found to record (r.meta), if
+// anything.
+func (r *folderRun) commitMeta() error {
+	m := r.meta
+	r.meta = nil
+	if m == nil {
+		return nil
+	}
+	return r.e.db.Commit(r.name, model.StateChange{Meta: m})
+}
+
+// settleLocal reads the Maildir folder's directories again, once their
+// mtimes are old enough to be trusted (waiting for that at most
+// plan.FineMtimeMargin), and records them when the folder holds exactly
+// what the last pass listed plus the pass's own changes
+// (LocalFolder.Unchanged): nobody else changed it, so it is in step.
+// Otherwise (or on any error) the record is zero and the next run syncs
+// the folder in full.
+func (r *folderRun) settleLocal(ctx context.Context) plan.SkipRecord {
+	now := stampNanos(r.f.ChangeStamp())
+	latest := max(now[0], now[1])
+	if latest <= 0 || plan.MtimeMargin(latest) > plan.FineMtimeMargin {
+		return plan.SkipRecord{} // coarse timestamps: not worth waiting seconds for
+	}
+	if wait := time.Until(time.Unix(0, latest).Add(plan.FineMtimeMargin)); wait > 0 {
+		sleep(ctx, wait)
+	}
+	if ctx.Err() != nil {
+		return plan.SkipRecord{}
+	}
+	readAt := time.Now().UnixNano()
+	pre := stampNanos(r.f.ChangeStamp())
+	if ok, err := r.f.Unchanged(); !ok || err != nil {
+		return plan.SkipRecord{}
+	}
+	return plan.RecordSkip(true, r.status, false, pre, readAt, stampNanos(r.f.ChangeStamp()))
+}
+
+// localMsgs is the planner's view of a Maildir listing.
+func localMsgs(entries []maildir.Entry) []model.LocalMsg {
+	local := make([]model.LocalMsg, len(entries))
+	for i, en := range entries {
+		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
+	}
+	return local
+}
+
+// stampNanos turns a maildir.Stamp into nanoseconds (0: missing).
+func stampNanos(s maildir.Stamp) [2]int64 {
+	var out [2]int64
+	for i, t := range [2]time.Time{s.New, s.Cur} {
+		if !t.IsZero() {
+			out[i] = t.UnixNano()
+		}
+	}
+	return out
+}
+
+func skipRecord(s statedb.Skip) plan.SkipRecord { return plan.SkipRecord(s) }

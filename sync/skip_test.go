@@ -1,0 +1,174 @@
+package sync
+
+import (
+	"context"
+	"slices"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/model"
+)
+
+// selectCounter is a real connection that records which folders the
+// engine selects.
+type selectCounter struct {
+	*imapconn.Conn
+	mu       *gosync.Mutex
+	selected *[]string
+}
+
+func (c selectCounter) Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error) {
+	c.mu.Lock()
+	*c.selected = append(*c.selected, name)
+	c.mu.Unlock()
+	return c.Conn.Select(ctx, name, readOnly)
+}
+
+// syncCounting runs a sync that must succeed and returns its summary
+// and the folders it selected (sorted, each once).
+func (fx *fixture) syncCounting(t *testing.T) (*Summary, []string) {
+	t.Helper()
+	var mu gosync.Mutex
+	var selected []string
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
+		if err != nil {
+			return nil, err
+		}
+		return selectCounter{c, &mu, &selected}, nil
+	})
+	if err != nil {
+		t.Fatalf("sync: %v (summary %+v)", err, sum)
+	}
+	slices.Sort(selected)
+	return sum, slices.Compact(selected)
+}
+
+// TestSkipUnchangedFolders: on a CONDSTORE server a run selects only the
+// folders that changed since the last run, on either side, and still
+// syncs every change: a flag or a new message or an expunge on the
+// server, a rename (flag change), a delivery or a removal in the
+// Maildir. A no-op run selects nothing.
+func TestSkipUnchangedFolders(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	expect := func(step string, want []string, check func(*Summary) bool) {
+		t.Helper()
+		sum, sel := fx.syncCounting(t)
+		if !slices.Equal(sel, want) {
+			t.Errorf("%s: selected %q, want %q", step, sel, want)
+		}
+		if !check(sum) {
+			t.Errorf("%s: summary %+v", step, sum)
+		}
+		fx.assertInSync(t)
+	}
+	unchanged := func(s *Summary) bool { return !s.Changed() }
+	expect("no-op", nil, unchanged)
+	expect("second no-op", nil, unchanged)
+
+	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
+	expect("server flag", []string{"INBOX"}, func(s *Summary) bool { return s.FlagsToLocal == 1 })
+	expect("no-op after the server flag", nil, unchanged)
+
+	fx.srv.Save(t, "Sent", testMsg("new on the server"))
+	expect("server new message", []string{"Sent"}, func(s *Summary) bool { return s.Downloaded == 1 })
+	fx.srv.Expunge(t, "Sent", 1)
+	expect("server expunge", []string{"Sent"}, func(s *Summary) bool { return s.DeletedLocal == 1 })
+
+	arch := fx.folder(t, "Archive/2024")
+	ents, err := arch.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arch.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	expect("local rename", []string{"Archive/2024"}, func(s *Summary) bool { return s.FlagsToServer == 1 })
+	expect("no-op after the local rename", nil, unchanged)
+
+	fx.deliver(t, "Ünïcödé", testMsg("new locally"), 0)
+	expect("local delivery", []string{"Ünïcödé"}, func(s *Summary) bool { return s.Uploaded == 1 })
+	if err := arch.Remove(ents[1].Key); err != nil {
+		t.Fatal(err)
+	}
+	expect("local removal", []string{"Archive/2024"}, func(s *Summary) bool { return s.ExpungedRemote == 1 })
+	expect("final no-op", nil, unchanged)
+}
+
+// TestNoSkipWithoutCondStore: without CONDSTORE a flag changed on the
+// server changes nothing STATUS tells, so every folder is synced every
+// run (and the change is found).
+func TestNoSkipWithoutCondStore(t *testing.T) {
+	fx := newFixture(t, &dovecottest.Options{NoCondStore: true})
+	seed(t, fx)
+	fx.sync(t)
+	if _, sel := fx.syncCounting(t); len(sel) != 4 {
+		t.Fatalf("no-op without CONDSTORE selected %q, want every folder", sel)
+	}
+	fx.srv.AddFlags(t, "Sent", 2, `\Flagged`)
+	if sum, _ := fx.syncCounting(t); sum.FlagsToLocal != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	fx.assertInSync(t)
+}
+
+// meddlingConn is a real connection that, at its first FetchBodies, lets
+// another program rename a Maildir file (a flag change) while the sync
+// is under way.
+type meddlingConn struct {
+	*imapconn.Conn
+	once *gosync.Once
+	act  func()
+}
+
+func (c meddlingConn) FetchBodies(ctx context.Context, uids []model.UID, fn func(model.Message) error) error {
+	c.once.Do(c.act)
+	return c.Conn.FetchBodies(ctx, uids, fn)
+}
+
+// TestChangeDuringSyncIsNotSkipped: a flag changed in the Maildir by
+// another program while a sync runs (after the sync listed the folder)
+// is not taken for the sync's own change: the next run syncs the folder
+// and sends the flag to the server.
+func TestChangeDuringSyncIsNotSkipped(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	ents, err := inbox.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := ents[0]
+	fx.srv.Save(t, "INBOX", testMsg("to download"))
+	var once gosync.Once
+	act := func() {
+		other := fx.folder(t, "INBOX") // another program: its own view
+		if _, err := other.SetFlags(victim.Key, victim.Flags^model.FlagFlagged); err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
+		if err != nil {
+			return nil, err
+		}
+		return meddlingConn{c, &once, act}, nil
+	})
+	if err != nil || sum.Downloaded != 1 {
+		t.Fatalf("sync: %v %+v", err, sum)
+	}
+	if sum, sel := fx.syncCounting(t); sum.FlagsToServer != 1 || !slices.Contains(sel, "INBOX") {
+		t.Fatalf("the flag changed during the sync was not synced: selected %q, summary %+v", sel, sum)
+	}
+	fx.assertInSync(t)
+}
