@@ -53,6 +53,11 @@ type folderRun struct {
 	refused map[string]string
 	// blockedSaid: a pass of this run reported held-back deletions.
 	blockedSaid bool
+	// Set by each pass: the server folder's keyword rule, the Maildir
+	// folder's keyword map, and the planner's local listing by key.
+	kwRule model.KeywordRule
+	kw     *maildir.Keywords
+	local  map[string]model.LocalMsg
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -106,6 +111,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("select: %w", err)
 	}
 	r.status.Unkept = r.c.Unkept()
+	r.kwRule = r.c.KeywordRule()
 	remote, err := r.listRemote(ctx, st)
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
@@ -114,13 +120,21 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	local := make([]model.LocalMsg, len(entries))
-	for i, en := range entries {
-		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
+	kw, localFull, err := r.prepareKeywords(st, remote)
+	if err != nil {
+		return false, err
 	}
+	r.kw = kw
+	local := localMsgs(entries, kw)
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Keywords: r.kwRule, LocalFull: localFull}
 	if err := r.sayUnkept(st, local); err != nil {
+		return false, err
+	}
+	if err := r.sayOneSided(st, local, localFull); err != nil {
+		return false, err
+	}
+	if err := r.editCheck(in); err != nil {
 		return false, err
 	}
 	if err := r.fingerprint(ctx, in); err != nil {
@@ -133,6 +147,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	r.local = make(map[string]model.LocalMsg, len(in.Local))
+	for _, l := range in.Local {
+		r.local[l.Key] = l
+	}
 	for _, b := range pl.Blocked {
 		// A later pass finds the same held-back deletions again (with
 		// another total when it uploaded or downloaded): say it once.
@@ -144,11 +162,11 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if len(pl.Blocked) > 0 {
 		r.blockedSaid = true
 	}
-	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 {
+	if len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 || len(pl.Replace) > 0 {
 		r.serverChanged = true
 	}
 	for _, fs := range pl.Flags {
-		if fs.Remote != fs.Target {
+		if fs.Remote != fs.Target || !fs.KwServer.Equal(fs.KwRemote) {
 			r.serverChanged = true
 		}
 	}
@@ -308,16 +326,28 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			dropIntents = append(dropIntents, k)
 		}
 	}
-	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack {
+	// What each pair records: its content fields as stored or updated,
+	// or those of the file a new pair names.
+	records := make(map[model.UID]model.Pair, len(st.Pairs))
+	for _, pr := range st.Pairs {
+		records[pr.UID] = pr
+	}
+	for _, pr := range p.UpdatePairs {
+		records[pr.UID] = pr
+	}
+	for _, np := range p.Pair {
+		records[np.UID] = model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base, Keywords: np.BaseKw}.WithContent(r.local[np.Key])
+	}
+	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack || len(p.UpdatePairs) > 0 {
 		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents,
-			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack}
+			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack, PutPairs: p.UpdatePairs}
 		if p.ResetPairs {
 			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
 			// HIGHESTMODSEQ are recorded when the pass completes.
 			ch.Meta = &model.Meta{UIDValidity: r.status.UIDValidity}
 		}
 		for _, np := range p.Pair {
-			ch.PutPairs = append(ch.PutPairs, model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base})
+			ch.PutPairs = append(ch.PutPairs, records[np.UID])
 		}
 		if err := db.Commit(r.name, ch); err != nil {
 			return false, err
@@ -327,7 +357,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
 	}
-	if err := r.applyFlags(ctx, p.Flags, p.Unkept); err != nil {
+	if err := r.applyFlags(ctx, p.Flags, p.Unkept, records); err != nil {
 		return false, err
 	}
 	if err := r.deleteLocal(p.DeleteLocal); err != nil {
@@ -339,13 +369,20 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.download(ctx, p.Download); err != nil {
 		return false, err
 	}
-	return r.upload(ctx, p.Upload, p.Unkept)
+	again, err := r.upload(ctx, p.Upload, p.Unkept)
+	if err != nil {
+		return false, err
+	}
+	if err := r.replace(ctx, p.Replace); err != nil {
+		return false, err
+	}
+	return again, nil
 }
 
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags, records map[model.UID]model.Pair) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -362,7 +399,7 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		if rem := s.Remote &^ target; rem != 0 {
 			groups[change{false, rem}] = append(groups[change{false, rem}], s.UID)
 		}
-		if s.Remote != target {
+		if s.Remote != target || !s.KwServer.Equal(s.KwRemote) {
 			r.sum.FlagsToServer++
 		}
 	}
@@ -382,9 +419,23 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		}
 		crashpoint.Step("imap-store")
 	}
+	if err := r.storeKeywords(ctx, syncs); err != nil {
+		return fmt.Errorf("store keywords: %w", err)
+	}
 	agreed := make([]plan.FlagSync, 0, len(syncs))
 	for _, s := range syncs {
-		if s.Local != s.Target {
+		if !s.KwMaildir.Equal(s.KwLocal) {
+			letters, _ := r.kw.LettersOf(s.KwMaildir)
+			_, err := r.f.SetInfo(s.Key, s.Target, letters, r.kw.Letters())
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted meanwhile: the next run sees it
+			}
+			if err != nil {
+				return err
+			}
+			crashpoint.Step("maildir-rename")
+			r.sum.FlagsToLocal++
+		} else if s.Local != s.Target {
 			_, err := r.f.SetFlags(s.Key, s.Target)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted meanwhile: the next run sees it
@@ -399,7 +450,9 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 	}
 	pairs := make([]model.Pair, len(agreed))
 	for i, s := range agreed {
-		pairs[i] = model.Pair{UID: s.UID, Key: s.Key, Flags: s.Target}
+		pr := records[s.UID]
+		pr.UID, pr.Key, pr.Flags, pr.Keywords = s.UID, s.Key, s.Target, s.KwTarget
+		pairs[i] = pr
 	}
 	return r.commitPairs(pairs, false)
 }
@@ -586,7 +639,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			}
 			return err
 		}
-		en, err := r.f.Deliver(model.LocalForm(m.Body), m.Flags, m.InternalDate)
+		en, err := r.deliver(m)
 		if err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
@@ -594,7 +647,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pairs = append(pairs, model.Pair{UID: m.UID, Key: en.Key, Flags: m.Flags})
+		pairs = append(pairs, downloadedPair(m, en))
 		r.sum.Downloaded++
 		r.sum.BytesDown += int64(len(m.Body))
 		r.e.opts.Progress.Done(1, int64(len(m.Body)))
@@ -646,7 +699,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 				return false, fmt.Errorf("read message %s for upload: %w", ups[hi].Key, err)
 			}
 			body := model.ToCRLF(data)
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime, Body: body})
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Keywords: r.keywordsOf(en).Filter(r.kwRule.Keeps), Date: en.ModTime, Body: body})
 			ens = append(ens, en)
 			intents = append(intents, model.Intent{Key: en.Key, Fingerprint: model.LocalFingerprint(data), Hash: model.ContentHash(data), Created: timeNow()})
 			size += int64(len(body))
@@ -676,7 +729,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 				return nil
 			}
 			// The flags the server cannot store stay in the Maildir.
-			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: ens[i].Flags})
+			done = append(done, r.uploadedPair(res.UID, ens[i], intents[i]))
 			return nil
 		})
 		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
@@ -770,7 +823,7 @@ func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, reqs 
 				r.name, filepath.Join(r.f.Path(), ens[i].Dir, ens[i].Name))
 		}
 		taken[u] = true
-		found = append(found, model.Pair{UID: u, Key: ens[i].Key, Flags: ens[i].Flags})
+		found = append(found, r.uploadedPair(u, ens[i], intents[i]))
 	}
 	return found, nil
 }

@@ -40,7 +40,7 @@ func Listing(condStore bool, st *model.FolderState, s model.FolderStatus) Listin
 func FromState(st *model.FolderState) []model.RemoteMsg {
 	out := make([]model.RemoteMsg, 0, len(st.Pairs))
 	for _, p := range st.Pairs {
-		out = append(out, model.RemoteMsg{UID: p.UID, Flags: p.Flags})
+		out = append(out, model.RemoteMsg{UID: p.UID, Flags: p.Flags, Keywords: p.Keywords})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
@@ -55,7 +55,7 @@ func FromState(st *model.FolderState) []model.RemoteMsg {
 func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (out []model.RemoteMsg, ok bool) {
 	known := make(map[model.UID]model.RemoteMsg, len(st.Pairs))
 	for _, p := range st.Pairs {
-		known[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags}
+		known[p.UID] = model.RemoteMsg{UID: p.UID, Flags: p.Flags, Keywords: p.Keywords}
 	}
 	for _, m := range changed {
 		known[m.UID] = m
