@@ -75,7 +75,7 @@ func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []mo
 			continue
 		}
 		msgs = append(msgs, model.RemoteMsg{
-			UID:   model.UID(buf.UID),
+			UID:      model.UID(buf.UID),
 			Flags:    flagsOf(buf.Flags),
 			Size:     buf.RFC822Size,
 			Keywords: keywordsOf(buf.Flags),

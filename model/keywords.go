@@ -96,7 +96,9 @@ func (k Keywords) Minus(o Keywords) Keywords {
 }
 
 // Union returns the keywords of k and of o.
-func (k Keywords) Union(o Keywords) Keywords { return append(append(Keywords(nil), k...), o...).normal() }
+func (k Keywords) Union(o Keywords) Keywords {
+	return append(append(Keywords(nil), k...), o...).normal()
+}
 
 // Intersect returns the keywords both k and o hold.
 func (k Keywords) Intersect(o Keywords) Keywords {
