@@ -26,9 +26,11 @@ import (
 // the user allows it.
 const MassDeleteMin = 5
 
-// ErrValidityConflict means the server's UIDVALIDITY changed while the
-// local folder changed too: re-pairing by content could not tell a local
-// deletion from a message the server lost, so nothing is touched.
+// ErrValidityConflict means the server's UIDVALIDITY changed while
+// messages were deleted locally, and either a deleted message's pair
+// remembers no content (recorded by an older version: a local deletion
+// could not be told from a message the server lost) or the deletions are
+// a mass deletion the guard holds back: nothing is touched.
 var ErrValidityConflict = errors.New("UIDVALIDITY changed on the server while the local folder also changed")
 
 // Input is everything the planner looks at for one folder. Fingerprints
