@@ -247,3 +247,23 @@ func TestValidityResetWithLocalDeletion(t *testing.T) {
 		t.Fatalf("allowed: %v %+v", err, r)
 	}
 }
+
+// After a UIDVALIDITY change, a message paired before, unchanged in the
+// Maildir since, whose content is not on the server was deleted there:
+// the file is deleted too. A file changed since is uploaded.
+func TestValidityResetWithServerDeletion(t *testing.T) {
+	st := &model.FolderState{UIDValidity: 1, Pairs: []model.Pair{
+		{UID: 1, Key: "same", Size: 10, ModTime: 100, Hash: "h1", Fingerprint: "f1"},
+		{UID: 2, Key: "touched", Size: 10, ModTime: 100, Hash: "h2", Fingerprint: "f2"},
+		{UID: 3, Key: "old", Flags: S}}}
+	in := &Input{Folder: "F", State: st, UIDValidity: 7, Local: []model.LocalMsg{
+		{Key: "same", Size: 10, ModTime: 100}, {Key: "touched", Size: 10, ModTime: 200}, {Key: "old", Size: 10, ModTime: 100}}}
+	p, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Plan{Folder: "F", ResetPairs: true, DeleteLocal: []Ref{{0, "same"}}, Upload: []Upload{{Key: "old"}, {Key: "touched"}}}
+	if !reflect.DeepEqual(*p, want) {
+		t.Fatalf("got %+v\nwant %+v", *p, want)
+	}
+}

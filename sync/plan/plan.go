@@ -319,6 +319,10 @@ func Build(in *Input) (*Plan, error) {
 	current := Edits(p, pairs, remote, local)
 	DiffPairs(p, current, remote, local)
 	PairByContent(p, in, current, reset.OldBase)
+	if n := len(p.DeleteLocal); reset.Reset && n >= MassDeleteMin && 2*n > len(in.State.Pairs) && !in.AllowMassDelete {
+		return nil, fmt.Errorf("folder %q: %w: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)",
+			in.Folder, ErrValidityConflict, n, len(in.State.Pairs))
+	}
 	held := in.State.HeldBack
 	total := len(pairs)
 	if reset.Reset {
@@ -350,7 +354,10 @@ type Reset struct {
 // reset. Changed: reset and re-pair by content; the new files are
 // uploaded unless found on the server, and a paired file gone (deleted
 // locally) has its message found on the server by the content its pair
-// remembers, and expunged there (Reset.Gone). ErrValidityConflict when a
+// remembers, and expunged there (Reset.Gone); a paired file unchanged
+// since whose content is not on the server any more was deleted there,
+// and is deleted too (PairByContent; Build refuses a mass deletion of
+// them). ErrValidityConflict when a
 // gone file's pair remembers no content (recorded by an older version:
 // a local deletion could not be told from a message the server lost), or
 // when the local deletions are a mass deletion (MassDeleteMin and more
@@ -473,11 +480,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	// by content.
 	oldKw := map[string]model.Keywords{}
 	goneByContent := map[string][]string{}
+	oldPair := map[string]model.Pair{}
 	if ValidityChanged(in.State, in.UIDValidity) {
 		for _, pr := range in.State.Pairs {
 			if len(pr.Keywords) > 0 {
 				oldKw[pr.Key] = pr.Keywords
 			}
+			oldPair[pr.Key] = pr
 		}
 		for _, pr := range goneAfterReset(in) {
 			c := pr.Fingerprint + "/" + pr.Hash
@@ -598,6 +607,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		if c := l.Fingerprint + "/" + l.Hash; l.Hash != "" && downloaded[c] > 0 {
 			downloaded[c]--
 			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
+			continue
+		}
+		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime {
+			// Paired before the UIDVALIDITY changed, unchanged since,
+			// and its content is not on the server: deleted there. (UID
+			// 0: the pair's UID belongs to the old UIDVALIDITY.)
+			p.DeleteLocal = append(p.DeleteLocal, Ref{0, l.Key})
 			continue
 		}
 		p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
