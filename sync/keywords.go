@@ -44,13 +44,14 @@ func (r *folderRun) prepareKeywords(st *model.FolderState, remote []model.Remote
 	if err != nil {
 		return nil, nil, err
 	}
-	var want model.Keywords
+	var all []string
 	for _, m := range remote {
-		want = want.Union(m.Keywords)
+		all = append(all, m.Keywords...)
 	}
 	for _, p := range st.Pairs {
-		want = want.Union(p.Keywords)
+		all = append(all, p.Keywords...)
 	}
+	want := model.NewKeywords(all...)
 	_, missing := kw.LettersOf(want)
 	if len(missing) == 0 {
 		return kw, nil, nil
