@@ -1,7 +1,8 @@
 // Package statedb is mailsync's memory of the last sync, one bbolt file
 // per account: for every folder the server's UIDVALIDITY, UIDNEXT and
 // HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
-// the flags both sides agreed on. It also keeps upload intents: a local
+// the flags and keywords both sides agreed on and the size, mtime and
+// hashes of the Maildir file (pairenc.go). It also keeps upload intents: a local
 // message about to be APPENDed is recorded before the APPEND is sent, so a
 // run after a crash knows to look for it on the server, and download
 // intents, recorded before a downloaded file is written. And it keeps the
