@@ -773,8 +773,8 @@ func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, lo
 			newest[pr.Key] = pr.UID
 		}
 	}
-	out := make([]model.Pair, 0, len(pairs))
-	for _, pr := range pairs {
+	var out []model.Pair // a copy, once a pair is left out
+	for i, pr := range pairs {
 		l, lok := local[pr.Key]
 		r, rok := remote[pr.UID]
 		switch {
@@ -784,12 +784,19 @@ func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, lo
 			} else {
 				p.DropPairs = append(p.DropPairs, pr.UID)
 			}
+			if out == nil {
+				out = append(make([]model.Pair, 0, len(pairs)), pairs[:i]...)
+			}
 			continue
 		case lok && l.Hash != "" && l.Size != 0 && (pr.Size != l.Size || pr.ModTime != l.ModTime || pr.Hash != l.Hash || pr.Fingerprint != l.Fingerprint && l.Fingerprint != ""):
-			pr = pr.WithContent(l)
-			p.UpdatePairs = append(p.UpdatePairs, pr)
+			p.UpdatePairs = append(p.UpdatePairs, pr.WithContent(l))
 		}
-		out = append(out, pr)
+		if out != nil {
+			out = append(out, pr)
+		}
+	}
+	if out == nil {
+		return pairs
 	}
 	return out
 }
