@@ -77,9 +77,10 @@ func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []mo
 			continue
 		}
 		msgs = append(msgs, model.RemoteMsg{
-			UID:   model.UID(buf.UID),
-			Flags: flagsOf(buf.Flags),
-			Size:  buf.RFC822Size,
+			UID:      model.UID(buf.UID),
+			Flags:    flagsOf(buf.Flags),
+			Size:     buf.RFC822Size,
+			Keywords: keywordsOf(buf.Flags),
 		})
 	}
 	if err := cmd.Close(); err != nil {
@@ -95,6 +96,15 @@ func flagsOf(fl []imap.Flag) model.Flags {
 		names[i] = string(f)
 	}
 	return model.FlagsFromIMAP(names)
+}
+
+// keywordsOf returns the keywords of a FLAGS list (model.Keywords).
+func keywordsOf(fl []imap.Flag) model.Keywords {
+	names := make([]string, len(fl))
+	for i, f := range fl {
+		names[i] = string(f)
+	}
+	return model.KeywordsFromIMAP(names)
 }
 
 // UIDs returns the UIDs of the selected folder (UID SEARCH ALL), sorted,
@@ -372,6 +382,7 @@ func (c *Conn) readBody(m *imapclient.FetchMessageData, want *imap.FetchItemBody
 			msg.UID = model.UID(item.UID)
 		case imapclient.FetchItemDataFlags:
 			msg.Flags, gotFlags = flagsOf(item.Flags), true
+			msg.Keywords = keywordsOf(item.Flags)
 		case imapclient.FetchItemDataInternalDate:
 			msg.InternalDate = item.Time
 		case imapclient.FetchItemDataRFC822Size:
@@ -445,6 +456,21 @@ func (c *Conn) Unkept() model.Flags {
 		names[i] = string(f)
 	}
 	return model.UnkeptFlags(names, perm != nil)
+}
+
+// KeywordRule returns which keywords the selected folder can store, from
+// the PERMANENTFLAGS of its SELECT reply (model.NewKeywordRule): without
+// `\*` a new keyword cannot be created, and a STORE or APPEND carrying one
+// is refused by some servers.
+func (c *Conn) KeywordRule() model.KeywordRule {
+	c.mu.Lock()
+	perm := c.permanent
+	c.mu.Unlock()
+	names := make([]string, len(perm))
+	for i, f := range perm {
+		names[i] = string(f)
+	}
+	return model.NewKeywordRule(names, perm != nil)
 }
 
 // FindByMessageID returns the UIDs, from minUID on, of the selected

@@ -84,6 +84,9 @@ func (c *Conn) AppendBatch(ctx context.Context, folder string, reqs []AppendReq,
 		for _, f := range r.Flags.IMAP() {
 			it.flags = append(it.flags, imap.Flag(f))
 		}
+		for _, k := range r.Keywords {
+			it.flags = append(it.flags, imap.Flag(k))
+		}
 		return it
 	}, done)
 }
@@ -257,13 +260,37 @@ func (c *Conn) StoreFlags(ctx context.Context, uids []model.UID, add bool, flags
 	return c.store(uids, add, flags)
 }
 
+// StoreKeywords adds (add) or removes keywords on the given messages of
+// the selected folder, as StoreFlags does flags. The caller leaves out
+// the keywords the folder cannot store (KeywordRule).
+func (c *Conn) StoreKeywords(ctx context.Context, uids []model.UID, add bool, keywords model.Keywords) (err error) {
+	if len(uids) == 0 || len(keywords) == 0 {
+		return nil
+	}
+	op := "remove"
+	if add {
+		op = "add"
+	}
+	end, err := c.beginSelected(ctx, fmt.Sprintf("%s keywords %s", op, keywords), false)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	return c.storeNames(uids, add, keywords)
+}
+
 // store runs UID STORE in chunks. Called with c locked.
 func (c *Conn) store(uids []model.UID, add bool, flags model.Flags) error {
+	return c.storeNames(uids, add, flags.IMAP())
+}
+
+// storeNames runs UID STORE of flag names in chunks. Called with c locked.
+func (c *Conn) storeNames(uids []model.UID, add bool, names []string) error {
 	sf := &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true}
 	if add {
 		sf.Op = imap.StoreFlagsAdd
 	}
-	for _, f := range flags.IMAP() {
+	for _, f := range names {
 		sf.Flags = append(sf.Flags, imap.Flag(f))
 	}
 	for _, ch := range chunks(uids, smallChunk) {

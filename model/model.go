@@ -15,7 +15,7 @@ import (
 type UID uint32
 
 // Flags is the set of the six flags that both IMAP and Maildir know.
-// Keywords other than $Forwarded are not synced.
+// Other keywords are Keywords (keywords.go).
 type Flags uint8
 
 // The flags, in the ASCII order of their Maildir letters (D F P R S T).
@@ -143,6 +143,8 @@ type RemoteMsg struct {
 	// Hash is ContentHash of the whole message; empty when it was not
 	// fetched (only candidates for pairing by content get one).
 	Hash string
+	// Keywords are the message's keywords (FETCH FLAGS).
+	Keywords Keywords
 }
 
 // LocalMsg is one message of a Maildir folder listing.
@@ -155,8 +157,17 @@ type LocalMsg struct {
 	// it was not computed.
 	Fingerprint string
 	// Hash is ContentHash of the whole message; empty when it was not
-	// computed (only candidates for pairing by content get one).
+	// computed (only candidates for pairing by content get one, and
+	// paired files whose size or mtime changed: see Pair.Size).
 	Hash string
+	// Keywords are the names of the keyword letters of the file name
+	// that the folder's dovecot-keywords file names.
+	Keywords Keywords
+	// Size and ModTime (Unix nanoseconds) are the file's, from the scan.
+	Size    int64
+	ModTime int64
+	// WireSize is CRLFSize of the content, set with Hash (0: unknown).
+	WireSize int64
 }
 
 // FolderStatus is what selecting a remote folder tells.
@@ -203,11 +214,13 @@ type Message struct {
 	// streamed from the connection: it is valid only until the callback
 	// it was handed to returns, and what is left unread is skipped.
 	Body io.Reader
+	Keywords Keywords
 }
 
 // AppendReq is one message to upload.
 type AppendReq struct {
-	Flags Flags
+	Flags    Flags
+	Keywords Keywords
 	// Date becomes the internal date; the server's clock when zero.
 	Date time.Time
 	// Body is the message with CRLF line endings, sent as is; or, when
@@ -236,11 +249,33 @@ type AppendResult struct {
 }
 
 // Pair is a message known to both sides: the server's UID, the Maildir
-// key, and the flags both sides had after the last sync.
+// key, and the flags and keywords both sides had after the last sync.
+// The content fields describe the Maildir file when it was paired; they
+// are zero in pairs recorded by versions before they existed (the sync
+// fills them in).
 type Pair struct {
-	UID   UID
-	Key   string // Maildir key (base name)
-	Flags Flags  // the flags both sides had after the last sync
+	UID      UID
+	Key      string   // Maildir key (base name)
+	Flags    Flags    // the flags both sides had after the last sync
+	Keywords Keywords // the keywords both sides had after the last sync
+	// Size and ModTime (Unix nanoseconds) of the Maildir file: when the
+	// file's differ, its content is hashed and compared with Hash to
+	// tell an edit in place from a touch. Size 0: unknown.
+	Size    int64
+	ModTime int64
+	// Hash (ContentHash) and Fingerprint (LocalFingerprint) of the
+	// content: an edited file is told by its hash, and after a
+	// UIDVALIDITY change a message deleted locally is found on the
+	// server by its content. Empty: unknown.
+	Hash        string
+	Fingerprint string
+}
+
+// WithContent returns p with the content fields of the local message l
+// (which must have Hash and Fingerprint set, or they stay unknown).
+func (p Pair) WithContent(l LocalMsg) Pair {
+	p.Size, p.ModTime, p.Hash, p.Fingerprint = l.Size, l.ModTime, l.Hash, l.Fingerprint
+	return p
 }
 
 // Intent is a local message whose upload was started: recorded before
@@ -283,6 +318,11 @@ type FolderState struct {
 	// (which opens folders read-only, where PERMANENTFLAGS is empty)
 	// takes them from here.
 	Unkept Flags
+	// OneSided are the keywords the user was told stay on one side: the
+	// server cannot store them (PERMANENTFLAGS without `\*`), or the
+	// Maildir folder has no letter left for them (26 at most). Said once;
+	// verify does not count them as differences.
+	OneSided Keywords
 }
 
 // Meta is a folder's server-side position: what the state records once
@@ -313,10 +353,13 @@ type StateChange struct {
 	// SetUnkept replaces FolderState.Unkept with Unkept.
 	SetUnkept bool
 	Unkept    Flags
+	// SetOneSided replaces FolderState.OneSided with OneSided.
+	SetOneSided bool
+	OneSided    Keywords
 }
 
 // Empty reports whether c changes nothing.
 func (c *StateChange) Empty() bool {
 	return !c.ResetPairs && c.Meta == nil && len(c.PutPairs) == 0 && len(c.DeletePairs) == 0 &&
-		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && len(c.PutDownloads) == 0 && len(c.DeleteDownloads) == 0 && !c.SetHeldBack && !c.SetUnkept
+		len(c.PutIntents) == 0 && len(c.DeleteIntents) == 0 && len(c.PutDownloads) == 0 && len(c.DeleteDownloads) == 0 && !c.SetHeldBack && !c.SetUnkept && !c.SetOneSided
 }

@@ -1,7 +1,8 @@
 // Package statedb is mailsync's memory of the last sync, one bbolt file
 // per account: for every folder the server's UIDVALIDITY, UIDNEXT and
 // HIGHESTMODSEQ, and for every message the pair (UID, Maildir key) with
-// the flags both sides agreed on. It also keeps upload intents: a local
+// the flags and keywords both sides agreed on and the size, mtime and
+// hashes of the Maildir file (pairenc.go). It also keeps upload intents: a local
 // message about to be APPENDed is recorded before the APPEND is sent, so a
 // run after a crash knows to look for it on the server, and download
 // intents, recorded before a downloaded file is written. And it keeps the
@@ -22,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,6 +58,7 @@ var (
 	keyModSeq       = []byte("highestmodseq")
 	keyHeldBack     = []byte("heldback")
 	keyUnkept       = []byte("unkept")
+	keyOneSided     = []byte("onesided") // keywords said to stay on one side, space-separated
 )
 
 // DB is an open state database.
@@ -240,6 +243,9 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 		if v := fb.Get(keyUnkept); len(v) == 1 {
 			f.Unkept = model.Flags(v[0]) & model.AllFlags
 		}
+		if v := fb.Get(keyOneSided); len(v) > 0 {
+			f.OneSided = model.NewKeywords(strings.Split(string(v), " ")...)
+		}
 		if v := fb.Get(keyHeldBack); len(v)%4 == 0 {
 			for i := 0; i < len(v); i += 4 {
 				f.HeldBack = append(f.HeldBack, model.UID(binary.BigEndian.Uint32(v[i:])))
@@ -250,14 +256,12 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 		if pb := fb.Bucket(bucketPairs); pb != nil {
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
 			err := pb.ForEach(func(k, v []byte) error {
-				if len(k) != 4 || len(v) < 1 {
+				p, err := decodePair(v)
+				if len(k) != 4 || err != nil {
 					return fmt.Errorf("folder %q: corrupt pair entry", name)
 				}
-				f.Pairs = append(f.Pairs, Pair{
-					UID:   model.UID(binary.BigEndian.Uint32(k)),
-					Flags: model.Flags(v[0]),
-					Key:   string(v[1:]),
-				})
+				p.UID = model.UID(binary.BigEndian.Uint32(k))
+				f.Pairs = append(f.Pairs, p)
 				return nil
 			})
 			if err != nil {
@@ -376,6 +380,15 @@ func (d *DB) Commit(name string, ch model.StateChange) error {
 				return err
 			}
 		}
+		if ch.SetOneSided {
+			fb, err := tx.folder(name)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put(keyOneSided, []byte(strings.Join(ch.OneSided, " "))); err != nil {
+				return err
+			}
+		}
 		if ch.SetHeldBack {
 			return tx.SetHeldBack(name, ch.HeldBack)
 		}
@@ -446,10 +459,7 @@ func (t *Tx) PutPair(name string, p Pair) error {
 	if err != nil {
 		return err
 	}
-	v := make([]byte, 1+len(p.Key))
-	v[0] = byte(p.Flags)
-	copy(v[1:], p.Key)
-	return pb.Put(u32(uint32(p.UID)), v)
+	return pb.Put(u32(uint32(p.UID)), encodePair(p))
 }
 
 // DeletePair forgets the pair of uid.

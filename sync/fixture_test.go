@@ -97,8 +97,9 @@ func testMsg(subject string) []byte {
 }
 
 type snapshotMsg struct {
-	body  string
-	flags model.Flags
+	body     string
+	flags    model.Flags
+	keywords string // model.Keywords.String() but for the folder's one-sided keywords
 }
 
 // assertInSync checks that server and Maildir hold the same folders and,
@@ -142,11 +143,23 @@ func (fx *fixture) assertInSync(t *testing.T) {
 		}
 		var sm, lm []snapshotMsg
 		uids := map[uint32]bool{}
+		st, err := db.Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Keywords said to stay on one side are not compared.
+		synced := func(kw model.Keywords) string {
+			return kw.Filter(func(k string) bool { return !st.OneSided.Has(k) }).String()
+		}
 		for _, m := range fx.srv.Messages(t, n) {
 			uids[m.UID] = true
-			sm = append(sm, snapshotMsg{string(model.FromCRLF(m.Body)), model.FlagsFromIMAP(m.Flags)})
+			sm = append(sm, snapshotMsg{string(model.FromCRLF(m.Body)), model.FlagsFromIMAP(m.Flags), synced(model.KeywordsFromIMAP(m.Flags))})
 		}
 		f := fx.folder(t, n)
+		kwmap, err := f.Keywords()
+		if err != nil {
+			t.Fatal(err)
+		}
 		entries, err := f.Scan()
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +171,7 @@ func (fx *fixture) assertInSync(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lm = append(lm, snapshotMsg{string(data), en.Flags})
+			lm = append(lm, snapshotMsg{string(data), en.Flags, synced(model.NewKeywords(kwmap.NamesOf(en.Info)...))})
 		}
 		sortMsgs(sm)
 		sortMsgs(lm)
@@ -167,7 +180,7 @@ func (fx *fixture) assertInSync(t *testing.T) {
 		}
 		for i := 0; i < len(sm) && i < len(lm); i++ {
 			if sm[i] != lm[i] {
-				t.Errorf("folder %q: message %d differs:\nserver %v %q\nlocal  %v %q", n, i, sm[i].flags, sm[i].body, lm[i].flags, lm[i].body)
+				t.Errorf("folder %q: message %d differs:\nserver %v [%s] %q\nlocal  %v [%s] %q", n, i, sm[i].flags, sm[i].keywords, sm[i].body, lm[i].flags, lm[i].keywords, lm[i].body)
 				break
 			}
 		}
@@ -175,10 +188,6 @@ func (fx *fixture) assertInSync(t *testing.T) {
 			if sm[i].body == sm[i-1].body {
 				t.Errorf("folder %q: duplicate message %q", n, firstLine(sm[i].body))
 			}
-		}
-		st, err := db.Load(n)
-		if err != nil {
-			t.Fatal(err)
 		}
 		if len(st.Pairs) != len(sm) {
 			t.Errorf("folder %q: state has %d pairs for %d messages", n, len(st.Pairs), len(sm))

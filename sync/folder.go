@@ -63,6 +63,11 @@ type folderRun struct {
 	// meta is what the last pass found to record (plan.RecordMeta), not
 	// yet committed.
 	meta *model.Meta
+	// Set by each pass: the server folder's keyword rule, the Maildir
+	// folder's keyword map, and the planner's local listing by key.
+	kwRule model.KeywordRule
+	kw     *maildir.Keywords
+	local  map[string]model.LocalMsg
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -122,6 +127,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("select: %w", err)
 	}
 	r.status.Unkept = r.c.Unkept()
+	r.kwRule = r.c.KeywordRule()
 	remote, err := r.listRemote(ctx, st)
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
@@ -133,10 +139,22 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	local := localMsgs(entries)
+	kw, localFull, err := r.prepareKeywords(st, remote)
+	if err != nil {
+		return false, err
+	}
+	r.kw = kw
+	r.statPaired(st, entries)
+	local := localMsgs(entries, kw)
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Policy: r.e.opts.Policy}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Keywords: r.kwRule, LocalFull: localFull, Policy: r.e.opts.Policy}
 	if err := r.sayUnkept(st, local); err != nil {
+		return false, err
+	}
+	if err := r.sayOneSided(st, local, localFull); err != nil {
+		return false, err
+	}
+	if err := r.editCheck(in); err != nil {
 		return false, err
 	}
 	if err := r.fingerprint(ctx, in); err != nil {
@@ -149,6 +167,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	r.local = make(map[string]model.LocalMsg, len(in.Local))
+	for _, l := range in.Local {
+		r.local[l.Key] = l
+	}
 	for _, b := range pl.Blocked {
 		// A later pass finds the same held-back deletions again (with
 		// another total when it uploaded or downloaded): say it once.
@@ -160,9 +182,9 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if len(pl.Blocked) > 0 {
 		r.blockedSaid = true
 	}
-	r.passServerChanged = len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0
+	r.passServerChanged = len(pl.Upload) > 0 || len(pl.ExpungeRemote) > 0 || len(pl.Replace) > 0
 	for _, fs := range pl.Flags {
-		if fs.Remote != fs.Target {
+		if fs.Remote != fs.Target || !fs.KwServer.Equal(fs.KwRemote) {
 			r.passServerChanged = true
 		}
 	}
@@ -325,16 +347,28 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			dropIntents = append(dropIntents, k)
 		}
 	}
-	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack {
+	// What each pair records: its content fields as stored or updated,
+	// or those of the file a new pair names.
+	records := make(map[model.UID]model.Pair, len(st.Pairs))
+	for _, pr := range st.Pairs {
+		records[pr.UID] = pr
+	}
+	for _, pr := range p.UpdatePairs {
+		records[pr.UID] = pr
+	}
+	for _, np := range p.Pair {
+		records[np.UID] = model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base, Keywords: np.BaseKw}.WithContent(r.local[np.Key])
+	}
+	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack || len(p.UpdatePairs) > 0 {
 		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents,
-			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack}
+			SetHeldBack: p.SetHeldBack, HeldBack: p.HeldBack, PutPairs: p.UpdatePairs}
 		if p.ResetPairs {
 			// The new UIDVALIDITY goes with the new pairs; UIDNEXT and
 			// HIGHESTMODSEQ are recorded when the pass completes.
 			ch.Meta = &model.Meta{UIDValidity: r.status.UIDValidity}
 		}
 		for _, np := range p.Pair {
-			ch.PutPairs = append(ch.PutPairs, model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base})
+			ch.PutPairs = append(ch.PutPairs, records[np.UID])
 		}
 		if err := db.Commit(r.name, ch); err != nil {
 			return false, err
@@ -347,7 +381,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.removeOrphans(p.RemoveOrphans, p.DropDownloads); err != nil {
 		return false, err
 	}
-	if err := r.applyFlags(ctx, p.Flags, p.Unkept); err != nil {
+	if err := r.applyFlags(ctx, p.Flags, p.Unkept, records); err != nil {
 		return false, err
 	}
 	if err := r.deleteLocal(p.DeleteLocal); err != nil {
@@ -359,13 +393,20 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	if err := r.download(ctx, p.Download); err != nil {
 		return false, err
 	}
-	return r.upload(ctx, p.Upload, p.Unkept)
+	again, err := r.upload(ctx, p.Upload, p.Unkept)
+	if err != nil {
+		return false, err
+	}
+	if err := r.replace(ctx, p.Replace); err != nil {
+		return false, err
+	}
+	return again, nil
 }
 
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags, records map[model.UID]model.Pair) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -382,7 +423,7 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		if rem := s.Remote &^ target; rem != 0 {
 			groups[change{false, rem}] = append(groups[change{false, rem}], s.UID)
 		}
-		if s.Remote != target {
+		if s.Remote != target || !s.KwServer.Equal(s.KwRemote) {
 			r.sum.FlagsToServer++
 		}
 	}
@@ -402,9 +443,23 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		}
 		crashpoint.Step("imap-store")
 	}
+	if err := r.storeKeywords(ctx, syncs); err != nil {
+		return fmt.Errorf("store keywords: %w", err)
+	}
 	agreed := make([]plan.FlagSync, 0, len(syncs))
 	for _, s := range syncs {
-		if s.Local != s.Target {
+		if !s.KwMaildir.Equal(s.KwLocal) {
+			letters, _ := r.kw.LettersOf(s.KwMaildir)
+			_, err := r.f.SetInfo(s.Key, s.Target, letters, r.kw.Letters())
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted meanwhile: the next run sees it
+			}
+			if err != nil {
+				return err
+			}
+			crashpoint.Step("maildir-rename")
+			r.sum.FlagsToLocal++
+		} else if s.Local != s.Target {
 			_, err := r.f.SetFlags(s.Key, s.Target)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted meanwhile: the next run sees it
@@ -419,7 +474,9 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 	}
 	pairs := make([]model.Pair, len(agreed))
 	for i, s := range agreed {
-		pairs[i] = model.Pair{UID: s.UID, Key: s.Key, Flags: s.Target}
+		pr := records[s.UID]
+		pr.UID, pr.Key, pr.Flags, pr.Keywords = s.UID, s.Key, s.Target, s.KwTarget
+		pairs[i] = pr
 	}
 	return r.commitPairs(pairs, false)
 }
@@ -573,9 +630,10 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 // stagedDownload is a downloaded message in tmp/, not yet delivered.
 type stagedDownload struct {
 	st    *maildir.Staged
-	uid   model.UID
-	flags model.Flags
-	sum   model.LocalSum
+	uid      model.UID
+	flags    model.Flags
+	keywords model.Keywords
+	sum      model.LocalSum
 }
 
 func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) error {
@@ -609,7 +667,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		if err != nil {
 			return err
 		}
-		staged = append(staged, stagedDownload{st: st, uid: m.UID, flags: m.Flags, sum: sum})
+		staged = append(staged, stagedDownload{st: st, uid: m.UID, flags: m.Flags, keywords: m.Keywords, sum: sum})
 		return nil
 	})
 	if err != nil {
@@ -647,7 +705,11 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			}
 			return err
 		}
-		en, err := s.st.Deliver(s.flags, "")
+		letters := ""
+		if r.kw != nil {
+			letters, _ = r.kw.LettersOf(s.keywords)
+		}
+		en, err := s.st.Deliver(s.flags, letters)
 		if err != nil {
 			if cerr := commit(); cerr != nil {
 				return cerr
@@ -655,7 +717,8 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 			return err
 		}
 		crashpoint.Step("maildir-deliver")
-		pairs = append(pairs, model.Pair{UID: s.uid, Key: en.Key, Flags: s.flags})
+		pairs = append(pairs, model.Pair{UID: s.uid, Key: en.Key, Flags: s.flags, Keywords: s.keywords,
+			Size: en.Size, ModTime: en.ModTime.UnixNano(), Hash: s.sum.Hash, Fingerprint: s.sum.Fingerprint})
 		r.sum.Downloaded++
 		r.sum.BytesDown += s.sum.WireSize
 		r.e.opts.Progress.Done(1, s.sum.WireSize)
@@ -724,7 +787,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			if err != nil {
 				return false, fmt.Errorf("read message %s for upload: %w", filepath.Join(r.f.Path(), en.Dir, en.Name), err)
 			}
-			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Date: en.ModTime,
+			reqs = append(reqs, model.AppendReq{Flags: en.Flags &^ unkept, Keywords: r.keywordsOf(en).Filter(r.kwRule.Keeps), Date: en.ModTime,
 				Reader: model.NewCRLFReader(io.NewSectionReader(fh, 0, en.Size)), Size: crlfSize})
 			ens = append(ens, en)
 			ids = append(ids, messageID(fileHead(fh, en.Size)))
@@ -756,7 +819,7 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 				return nil
 			}
 			// The flags the server cannot store stay in the Maildir.
-			done = append(done, model.Pair{UID: res.UID, Key: ens[i].Key, Flags: ens[i].Flags})
+			done = append(done, r.uploadedPair(res.UID, ens[i], intents[i]))
 			return nil
 		})
 		if len(noUID) > 0 && err == nil && r.status.UIDNext != 0 {
@@ -850,7 +913,7 @@ func (r *folderRun) findAppended(ctx context.Context, ens []maildir.Entry, msgID
 				r.name, filepath.Join(r.f.Path(), ens[i].Dir, ens[i].Name))
 		}
 		taken[u] = true
-		found = append(found, model.Pair{UID: u, Key: ens[i].Key, Flags: ens[i].Flags})
+		found = append(found, r.uploadedPair(u, ens[i], intents[i]))
 	}
 	return found, nil
 }

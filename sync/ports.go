@@ -48,6 +48,9 @@ type Remote interface {
 	// Unkept returns the flags the selected folder cannot store (its
 	// PERMANENTFLAGS): they are never sent to the server.
 	Unkept() model.Flags
+	// KeywordRule says which keywords the selected folder can store (its
+	// PERMANENTFLAGS): the others are never sent to the server.
+	KeywordRule() model.KeywordRule
 	// ListMessages lists the selected folder's messages (UID, flags,
 	// size) changed since the given HIGHESTMODSEQ, or all of them when
 	// changedSince is 0. No fingerprints.
@@ -74,6 +77,9 @@ type Remote interface {
 	// StoreFlags adds (or removes) flags on the given messages of the
 	// selected folder; other flags stay.
 	StoreFlags(ctx context.Context, uids []model.UID, add bool, flags model.Flags) error
+	// StoreKeywords adds (or removes) keywords on the given messages of
+	// the selected folder; other keywords stay.
+	StoreKeywords(ctx context.Context, uids []model.UID, add bool, keywords model.Keywords) error
 	// Expunge removes exactly the given messages of the selected folder
 	// (UID EXPUNGE). imapconn.ErrExpungeDeferred means they are marked
 	// \Deleted but stay until another client expunges (no UIDPLUS).
@@ -143,6 +149,17 @@ type LocalFolder interface {
 	SyncDirs() error
 	// SetFlags renames a message to carry flags (other info kept).
 	SetFlags(key string, flags model.Flags) (maildir.Entry, error)
+	// Keywords reads the folder's keyword map (dovecot-keywords).
+	Keywords() (*maildir.Keywords, error)
+	// AddKeywords gives letters to the names the map lacks, as far as the
+	// 26 letters go (maildir.ErrTooManyKeywords past them), and returns
+	// the map.
+	AddKeywords(names ...string) (*maildir.Keywords, error)
+	// SetInfo renames a message to carry flags and the keyword letters
+	// keywords, replacing the letters in managed (other info kept).
+	SetInfo(key string, flags model.Flags, keywords, managed string) (maildir.Entry, error)
+	// DeliverFrom is Deliver with keyword letters, from a reader.
+	DeliverFrom(r io.Reader, flags model.Flags, keywords string, mtime time.Time) (maildir.Entry, error)
 	// Remove deletes a message.
 	Remove(key string) error
 	// CleanTmp removes the files of tmp/ older than olderThan.

@@ -269,6 +269,7 @@ type randWorld struct {
 	keyID    map[string]map[string]int // folder → Maildir key → id
 	// curFolder is the server actor's selected folder.
 	curFolder string
+	kw        map[*randEnt]*randKw // keywords (random_keywords_test.go)
 }
 
 var randIDRe = regexp.MustCompile(`Message-ID: <r(\d+)@rand\.test>`)
@@ -551,6 +552,7 @@ func (w *randWorld) refresh() {
 	if _, err := os.Stat(w.fx.acct.StatePath); err != nil {
 		return
 	}
+	defer w.snapshotKeywords()
 	db, err := statedb.Open(w.fx.acct.StatePath)
 	if err != nil {
 		w.fail("refresh: open state: %v", err)
@@ -783,6 +785,7 @@ func (w *randWorld) check() {
 			}
 		}
 	}
+	problems = append(problems, w.checkKeywords()...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		w.fail("after settling:\n  %s", strings.Join(problems, "\n  "))
@@ -797,6 +800,12 @@ func (w *randWorld) actors(n int, concurrent bool) {
 		var err error
 		if !w.srv.oneActorPerRound {
 			side = w.rng.Intn(2)
+		}
+		if did, err := w.keywordOp(concurrent, side); did {
+			if err != nil {
+				w.fail("actor: %v", err)
+			}
+			continue
 		}
 		if side == 0 {
 			err = w.serverOp(concurrent)

@@ -146,15 +146,6 @@ func (r *folderRun) settleLocal(ctx context.Context) plan.SkipRecord {
 	return plan.RecordSkip(true, r.status, false, pre, readAt, stampNanos(r.f.ChangeStamp()))
 }
 
-// localMsgs is the planner's view of a Maildir listing.
-func localMsgs(entries []maildir.Entry) []model.LocalMsg {
-	local := make([]model.LocalMsg, len(entries))
-	for i, en := range entries {
-		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
-	}
-	return local
-}
-
 // stampNanos turns a maildir.Stamp into nanoseconds (0: missing).
 func stampNanos(s maildir.Stamp) [2]int64 {
 	var out [2]int64

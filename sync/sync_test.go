@@ -199,7 +199,12 @@ func TestUIDValidityChangeWithNewLocalMessage(t *testing.T) {
 	}
 }
 
-func TestUIDValidityChangeWithLocalDeletionIsRefused(t *testing.T) {
+// Issue 8 case 8: the server's UIDVALIDITY changed (the folder was
+// recreated, as GNU Mailutils does on its own) while a message was
+// deleted locally. The pairs remember their content, so the deleted
+// message is found on the server by content and expunged there; the
+// others are paired again.
+func TestUIDValidityChangeWithLocalDeletion(t *testing.T) {
 	fx := newFixture(t, nil)
 	seed(t, fx)
 	fx.sync(t)
@@ -210,24 +215,67 @@ func TestUIDValidityChangeWithLocalDeletionIsRefused(t *testing.T) {
 	}
 	sent := fx.folder(t, "Sent")
 	ents, err := sent.Scan()
-	if err != nil || len(ents) == 0 {
+	if err != nil || len(ents) != 3 {
 		t.Fatalf("scan: %v, %d messages", err, len(ents))
+	}
+	deleted, _, err := sent.ReadFile(ents[0].Key)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := sent.Remove(ents[0].Key); err != nil {
 		t.Fatal(err)
 	}
-	fx.exempt.staleState = true // the refused folder keeps its pairs
-	before := treeSnapshot(t, fx.acct.Maildir)
+	fx.deliver(t, "Sent", testMsg("new locally meanwhile"), 0)
+	sum := fx.sync(t)
+	if sum.ExpungedRemote != 1 || sum.Paired != 2 || sum.Uploaded != 1 || sum.Downloaded != 0 || sum.DeletedLocal != 0 {
+		t.Fatalf("summary %+v: want the deleted message expunged, 2 re-paired, 1 upload", sum)
+	}
+	for _, m := range fx.srv.Messages(t, "Sent") {
+		if string(model.FromCRLF(m.Body)) == string(deleted) {
+			t.Fatalf("the message deleted locally is still on the server (uid %d)", m.UID)
+		}
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("second run changed something: %+v", sum)
+	}
+}
+
+// The guard holds for deletions found after a UIDVALIDITY change too:
+// most of a folder deleted locally is refused, nothing is changed, and
+// --allow-mass-delete lets it through.
+func TestUIDValidityChangeWithMassLocalDeletion(t *testing.T) {
+	fx := newFixture(t, nil)
+	for i := 0; i < 6; i++ {
+		fx.srv.Save(t, "Lists", testMsg("list mail"))
+	}
+	fx.sync(t)
+	old := fx.srv.Messages(t, "Lists")
+	fx.srv.DeleteMailbox(t, "Lists")
+	for _, m := range old {
+		fx.srv.Save(t, "Lists", model.FromCRLF(m.Body))
+	}
+	f := fx.folder(t, "Lists")
+	ents, _ := f.Scan()
+	for _, en := range ents[:5] {
+		if err := f.Remove(en.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.exempt.staleState = true
 	sum, err := fx.run(t, Options{})
-	if err == nil || len(sum.Errors) != 1 {
-		t.Fatalf("want a folder error, got %v %+v", err, sum)
+	if err == nil || !mentions(sum.Errors, "--allow-mass-delete") {
+		t.Fatalf("want the folder refused with the remedy, got %v %+v", err, sum.Errors)
 	}
-	if after := treeSnapshot(t, fx.acct.Maildir); after != before {
-		t.Fatal("the refused folder's Maildir changed")
-	}
-	if n := len(fx.srv.Messages(t, "Sent")); n != 3 {
+	if n := len(fx.srv.Messages(t, "Lists")); n != 6 {
 		t.Fatalf("server folder changed: %d messages", n)
 	}
+	fx.exempt.staleState = false
+	sum, err = fx.run(t, Options{AllowMassDelete: true})
+	if err != nil || sum.ExpungedRemote != 5 {
+		t.Fatalf("allowed: %v %+v", err, sum)
+	}
+	fx.assertInSync(t)
 }
 
 func TestLostStateRepairsWithoutDuplicates(t *testing.T) {

@@ -150,9 +150,24 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 	for _, m := range msgs {
 		remote[m.UID] = m
 	}
+	kw, err := f.Keywords()
+	if err != nil {
+		return err
+	}
 	local := map[string]model.LocalMsg{}
-	for _, en := range entries {
-		local[en.Key] = model.LocalMsg{Key: en.Key, Flags: en.Flags}
+	for _, l := range localMsgs(entries, kw) {
+		local[l.Key] = l
+	}
+	// Keywords that stay on one side by design (the server cannot store
+	// them, or the Maildir has no letter left: the sync said so) are no
+	// difference.
+	full := len(kw.All()) >= maildir.MaxKeywords
+	synced := func(k string) bool {
+		if st.OneSided.Has(k) {
+			return false
+		}
+		_, named := kw.Letter(k)
+		return named || !full
 	}
 	pairedUID := map[model.UID]bool{}
 	pairedKey := map[string]bool{}
@@ -180,6 +195,9 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 			// A flag the server cannot store stays in the Maildir only.
 			diff(p.UID, p.Key, "flags differ: server %s, Maildir %s", r.Flags, l.Flags)
 		}
+		if rk, lk := r.Keywords.Filter(synced), l.Keywords.Filter(synced); !rk.Equal(lk) {
+			diff(p.UID, p.Key, "keywords differ: server %s, Maildir %s", rk, lk)
+		}
 		fh, en, err := f.Open(p.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			diff(p.UID, p.Key, "file vanished while verifying")
@@ -192,6 +210,13 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		fh.Close()
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(f.Path(), en.Dir, en.Name), err)
+		}
+		// A file whose size or mtime moved and whose content is not the
+		// one paired was edited in place (a draft saved again): a change
+		// the next sync uploads, not a corruption.
+		if p.Hash != "" && (l.Size != p.Size || l.ModTime != p.ModTime) && hash != p.Hash {
+			diff(p.UID, p.Key, "edited locally, will be uploaded on the next sync")
+			continue
 		}
 		if size != r.Size {
 			// mbsync's X-TUID header line (in the Maildir file or in

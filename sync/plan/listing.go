@@ -42,7 +42,7 @@ func Listing(condStore bool, st *model.FolderState, s model.FolderStatus) Listin
 func FromState(st *model.FolderState) []model.RemoteMsg {
 	out := make([]model.RemoteMsg, 0, len(st.Pairs))
 	for _, p := range st.Pairs {
-		out = append(out, model.RemoteMsg{UID: p.UID, Flags: p.Flags})
+		out = append(out, model.RemoteMsg{UID: p.UID, Flags: p.Flags, Keywords: p.Keywords})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out
@@ -91,7 +91,7 @@ func Merge(st *model.FolderState, changed []model.RemoteMsg, uids []model.UID) (
 			i++
 		}
 		if i < len(pairs) && pairs[i].UID == uid {
-			out = append(out, model.RemoteMsg{UID: uid, Flags: pairs[i].Flags})
+			out = append(out, model.RemoteMsg{UID: uid, Flags: pairs[i].Flags, Keywords: pairs[i].Keywords})
 			continue
 		}
 		return nil, false

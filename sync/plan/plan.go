@@ -26,9 +26,11 @@ import (
 // the user allows it.
 const MassDeleteMin = 5
 
-// ErrValidityConflict means the server's UIDVALIDITY changed while the
-// local folder changed too: re-pairing by content could not tell a local
-// deletion from a message the server lost, so nothing is touched.
+// ErrValidityConflict means the server's UIDVALIDITY changed while
+// messages were deleted locally, and either a deleted message's pair
+// remembers no content (recorded by an older version: a local deletion
+// could not be told from a message the server lost) or the deletions are
+// a mass deletion the guard holds back: nothing is touched.
 var ErrValidityConflict = errors.New("UIDVALIDITY changed on the server while the local folder also changed")
 
 // Input is everything the planner looks at for one folder. Fingerprints
@@ -48,15 +50,32 @@ type Input struct {
 	// Policy is the direction, the deletion policy and --restore
 	// (ApplyPolicy); the zero value is a two-way sync.
 	Policy Policy
+	// Keywords says which keywords the server folder can store
+	// (PERMANENTFLAGS); the others take no part in the merge and stay in
+	// the Maildir only, like Unkept flags.
+	Keywords model.KeywordRule
+	// LocalFull are keywords the Maildir folder has no letter for (all
+	// 26 taken): they take no part in the merge and stay on the server.
+	LocalFull model.Keywords
 }
 
 // FlagSync brings one pair's flags to Target on both sides. Flags the
 // server cannot store (Plan.Unkept) keep their Maildir value in Target
 // and are left out of what is sent: the server gets ServerTarget.
+//
+// The Kw fields do the same for keywords: KwTarget is what both sides
+// agree on afterwards (recorded as the pair's base), KwServer what the
+// server is brought to (KwTarget but for keywords it cannot store, which
+// keep its value), KwMaildir what the Maildir is brought to (KwTarget but
+// for keywords it has no letter for). All are nil when no side has a
+// keyword.
 type FlagSync struct {
 	UID                         model.UID
 	Key                         string
 	Base, Remote, Local, Target model.Flags
+
+	KwBase, KwRemote, KwLocal, KwTarget model.Keywords
+	KwServer, KwMaildir                 model.Keywords
 }
 
 // ServerTarget is the flags to bring the server to: Target without the
@@ -73,9 +92,10 @@ type Ref struct {
 
 // NewPair is a pair found by content (fingerprint).
 type NewPair struct {
-	UID  model.UID
-	Key  string
-	Base model.Flags // the flags to record as agreed before FlagSync runs
+	UID    model.UID
+	Key    string
+	Base   model.Flags    // the flags to record as agreed before FlagSync runs
+	BaseKw model.Keywords // the keywords to record as agreed
 }
 
 // Download is a server message to fetch into the Maildir.
@@ -101,6 +121,16 @@ type Plan struct {
 	// sent to the server (FlagSync.ServerTarget and Upload.ServerFlags
 	// leave them out).
 	Unkept model.Flags
+	// Keywords and LocalFull are Input's: keywords the server cannot
+	// store are never sent to it (FlagSync.KwServer, the uploads), and
+	// keywords the Maildir has no letter for are never written there.
+	Keywords  model.KeywordRule
+	LocalFull model.Keywords
+	// UpdatePairs are stored pairs whose content fields (size, mtime,
+	// hash, fingerprint of the Maildir file) are recorded anew: the file
+	// was touched without a change of content, or the pair predates
+	// those fields.
+	UpdatePairs []model.Pair
 	// ResetPairs: the server's UIDVALIDITY changed; the old pairs are
 	// forgotten in the same commit that records the new ones.
 	ResetPairs    bool
@@ -110,6 +140,11 @@ type Plan struct {
 	ExpungeRemote []Ref // gone from the Maildir
 	DropPairs     []model.UID
 	DropIntents   []string
+	// Replace are pairs whose Maildir file was edited in place (its
+	// content is not the one paired) or whose key a newer pair names: the
+	// file is uploaded as a new message (in Upload, or paired with a copy
+	// already on the server) and then the old UID is expunged.
+	Replace []Ref
 	// RemoveOrphans are Maildir files an interrupted run downloaded
 	// (their content matches a download intent) whose server message is
 	// gone: removed, not uploaded as new.
@@ -130,7 +165,7 @@ type Plan struct {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 &&
+	return !p.ResetPairs && len(p.Pair) == 0 && len(p.Flags) == 0 && len(p.DeleteLocal) == 0 && len(p.Replace) == 0 && len(p.UpdatePairs) == 0 &&
 		len(p.ExpungeRemote) == 0 && len(p.DropPairs) == 0 && len(p.DropIntents) == 0 &&
 		len(p.RemoveOrphans) == 0 && len(p.DropDownloads) == 0 && len(p.Download) == 0 && len(p.Upload) == 0 && !p.SetHeldBack
 }
@@ -154,9 +189,12 @@ func pairedSets(in *Input) (map[model.UID]bool, map[string]bool) {
 	for _, l := range in.Local {
 		localKeys[l.Key] = true
 	}
+	edited := editedKeys(in)
 	for _, p := range in.State.Pairs {
 		pairedUID[p.UID] = localKeys[p.Key]
-		pairedKey[p.Key] = true
+		if !edited[p.Key] {
+			pairedKey[p.Key] = true
+		}
 	}
 	return pairedUID, pairedKey
 }
@@ -205,7 +243,7 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 	}
 	if unpairedLocal == 0 {
 		local = nil
-		if !lostIntent {
+		if !lostIntent && len(goneAfterReset(in)) == 0 {
 			remote = nil
 		}
 	}
@@ -233,6 +271,9 @@ func NeedHashes(in *Input) (remote []model.UID, local []string) {
 		if !localKeys[it.Key] && it.Fingerprint != "" {
 			localPrints[it.Fingerprint] = true
 		}
+	}
+	for _, pr := range goneAfterReset(in) {
+		localPrints[pr.Fingerprint] = true
 	}
 	for _, r := range in.Remote {
 		if pairedUID[r.UID] || r.Fingerprint == "" {
@@ -277,14 +318,22 @@ func Build(in *Input) (*Plan, error) {
 	for _, l := range in.Local {
 		local[l.Key] = l
 	}
-	DiffPairs(p, pairs, remote, local)
-	PairByContent(p, in, pairs, reset.OldBase)
+	p.Keywords, p.LocalFull = in.Keywords, in.LocalFull
+	current := Edits(p, pairs, remote, local)
+	DiffPairs(p, current, remote, local)
+	PairByContent(p, in, current, reset.OldBase)
 	ApplyPolicy(p, in)
+	if n := len(p.DeleteLocal); reset.Reset && n >= MassDeleteMin && 2*n > len(in.State.Pairs) && !in.AllowMassDelete {
+		return nil, fmt.Errorf("folder %q: %w: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete if this is intended)",
+			in.Folder, ErrValidityConflict, n, len(in.State.Pairs))
+	}
 	held := in.State.HeldBack
+	total := len(pairs)
 	if reset.Reset {
 		held = nil // UIDs of the old UIDVALIDITY
+		total = len(in.State.Pairs)
 	}
-	GuardMassDeletion(p, len(pairs), held, in.AllowMassDelete)
+	GuardMassDeletion(p, total, held, in.AllowMassDelete)
 	p.SetHeldBack = !slices.Equal(p.HeldBack, in.State.HeldBack)
 	return p, nil
 }
@@ -296,17 +345,29 @@ type Reset struct {
 	// OldBase maps each Maildir key of a forgotten pair to the flags the
 	// pair had agreed on, so that re-pairing keeps the three-way merge.
 	OldBase map[string]model.Flags
+	// OldKeywords does the same for the keywords (keys with none are
+	// absent).
+	OldKeywords map[string]model.Keywords
+	// Gone are the forgotten pairs whose Maildir file is gone: deleted
+	// locally. PairByContent finds their messages on the server by the
+	// content the pairs remember and expunges them.
+	Gone []model.Pair
 }
 
 // ValidityReset decides what a changed UIDVALIDITY means. Unchanged: no
-// reset. Changed with every paired Maildir file still there (new files
-// may have come): reset and re-pair by content; the new files are
-// uploaded unless found on the server. Changed with a paired file gone
-// and messages on the server: ErrValidityConflict, because a local
-// deletion could not be told from a message the server lost (with none
-// on the server there is nothing to tell: reset); unless in.Policy never
-// expunges local deletions (pull, or deletions kept): then nothing on
-// the server is at risk and the folder is re-paired.
+// reset. Changed: reset and re-pair by content; the new files are
+// uploaded unless found on the server, and a paired file gone (deleted
+// locally) has its message found on the server by the content its pair
+// remembers, and expunged there (Reset.Gone); a paired file unchanged
+// since whose content is not on the server any more was deleted there,
+// and is deleted too (PairByContent; Build refuses a mass deletion of
+// them). ErrValidityConflict when a gone file's pair remembers no
+// content (recorded by an older version: a local deletion could not be
+// told from a message the server lost) and the server folder is not
+// empty, or when the local deletions are a mass deletion (MassDeleteMin
+// and more than half the pairs) and AllowMassDelete is off. Under a
+// policy that never expunges local deletions (pull, or deletions kept)
+// a gone file is no conflict: nothing on the server is at risk.
 func ValidityReset(in *Input) (Reset, error) {
 	r := Reset{OldBase: map[string]model.Flags{}}
 	if !ValidityChanged(in.State, in.UIDValidity) {
@@ -322,12 +383,30 @@ func ValidityReset(in *Input) (Reset, error) {
 	expungesLocalDeletions := in.Policy.CanChangeServer() && in.Policy.Deletions == Propagate
 	for _, pr := range in.State.Pairs {
 		r.OldBase[pr.Key] = pr.Flags
-		// An empty server folder (deleted and created again, or emptied
-		// by a server that renumbers an emptied folder, as imap4d does)
-		// holds nothing a local deletion would have to remove.
-		if !local[pr.Key] && expungesLocalDeletions && len(in.Remote) > 0 {
-			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally)", in.Folder, ErrValidityConflict, pr.Key)
+		if len(pr.Keywords) > 0 {
+			if r.OldKeywords == nil {
+				r.OldKeywords = map[string]model.Keywords{}
+			}
+			r.OldKeywords[pr.Key] = pr.Keywords
 		}
+		if local[pr.Key] || !expungesLocalDeletions {
+			continue
+		}
+		if pr.Hash == "" || pr.Fingerprint == "" {
+			if len(in.Remote) == 0 {
+				// An empty server folder (deleted and created again, or
+				// emptied by a server that renumbers an emptied folder,
+				// as imap4d does) holds nothing to expunge.
+				continue
+			}
+			return Reset{}, fmt.Errorf("folder %q: %w (message %s was deleted locally, and the state does not remember its content to find it on the server); delete the folder's Maildir messages that should not come back, then move the state file away and sync again",
+				in.Folder, ErrValidityConflict, pr.Key)
+		}
+		r.Gone = append(r.Gone, pr)
+	}
+	if n, total := len(r.Gone), len(in.State.Pairs); n >= MassDeleteMin && 2*n > total && !in.AllowMassDelete && len(in.Remote) > 0 {
+		return Reset{}, fmt.Errorf("folder %q: %w: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete if this is intended)",
+			in.Folder, ErrValidityConflict, n, total)
 	}
 	// A message new in the Maildir is no reason to stop: pairing by
 	// content finds it on the server if it is there, else it is
@@ -339,12 +418,41 @@ func ValidityReset(in *Input) (Reset, error) {
 // flagSync adds a FlagSync when the merged flags differ from any of
 // base, r and l. The flags the server cannot store are not merged: they
 // keep the Maildir's value, and the server's lack of them is no change.
-func (p *Plan) flagSync(uid model.UID, key string, base, r, l model.Flags) {
+//
+// Keywords merge the same way, keyword by keyword (model.MergeKeywords):
+// a keyword the server cannot store (Plan.Keywords) keeps its Maildir
+// value, and one the Maildir has no letter for (Plan.LocalFull) keeps
+// the server's.
+func (p *Plan) flagSync(uid model.UID, key string, base, r, l model.Flags, kb, kr, kl model.Keywords) {
 	u := p.Unkept
 	target := model.MergeFlags(base&^u, r&^u, l&^u) | l&u
-	if target != base || target&^u != r&^u || target != l {
-		p.Flags = append(p.Flags, FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target})
+	both := func(n string) bool { return p.Keywords.Keeps(n) && !p.LocalFull.Has(n) }
+	kt := model.MergeKeywords(kb.Filter(both), kr.Filter(both), kl.Filter(both)).
+		Union(kr.Filter(p.serverOnly)).Union(kl.Filter(p.localOnly))
+	s := FlagSync{UID: uid, Key: key, Base: base, Remote: r, Local: l, Target: target,
+		KwBase: kb, KwRemote: kr, KwLocal: kl}
+	if p.setKeywordTarget(&s, kt) {
+		p.Flags = append(p.Flags, s)
 	}
+}
+
+// serverOnly: a keyword the Maildir folder has no letter for.
+func (p *Plan) serverOnly(n string) bool { return p.LocalFull.Has(n) }
+
+// localOnly: a keyword the server folder cannot store.
+func (p *Plan) localOnly(n string) bool { return !p.Keywords.Keeps(n) && !p.LocalFull.Has(n) }
+
+// setKeywordTarget sets s's keyword target kt and what each side is
+// brought to: the target, but for the keywords that side cannot hold,
+// which keep that side's value. It reports whether s changes anything.
+func (p *Plan) setKeywordTarget(s *FlagSync, kt model.Keywords) bool {
+	u := p.Unkept
+	kr, kl := s.KwRemote, s.KwLocal
+	s.KwTarget = kt
+	s.KwServer = kt.Filter(p.Keywords.Keeps).Union(kr.Filter(func(n string) bool { return !p.Keywords.Keeps(n) }))
+	s.KwMaildir = kt.Filter(func(n string) bool { return !p.LocalFull.Has(n) }).Union(kl.Filter(p.serverOnly))
+	return s.Target != s.Base || s.Target&^u != s.Remote&^u || s.Target != s.Local ||
+		!kt.Equal(s.KwBase) || !s.KwServer.Equal(kr) || !s.KwMaildir.Equal(kl)
 }
 
 // DiffPairs decides for every stored pair: on both sides, merge the
@@ -356,7 +464,7 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 		l, lok := local[pr.Key]
 		switch {
 		case rok && lok:
-			p.flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags)
+			p.flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags, pr.Keywords, r.Keywords, l.Keywords)
 		case rok:
 			p.ExpungeRemote = append(p.ExpungeRemote, Ref{pr.UID, pr.Key})
 		case lok:
@@ -385,10 +493,35 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	pairedUID := make(map[model.UID]bool, len(pairs))
 	pairedKey := make(map[string]bool, len(pairs))
 	pairFlags := make(map[model.UID]model.Flags, len(pairs))
+	pairKw := make(map[model.UID]model.Keywords)
 	for _, pr := range pairs {
 		pairedUID[pr.UID] = true
 		pairedKey[pr.Key] = true
 		pairFlags[pr.UID] = pr.Flags
+		if len(pr.Keywords) > 0 {
+			pairKw[pr.UID] = pr.Keywords
+		}
+	}
+	// The old UIDs of edited files stay paired until expunged (Edits).
+	for _, x := range p.Replace {
+		pairedUID[x.UID] = true
+	}
+	// Keywords agreed before a reset; messages deleted locally before it,
+	// by content.
+	oldKw := map[string]model.Keywords{}
+	goneByContent := map[string][]string{}
+	oldPair := map[string]model.Pair{}
+	if ValidityChanged(in.State, in.UIDValidity) {
+		for _, pr := range in.State.Pairs {
+			if len(pr.Keywords) > 0 {
+				oldKw[pr.Key] = pr.Keywords
+			}
+			oldPair[pr.Key] = pr
+		}
+		for _, pr := range goneAfterReset(in) {
+			c := pr.Fingerprint + "/" + pr.Hash
+			goneByContent[c] = append(goneByContent[c], pr.Key)
+		}
 	}
 	// A pair whose file is gone (DiffPairs: expunge on the server) is
 	// paired again when its message is in the Maildir under another name.
@@ -440,15 +573,18 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				byPrint[content] = keys[1:]
 				l := local[key]
 				base, ok := oldBase[key]
+				baseKw := oldKw[key]
 				if gone[r.UID] {
 					base, ok = pairFlags[r.UID], true
+					baseKw = pairKw[r.UID]
 					repaired[r.UID] = true
 				}
 				if !ok {
 					base = r.Flags & l.Flags
+					baseKw = r.Keywords.Intersect(l.Keywords)
 				}
-				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base})
-				p.flagSync(r.UID, key, base, r.Flags, l.Flags)
+				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base, BaseKw: baseKw})
+				p.flagSync(r.UID, key, base, r.Flags, l.Flags, baseKw, r.Keywords, l.Keywords)
 				pairedUID[r.UID] = true
 				pairedKey[key] = true
 				continue
@@ -465,6 +601,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				}
 			}
 			if pairedUID[r.UID] {
+				continue
+			}
+			if keys := goneByContent[content]; len(keys) > 0 {
+				// Deleted locally before the UIDVALIDITY changed.
+				goneByContent[content] = keys[1:]
+				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
+				pairedUID[r.UID] = true
 				continue
 			}
 		}
@@ -494,6 +637,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		if c := l.Fingerprint + "/" + l.Hash; l.Hash != "" && downloaded[c] > 0 {
 			downloaded[c]--
 			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
+			continue
+		}
+		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime {
+			// Paired before the UIDVALIDITY changed, unchanged since,
+			// and its content is not on the server: deleted there. (UID
+			// 0: the pair's UID belongs to the old UIDVALIDITY.)
+			p.DeleteLocal = append(p.DeleteLocal, Ref{0, l.Key})
 			continue
 		}
 		p.Upload = append(p.Upload, Upload{Key: l.Key, Flags: l.Flags})
@@ -533,10 +683,15 @@ func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
 			p.HeldBack = append(p.HeldBack, x.UID)
 		}
 	}
-	if n := len(p.ExpungeRemote); guard(p.ExpungeRemote) {
-		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the Maildir; not deleting them on the server (run with --allow-mass-delete to delete them there too, or with --restore to download them again)", p.Folder, n, total))
-		hold(p.ExpungeRemote)
-		p.ExpungeRemote = nil
+	// Replacing the server's copy of an edited file deletes it too.
+	if remote := append(slices.Clip(p.ExpungeRemote), p.Replace...); guard(remote) {
+		what := "gone from the Maildir"
+		if len(p.Replace) > 0 {
+			what += " or edited there"
+		}
+		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are %s; not deleting them on the server (run with --allow-mass-delete to delete them there too, or with --restore to download them again)", p.Folder, len(remote), total, what))
+		hold(remote)
+		p.ExpungeRemote, p.Replace = nil, nil
 	}
 	if n := len(p.DeleteLocal); guard(p.DeleteLocal) {
 		p.Blocked = append(p.Blocked, fmt.Sprintf("folder %q: %d of %d messages are gone from the server; not deleting them from the Maildir (run with --allow-mass-delete to delete them there too, or with --restore to upload them again)", p.Folder, n, total))
@@ -544,4 +699,134 @@ func GuardMassDeletion(p *Plan, total int, held []model.UID, allow bool) {
 		p.DeleteLocal = nil
 	}
 	slices.Sort(p.HeldBack)
+}
+
+// goneAfterReset returns, when the server's UIDVALIDITY changed, the
+// stored pairs whose Maildir file is gone and whose content is known
+// (ValidityReset refuses the others).
+func goneAfterReset(in *Input) []model.Pair {
+	if !ValidityChanged(in.State, in.UIDValidity) {
+		return nil
+	}
+	local := make(map[string]bool, len(in.Local))
+	for _, l := range in.Local {
+		local[l.Key] = true
+	}
+	var out []model.Pair
+	for _, pr := range in.State.Pairs {
+		if !local[pr.Key] && pr.Hash != "" && pr.Fingerprint != "" {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+// NeedEditCheck returns the Maildir keys of stored pairs whose file must
+// be read (model.LocalMsg Hash, Fingerprint and WireSize filled in) to
+// tell whether it was edited in place: its size or mtime is not the
+// one the pair remembers, or the pair remembers none (recorded by an
+// older version: the check records it).
+func NeedEditCheck(in *Input) []string {
+	if ValidityChanged(in.State, in.UIDValidity) {
+		return nil
+	}
+	byKey := make(map[string]model.Pair, len(in.State.Pairs))
+	for _, pr := range in.State.Pairs {
+		byKey[pr.Key] = pr
+	}
+	var out []string
+	for _, l := range in.Local {
+		pr, ok := byKey[l.Key]
+		if !ok || l.Hash != "" {
+			continue
+		}
+		if pr.Size == 0 || pr.Size != l.Size || pr.ModTime != l.ModTime {
+			out = append(out, l.Key)
+		}
+	}
+	return out
+}
+
+// edited reports whether the Maildir file l of pair pr holds other
+// content than the one paired with the server's message r: its hash is
+// not the remembered one, or (a pair that remembers no hash) its size
+// with CRLF line endings is not the server's RFC822.SIZE.
+func edited(pr model.Pair, l model.LocalMsg, r model.RemoteMsg, rok bool) bool {
+	if l.Hash == "" {
+		return false
+	}
+	if pr.Hash != "" {
+		return l.Hash != pr.Hash
+	}
+	return rok && r.Size != 0 && l.WireSize != 0 && l.WireSize != r.Size
+}
+
+// editedKeys returns the Maildir keys of pairs whose file was edited in
+// place (Edits), once NeedEditCheck's hashes are filled in.
+func editedKeys(in *Input) map[string]bool {
+	out := map[string]bool{}
+	if ValidityChanged(in.State, in.UIDValidity) {
+		return out
+	}
+	local := make(map[string]model.LocalMsg, len(in.Local))
+	for _, l := range in.Local {
+		local[l.Key] = l
+	}
+	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
+	for _, r := range in.Remote {
+		remote[r.UID] = r
+	}
+	for _, pr := range in.State.Pairs {
+		l, ok := local[pr.Key]
+		r, rok := remote[pr.UID]
+		if ok && edited(pr, l, r, rok) {
+			out[pr.Key] = true
+		}
+	}
+	return out
+}
+
+// Edits takes out of pairs those whose Maildir file changed content
+// (edited in place: a draft saved again under the same name) and those
+// whose key a pair with a higher UID names too (the older copy of a file
+// already uploaded again by a run that then stopped): each is replaced
+// (Plan.Replace: its old UID is expunged once the file is on the server
+// again) or, when the server's message is gone, forgotten (DropPairs). An
+// edited file is no longer paired: PairByContent uploads it, or pairs it
+// with a copy already on the server. Pairs whose file was only touched,
+// or that remember no content yet, get it recorded (Plan.UpdatePairs).
+// It returns the pairs that stay.
+func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, local map[string]model.LocalMsg) []model.Pair {
+	newest := make(map[string]model.UID, len(pairs))
+	for _, pr := range pairs {
+		if pr.UID > newest[pr.Key] {
+			newest[pr.Key] = pr.UID
+		}
+	}
+	var out []model.Pair // a copy, once a pair is left out
+	for i, pr := range pairs {
+		l, lok := local[pr.Key]
+		r, rok := remote[pr.UID]
+		switch {
+		case newest[pr.Key] != pr.UID || (lok && edited(pr, l, r, rok)):
+			if rok {
+				p.Replace = append(p.Replace, Ref{pr.UID, pr.Key})
+			} else {
+				p.DropPairs = append(p.DropPairs, pr.UID)
+			}
+			if out == nil {
+				out = append(make([]model.Pair, 0, len(pairs)), pairs[:i]...)
+			}
+			continue
+		case lok && l.Hash != "" && l.Size != 0 && (pr.Size != l.Size || pr.ModTime != l.ModTime || pr.Hash != l.Hash || pr.Fingerprint != l.Fingerprint && l.Fingerprint != ""):
+			p.UpdatePairs = append(p.UpdatePairs, pr.WithContent(l))
+		}
+		if out != nil {
+			out = append(out, pr)
+		}
+	}
+	if out == nil {
+		return pairs
+	}
+	return out
 }

@@ -179,16 +179,23 @@ func ApplyPolicy(p *Plan, in *Input) {
 	}
 	p.DeleteLocal = del
 
+	if pol.Direction == Pull {
+		// An edited file is a local change: not sent.
+		p.Replace = nil
+	}
 	if pol.Direction != Both {
 		var flags []FlagSync
 		u := p.Unkept
 		for _, s := range p.Flags {
+			var kt model.Keywords
 			if pol.Direction == Pull {
 				s.Target = s.Remote&^u | s.Local&u
+				kt = s.KwRemote.Filter(func(n string) bool { return !p.localOnly(n) }).Union(s.KwLocal.Filter(p.localOnly))
 			} else {
 				s.Target = s.Local
+				kt = s.KwLocal.Filter(func(n string) bool { return !p.serverOnly(n) }).Union(s.KwRemote.Filter(p.serverOnly))
 			}
-			if s.Target != s.Base || s.ServerTarget(u) != s.Remote || s.Target != s.Local {
+			if p.setKeywordTarget(&s, kt) {
 				flags = append(flags, s)
 			}
 		}

@@ -1,0 +1,112 @@
+package statedb
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// Pair values. A pair is stored under its UID (4 bytes, big endian). Two
+// encodings of the value exist:
+//
+//	version 0 (before keywords): [flags byte][key]
+//	version 1:                   [0x81][flags byte] then, each a uvarint
+//	                             length followed by that many bytes, or a
+//	                             uvarint/varint number:
+//	                             key, size (uvarint), mtime (varint),
+//	                             hash, fingerprint, keyword count
+//	                             (uvarint), keywords
+//
+// A version 0 value never starts with a byte ≥ 0x80 (the six flags use
+// the low bits), so the first byte tells the two apart. Load reads both;
+// PutPair writes version 1. Fields appended after the keywords by a later
+// version are ignored by this one.
+const pairV1 = 0x81
+
+var errPairEncoding = errors.New("corrupt pair entry")
+
+func encodePair(p model.Pair) []byte {
+	n := 2 + 6*binary.MaxVarintLen64 + len(p.Key) + len(p.Hash) + len(p.Fingerprint)
+	for _, k := range p.Keywords {
+		n += binary.MaxVarintLen64 + len(k)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, pairV1, byte(p.Flags))
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(p.Key)
+	b = binary.AppendUvarint(b, uint64(max(p.Size, 0)))
+	b = binary.AppendVarint(b, p.ModTime)
+	str(p.Hash)
+	str(p.Fingerprint)
+	b = binary.AppendUvarint(b, uint64(len(p.Keywords)))
+	for _, k := range p.Keywords {
+		str(k)
+	}
+	return b
+}
+
+// decodePair reads a pair value of either version; uid is set by the
+// caller.
+func decodePair(v []byte) (model.Pair, error) {
+	var p model.Pair
+	if len(v) < 1 {
+		return p, errPairEncoding
+	}
+	if v[0] < 0x80 {
+		p.Flags = model.Flags(v[0]) & model.AllFlags
+		p.Key = string(v[1:])
+		return p, nil
+	}
+	if v[0] != pairV1 || len(v) < 2 {
+		return p, errPairEncoding
+	}
+	p.Flags = model.Flags(v[1]) & model.AllFlags
+	rest := v[2:]
+	bad := false
+	uvarint := func() uint64 {
+		x, n := binary.Uvarint(rest)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		rest = rest[n:]
+		return x
+	}
+	str := func() string {
+		l := uvarint()
+		if bad || l > uint64(len(rest)) {
+			bad = true
+			return ""
+		}
+		s := string(rest[:l])
+		rest = rest[l:]
+		return s
+	}
+	p.Key = str()
+	p.Size = int64(uvarint())
+	if !bad {
+		mt, n := binary.Varint(rest)
+		if n <= 0 {
+			bad = true
+		} else {
+			p.ModTime, rest = mt, rest[n:]
+		}
+	}
+	p.Hash = str()
+	p.Fingerprint = str()
+	nk := uvarint()
+	if nk > uint64(len(rest)) {
+		bad = true
+	}
+	for i := uint64(0); i < nk && !bad; i++ {
+		p.Keywords = append(p.Keywords, str())
+	}
+	if bad || p.Key == "" {
+		return model.Pair{}, errPairEncoding
+	}
+	return p, nil
+}

@@ -1,0 +1,107 @@
+package sync
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/model"
+)
+
+// Issue 8 case 16: a file edited in place (a draft saved again under the
+// same name) is a new message replacing the old one: verify calls it a
+// change, the sync uploads the new content and expunges the old UID, and
+// the next run is a no-op.
+func TestEditedFileIsReplaced(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *dovecottest.Options
+	}{{"uidplus", nil}, {"no uidplus", &dovecottest.Options{NoUIDPlus: true, NoCondStore: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, tc.opts)
+			draft := testMsg("draft")
+			en := fx.deliver(t, "Drafts", draft, model.FlagDraft)
+			fx.deliver(t, "Drafts", testMsg("other draft"), model.FlagDraft)
+			fx.sync(t)
+			before := fx.srv.Messages(t, "Drafts")
+			if len(before) != 2 {
+				t.Fatalf("%d messages on the server", len(before))
+			}
+			drafts := fx.folder(t, "Drafts")
+			cur, err := drafts.Lookup(en.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edited := []byte(strings.Replace(string(draft), "Hello draft,", "Hello draft, with a second thought,", 1))
+			if err := os.WriteFile(drafts.EntryPath(cur), edited, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			later := time.Now().Add(time.Minute)
+			if err := os.Chtimes(drafts.EntryPath(cur), later, later); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Verify(context.Background(), fx.acct, VerifyOptions{Quick: true})
+			if err != nil || len(rep.Differences) != 1 || !strings.Contains(rep.Differences[0].What, "edited locally, will be uploaded on the next sync") {
+				t.Fatalf("verify: %v %v", err, rep.Differences)
+			}
+			sum := fx.sync(t)
+			if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || sum.Downloaded != 0 || sum.DeletedLocal != 0 {
+				t.Fatalf("summary %+v: want the new content uploaded and the old expunged", sum)
+			}
+			after := fx.srv.Messages(t, "Drafts")
+			if len(after) != 2 {
+				t.Fatalf("%d messages on the server, want 2", len(after))
+			}
+			found := false
+			for _, m := range after {
+				if string(model.FromCRLF(m.Body)) == string(draft) {
+					t.Fatal("the old content is still on the server")
+				}
+				if string(model.FromCRLF(m.Body)) == string(edited) {
+					found = true
+					if model.FlagsFromIMAP(m.Flags)&model.FlagDraft == 0 {
+						t.Errorf("the new copy lost \\Draft: %v", m.Flags)
+					}
+				}
+			}
+			if !found {
+				t.Fatal("the edited content is not on the server")
+			}
+			fx.assertInSync(t)
+			if sum := fx.sync(t); sum.Changed() {
+				t.Fatalf("the run after changed something: %+v", sum)
+			}
+			rep, err = Verify(context.Background(), fx.acct, VerifyOptions{})
+			if err != nil || len(rep.Differences) != 0 {
+				t.Fatalf("verify after: %v %v", err, rep.Differences)
+			}
+		})
+	}
+}
+
+// A file only touched (mtime moved, same content) is not an edit: its
+// new mtime is recorded and nothing moves.
+func TestTouchedFileIsNotAnEdit(t *testing.T) {
+	fx := newFixture(t, nil)
+	en := fx.deliver(t, "INBOX", testMsg("touched"), model.FlagSeen)
+	fx.sync(t)
+	inbox := fx.folder(t, "INBOX")
+	cur, _ := inbox.Lookup(en.Key)
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(inbox.EntryPath(cur), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("a touch changed something: %+v", sum)
+	}
+	db := openState(t, fx)
+	st, err := db.Load("INBOX")
+	db.Close()
+	if err != nil || len(st.Pairs) != 1 || st.Pairs[0].ModTime != later.UnixNano() {
+		t.Fatalf("the new mtime is not recorded: %v %+v", err, st.Pairs)
+	}
+	fx.assertInSync(t)
+}
