@@ -213,7 +213,7 @@ type Message struct {
 	// Body reads the message exactly as the server sends it (CRLF),
 	// streamed from the connection: it is valid only until the callback
 	// it was handed to returns, and what is left unread is skipped.
-	Body io.Reader
+	Body     io.Reader
 	Keywords Keywords
 }
 

@@ -629,7 +629,7 @@ func (r *folderRun) download(ctx context.Context, dls []plan.Download) error {
 
 // stagedDownload is a downloaded message in tmp/, not yet delivered.
 type stagedDownload struct {
-	st    *maildir.Staged
+	st       *maildir.Staged
 	uid      model.UID
 	flags    model.Flags
 	keywords model.Keywords
