@@ -31,9 +31,17 @@ type Skip struct {
 	HighestModSeq uint64
 	NewMtime      int64
 	CurMtime      int64
+	// Listed is when the folder was last listed in full (Unix
+	// nanoseconds; 0 in records of versions before it).
+	Listed int64
 }
 
-const skipLen = 4 + 4 + 4 + 8 + 8 + 8
+// skipLen is the length of a record; oldSkipLen that of the records
+// written before Listed (read with Listed 0).
+const (
+	oldSkipLen = 4 + 4 + 4 + 8 + 8 + 8
+	skipLen    = oldSkipLen + 8
+)
 
 func (s Skip) encode() []byte {
 	b := make([]byte, 0, skipLen)
@@ -42,14 +50,20 @@ func (s Skip) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, s.Messages)
 	b = binary.BigEndian.AppendUint64(b, s.HighestModSeq)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.NewMtime))
-	return binary.BigEndian.AppendUint64(b, uint64(s.CurMtime))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.CurMtime))
+	return binary.BigEndian.AppendUint64(b, uint64(s.Listed))
 }
 
 func decodeSkip(v []byte) (Skip, bool) {
-	if len(v) != skipLen {
+	if len(v) != skipLen && len(v) != oldSkipLen {
 		return Skip{}, false
 	}
+	var listed int64
+	if len(v) == skipLen {
+		listed = int64(binary.BigEndian.Uint64(v[36:]))
+	}
 	return Skip{
+		Listed:        listed,
 		UIDValidity:   binary.BigEndian.Uint32(v[0:]),
 		UIDNext:       model.UID(binary.BigEndian.Uint32(v[4:])),
 		Messages:      binary.BigEndian.Uint32(v[8:]),

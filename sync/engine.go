@@ -65,7 +65,12 @@ type Account struct {
 type Options struct {
 	// AllowMassDelete turns off the mass-deletion guard.
 	AllowMassDelete bool
-	Progress        Progress
+	// Full lists every folder in full: no folder is skipped as
+	// unchanged (skip.go). A file rewritten in place without a rename
+	// is otherwise seen when its folder is next listed: when something
+	// else changes in it, or FullListingAge after its last listing.
+	Full     bool
+	Progress Progress
 	// Logf receives the run's log, one line per call (nil: the engine is
 	// silent; it never writes to stdout or stderr itself). A line is a
 	// note (no prefix: something done or skipped by design), a warning

@@ -29,10 +29,16 @@ import (
 // skipUnchanged returns the folders to sync: folders minus those
 // plan.Skip finds unchanged, which are reported done (FolderDone) with
 // nothing to do. Without CONDSTORE every folder is synced.
+// FullListingAge is how old a Skip record may be: every folder is
+// listed in full at least that often, so that a file rewritten in place
+// without a rename (which moves no directory mtime) is seen within it.
+const FullListingAge = time.Hour
+
 func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []string {
-	if len(folders) == 0 || !c.Caps().CondStore {
+	if len(folders) == 0 || !c.Caps().CondStore || e.opts.Full {
 		return folders
 	}
+	now := time.Now().UnixNano()
 	type cand struct {
 		name  string
 		f     LocalFolder
@@ -64,7 +70,7 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 	for _, cd := range cands {
 		st, ok := statuses[cd.name]
 		in := plan.SkipInput{CondStore: true, Status: st, HaveStatus: ok, NewMtime: cd.stamp[0], CurMtime: cd.stamp[1],
-			Recorded: skipRecord(cd.info.Skip), Pending: cd.info.Pending}
+			Recorded: skipRecord(cd.info.Skip), Pending: cd.info.Pending, Now: now, MaxAge: int64(FullListingAge)}
 		if plan.Skip(in) != plan.SkipOK {
 			continue
 		}

@@ -19,6 +19,7 @@ import (
 
 type syncOptions struct {
 	allowMassDelete bool
+	full            bool
 	folders         []string
 	watch           bool // --watch: cmd_watch.go
 	// direction, deletions and retries override the account's config
@@ -48,6 +49,7 @@ func syncCommand(g *globals) *cli.Command {
 			"deletions were held back), 130 interrupted.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "allow-mass-delete", Usage: "propagate deletions even when they take more than half of a folder", Destination: &o.allowMassDelete},
+			&cli.BoolFlag{Name: "full", Usage: "list every folder in full instead of skipping those unchanged on both sides (finds files rewritten in place at once; otherwise within an hour)", Destination: &o.full},
 			&cli.BoolFlag{Name: "watch", Usage: "keep syncing: IDLE, polling and Maildir events trigger passes until SIGINT/SIGTERM (SIGHUP reloads the config)", Destination: &o.watch},
 			&cli.StringSliceFlag{Name: "folder", Usage: "sync only this `FOLDER` (repeatable; patterns with * and % as in the config's folders)", Destination: &folders},
 			&cli.StringFlag{Name: "direction", Usage: "`DIRECTION`: both, pull (never change the server) or push (never change the Maildir)", DefaultText: "the account's direction, both", Destination: &o.direction},

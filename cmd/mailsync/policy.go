@@ -54,7 +54,7 @@ func (o *syncOptions) engineOptions(a *config.Account) sync.Options {
 	if retries == 0 {
 		retries = -1 // the engine's "none"; its 0 is the default
 	}
-	return sync.Options{AllowMassDelete: o.allowMassDelete, Policy: pol, DryRun: o.dryRun, Retries: retries}
+	return sync.Options{AllowMassDelete: o.allowMassDelete, Full: o.full, Policy: pol, DryRun: o.dryRun, Retries: retries}
 }
 
 // planSummary counts what a plan would do, as a sync's summary counts

@@ -257,13 +257,25 @@ func TestValidityResetWithServerDeletion(t *testing.T) {
 		{UID: 2, Key: "touched", Size: 10, ModTime: 100, Hash: "h2", Fingerprint: "f2"},
 		{UID: 3, Key: "old", Flags: S}}}
 	in := &Input{Folder: "F", State: st, UIDValidity: 7, Local: []model.LocalMsg{
-		{Key: "same", Size: 10, ModTime: 100}, {Key: "touched", Size: 10, ModTime: 200}, {Key: "old", Size: 10, ModTime: 100}}}
+		{Key: "same", Size: 10, ModTime: 100}, {Key: "touched", Size: 10, ModTime: 200}, {Key: "old", Size: 10, ModTime: 100}},
+		Remote: []model.RemoteMsg{{UID: 9, Size: 5, Fingerprint: "f9", Hash: "h9"}}}
 	p, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Plan{Folder: "F", ResetPairs: true, DeleteLocal: []Ref{{0, "same"}}, Upload: []Upload{{Key: "old"}, {Key: "touched"}}}
+	want := Plan{Folder: "F", ResetPairs: true, DeleteLocal: []Ref{{0, "same"}}, Download: []Download{{UID: 9, Size: 5}},
+		Upload: []Upload{{Key: "old"}, {Key: "touched"}}}
 	if !reflect.DeepEqual(*p, want) {
 		t.Fatalf("got %+v\nwant %+v", *p, want)
+	}
+	// An empty server folder (deleted and created again) starts over:
+	// nothing in the Maildir is deleted, everything is uploaded.
+	in.Remote = nil
+	if p, err = Build(in); err != nil {
+		t.Fatal(err)
+	}
+	want = Plan{Folder: "F", ResetPairs: true, Upload: []Upload{{Key: "old"}, {Key: "same"}, {Key: "touched"}}}
+	if !reflect.DeepEqual(*p, want) {
+		t.Fatalf("empty server: got %+v\nwant %+v", *p, want)
 	}
 }

@@ -639,10 +639,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
 			continue
 		}
-		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime {
+		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime && len(in.Remote) > 0 {
 			// Paired before the UIDVALIDITY changed, unchanged since,
 			// and its content is not on the server: deleted there. (UID
-			// 0: the pair's UID belongs to the old UIDVALIDITY.)
+			// 0: the pair's UID belongs to the old UIDVALIDITY.) Not
+			// when the server folder is empty: a folder deleted and
+			// created again starts over, and nothing in the Maildir is
+			// deleted (README "Conflict rules").
 			p.DeleteLocal = append(p.DeleteLocal, Ref{0, l.Key})
 			continue
 		}

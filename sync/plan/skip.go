@@ -17,6 +17,9 @@ type SkipRecord struct {
 	HighestModSeq uint64
 	NewMtime      int64
 	CurMtime      int64
+	// Listed is when the sync that made the record listed the folder
+	// (Unix nanoseconds).
+	Listed int64
 }
 
 // SkipInput is what Skip looks at for one folder.
@@ -36,6 +39,11 @@ type SkipInput struct {
 	// deletions, flags the server cannot keep).
 	Recorded SkipRecord
 	Pending  bool
+	// Now and MaxAge (nanoseconds): a record made more than MaxAge
+	// before Now is not trusted (0: no limit), so that every folder is
+	// listed in full now and then. A file rewritten in place, without a
+	// rename, moves no directory mtime: it is seen at such a listing.
+	Now, MaxAge int64
 }
 
 // SkipReason says why a folder is synced rather than skipped (for
@@ -52,6 +60,7 @@ const (
 	SkipServerChanged   SkipReason = "changed on the server"
 	SkipMaildirChanged  SkipReason = "changed in the Maildir"
 	SkipMaildirNoMtimes SkipReason = "Maildir directories missing"
+	SkipStale           SkipReason = "not listed in full for a while"
 )
 
 // Skip decides whether a folder can be left alone: no SELECT, no scan,
@@ -60,9 +69,10 @@ const (
 // CONDSTORE (so that a flag change moves HIGHESTMODSEQ) and its
 // UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ are those recorded;
 // new/ and cur/ have the recorded modification times (every delivery,
-// rename, e.g. a flag change, and removal changes them; a file edited in
-// place does not, and needs no sync: a message's flags are in its name);
-// and the state holds no unfinished work for the folder.
+// rename, e.g. a flag change, and removal changes them; a file rewritten
+// in place does not: it is seen when the record is older than MaxAge, or
+// when something else changes in the folder); and the state holds no
+// unfinished work for the folder.
 func Skip(in SkipInput) SkipReason {
 	r := in.Recorded
 	switch {
@@ -77,6 +87,8 @@ func Skip(in SkipInput) SkipReason {
 	case in.Status.UIDValidity != r.UIDValidity || in.Status.UIDNext != r.UIDNext ||
 		in.Status.Messages != r.Messages || in.Status.HighestModSeq != r.HighestModSeq:
 		return SkipServerChanged
+	case in.MaxAge > 0 && in.Now-r.Listed > in.MaxAge:
+		return SkipStale
 	case in.NewMtime == 0 || in.CurMtime == 0:
 		return SkipMaildirNoMtimes
 	case in.NewMtime != r.NewMtime || in.CurMtime != r.CurMtime:
@@ -138,5 +150,5 @@ func RecordSkip(condStore bool, status model.FolderStatus, serverChanged bool, p
 		return SkipRecord{}
 	}
 	return SkipRecord{UIDValidity: status.UIDValidity, UIDNext: status.UIDNext, Messages: status.Messages,
-		HighestModSeq: status.HighestModSeq, NewMtime: n, CurMtime: c}
+		HighestModSeq: status.HighestModSeq, NewMtime: n, CurMtime: c, Listed: readAt}
 }

@@ -32,6 +32,11 @@ func TestSkip(t *testing.T) {
 		{"delivery into new/", func(in *SkipInput) { in.NewMtime += 4_000_000 }, SkipMaildirChanged},
 		{"rename in cur/ (a flag change)", func(in *SkipInput) { in.CurMtime += 1 }, SkipMaildirChanged},
 		{"cur/ gone", func(in *SkipInput) { in.CurMtime = 0 }, SkipMaildirNoMtimes},
+		// Every folder is listed in full now and then (a file rewritten
+		// in place moves no directory mtime).
+		{"record within MaxAge", func(in *SkipInput) { in.Recorded.Listed = 1000; in.Now = 1000 + 3600e9; in.MaxAge = 3600e9 }, SkipOK},
+		{"record older than MaxAge", func(in *SkipInput) { in.Recorded.Listed = 1000; in.Now = 1001 + 3600e9; in.MaxAge = 3600e9 }, SkipStale},
+		{"record from before Listed existed", func(in *SkipInput) { in.Now = 3600e9 + 1; in.MaxAge = 3600e9 }, SkipStale},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +78,7 @@ func TestRecordSkip(t *testing.T) {
 	const m1, m2 = 1_763_900_000_123_456_789, 1_763_900_001_987_654_321
 	readAt := int64(m2 + int64(time.Second))
 	st := model.FolderStatus{UIDValidity: 7, UIDNext: 101, Messages: 100, HighestModSeq: 555}
-	full := SkipRecord{UIDValidity: 7, UIDNext: 101, Messages: 100, HighestModSeq: 555, NewMtime: m1, CurMtime: m2}
+	full := SkipRecord{UIDValidity: 7, UIDNext: 101, Messages: 100, HighestModSeq: 555, NewMtime: m1, CurMtime: m2, Listed: readAt}
 	tests := []struct {
 		name          string
 		condStore     bool

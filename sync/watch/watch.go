@@ -288,8 +288,15 @@ func (w *watcher) passLoop(ctx context.Context, fsw *fsWatch) error {
 		} else {
 			acct.Folders, _ = folderpat.New(folders, nil)
 		}
+		opts := w.o.Sync
+		if !full {
+			// A targeted pass lists its folders in full: a file
+			// rewritten in place (inotify saw it) moves no directory
+			// mtime, so the skip of unchanged folders would miss it.
+			opts.Full = true
+		}
 		pctx := w.connContext()
-		sum, err := sync.Run(pctx, acct, w.o.Sync)
+		sum, err := sync.Run(pctx, acct, opts)
 		if ctx.Err() != nil {
 			return nil
 		}
