@@ -116,7 +116,7 @@ func (w *randWorld) serverKeywordOp(name string) error {
 	defer randLogout(c)
 	folders := w.fx.srv.Mailboxes(w.t)
 	folder := folders[w.rng.Intn(len(folders))]
-	msgs, err := srvKeywordList(c, folder)
+	msgs, err := srvKeywordList(c, w.srvName(folder))
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
@@ -187,7 +187,7 @@ func (w *randWorld) observeKeywords() (srv, loc map[string]map[int]model.Keyword
 	}
 	defer randLogout(c)
 	for _, name := range w.fx.srv.Mailboxes(w.t) {
-		msgs, err := srvKeywordList(c, name)
+		msgs, err := srvKeywordList(c, w.srvName(name))
 		if err != nil {
 			w.fail("observe keywords: %v", err)
 		}

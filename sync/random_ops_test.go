@@ -26,10 +26,10 @@ import (
 	"github.com/mailsync/mailsync/model"
 )
 
-// editsSupported turns on the local "edit a draft in place" op (issue
-// 8 case 16: a changed local body is a new message replacing the old).
-// Off until that feature lands; the op and its oracle are ready.
-const editsSupported = false
+// editsSupported turns on the local "edit a draft" op (issue 8 case 16:
+// a changed local body is a new message replacing the old). The draft is
+// saved as mail clients save it: a new file renamed over the old name.
+const editsSupported = true
 
 // randSrvAct is what a server op works on: a logged-in client with
 // folder selected.

@@ -36,8 +36,9 @@ package sync
 //
 // The actors' operations are two tables in random_ops_test.go (server:
 // APPEND, STORE, EXPUNGE, MOVE, COPY, CREATE, DELETE, RENAME, recreate;
-// local: deliver, flags, delete, move, copy, create folder, and an edit
-// in place that waits for editsSupported); other files add ops to them.
+// local: deliver, flags, delete, move, copy, create folder, a draft
+// saved again under the same name); random_keywords_test.go adds keyword
+// operations by both actors.
 //
 // Each seed: both actors make the first mail, a settling sync; then six
 // rounds of 1-6 actor operations, sometimes (1 in 8) a lost state file,
