@@ -446,8 +446,15 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // APPEND carrying one is refused by some servers (GNU Mailutils answers
 // BAD to $Forwarded) and ignored by others.
 func (c *Conn) Unkept() model.Flags {
-	// Read under the connection's lock: go-imap's own Mailbox() may
-	// still show the previous folder right after Select returns.
+	names, known := c.permanentFlags()
+	return model.UnkeptFlags(names, known)
+}
+
+// permanentFlags returns the PERMANENTFLAGS of the selected folder's
+// SELECT reply, and whether it had one. Read under the connection's
+// lock: go-imap's own Mailbox() may still show the previous folder right
+// after Select returns.
+func (c *Conn) permanentFlags() ([]string, bool) {
 	c.mu.Lock()
 	perm := c.permanent
 	c.mu.Unlock()
@@ -455,7 +462,7 @@ func (c *Conn) Unkept() model.Flags {
 	for i, f := range perm {
 		names[i] = string(f)
 	}
-	return model.UnkeptFlags(names, perm != nil)
+	return names, perm != nil
 }
 
 // KeywordRule returns which keywords the selected folder can store, from
@@ -463,14 +470,8 @@ func (c *Conn) Unkept() model.Flags {
 // `\*` a new keyword cannot be created, and a STORE or APPEND carrying one
 // is refused by some servers.
 func (c *Conn) KeywordRule() model.KeywordRule {
-	c.mu.Lock()
-	perm := c.permanent
-	c.mu.Unlock()
-	names := make([]string, len(perm))
-	for i, f := range perm {
-		names[i] = string(f)
-	}
-	return model.NewKeywordRule(names, perm != nil)
+	names, known := c.permanentFlags()
+	return model.NewKeywordRule(names, known)
 }
 
 // FindByMessageID returns the UIDs, from minUID on, of the selected

@@ -359,29 +359,18 @@ func (f *Folder) Remove(key string) error {
 // and open, it looks it up again; errors.Is(err, fs.ErrNotExist) when the
 // key is gone.
 func (f *Folder) ReadFile(key string) ([]byte, Entry, error) {
-	for range maxRetries {
-		e, err := f.Lookup(key)
-		if err != nil {
-			return nil, Entry{}, err
-		}
-		fh, err := os.Open(f.EntryPath(e))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				f.forget(key)
-				continue
-			}
-			return nil, Entry{}, f.errorf("read %s: %w", key, err)
-		}
-		// The open file stays readable whatever happens to its name.
-		body, err := io.ReadAll(fh)
-		fh.Close()
-		if err != nil {
-			return nil, Entry{}, f.errorf("read %s: %w", key, err)
-		}
-		e.Size = int64(len(body))
-		return body, e, nil
+	fh, e, err := f.Open(key)
+	if err != nil {
+		return nil, Entry{}, err
 	}
-	return nil, Entry{}, f.busy(key)
+	// The open file stays readable whatever happens to its name.
+	body, err := io.ReadAll(fh)
+	fh.Close()
+	if err != nil {
+		return nil, Entry{}, f.errorf("read %s: %w", key, err)
+	}
+	e.Size = int64(len(body))
+	return body, e, nil
 }
 
 // CleanTmp removes the files in tmp/ that have not changed for olderThan
