@@ -181,7 +181,7 @@ func (w *randWorld) localKeywordOp(name string) error {
 func (w *randWorld) observeKeywords() (srv, loc map[string]map[int]model.Keywords) {
 	w.t.Helper()
 	srv, loc = map[string]map[int]model.Keywords{}, map[string]map[int]model.Keywords{}
-	c, err := w.dial()
+	c, err := w.dialWait()
 	if err != nil {
 		w.fail("observe keywords: %v", err)
 	}

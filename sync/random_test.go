@@ -372,6 +372,23 @@ func (w *randWorld) dial() (*imapclient.Client, error) {
 	return c, nil
 }
 
+// dialWait is dial for the oracle's own looks at the server, which must
+// not fail: on a server allowing one connection, a sync that was just
+// cancelled or killed may hold it for a moment longer (its logout is
+// still on the way), so a refusal for the connection limit is retried
+// for up to 10 s.
+func (w *randWorld) dialWait() (*imapclient.Client, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := w.dial()
+		if err == nil || time.Now().After(deadline) ||
+			!(strings.Contains(err.Error(), "[LIMIT]") || strings.Contains(err.Error(), "Maximum number of connections")) {
+			return c, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // randLogout logs out and waits for the server's goodbye, so that a
 // server allowing one connection counts this one gone before the next
 // sync logs in.
@@ -456,7 +473,7 @@ type randSide struct {
 func (w *randWorld) observe() (srv, loc map[string]map[int]*randSide, srvFolders, locFolders []string) {
 	w.t.Helper()
 	srv, loc = map[string]map[int]*randSide{}, map[string]map[int]*randSide{}
-	c, err := w.dial()
+	c, err := w.dialWait()
 	if err != nil {
 		w.fail("observe: %v", err)
 	}
@@ -644,7 +661,7 @@ func (w *randWorld) renumberedOnServer() {
 	if err != nil {
 		w.fail("read state: %v", err)
 	}
-	c, err := w.dial()
+	c, err := w.dialWait()
 	if err != nil {
 		w.fail("status: %v", err)
 	}
