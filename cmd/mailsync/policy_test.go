@@ -53,6 +53,11 @@ func TestBackupConfigAndRestoreFlag(t *testing.T) {
 	if code, stdout, stderr := run(t, "sync", "--config", backup); code != exitOK || localFiles(t, bmail) != 6 || len(srv.Messages(t, "INBOX")) != 0 {
 		t.Fatalf("backup after the wipe: exit %d %q %q, %d files, %d on the server", code, stdout, stderr, localFiles(t, bmail), len(srv.Messages(t, "INBOX")))
 	}
+	// status counts the Maildir's messages, not the pairs (a backup's
+	// Maildir holds what the server no longer has).
+	if code, stdout, stderr := run(t, "status", "--config", backup); code != exitOK || !strings.Contains(stdout, "server 0, Maildir 6") {
+		t.Fatalf("status of the backup: exit %d %q %q", code, stdout, stderr)
+	}
 
 	// Two-way account: a local folder emptied by mistake.
 	for i := 10; i < 16; i++ {

@@ -42,9 +42,16 @@ func recordRun(a *config.Account, r *accountResult, start time.Time, runErr erro
 		}
 		if n, ok := inStep(db, mf, f.Folder); ok {
 			// Unchanged since a run left it in step (the engine skipped
-			// it, or just recorded it): every message is paired, and
-			// counting them would cost a scan and a state decode.
+			// it, or just recorded it): counting the server's messages
+			// would cost a state decode. In a two-way sync every local
+			// message is paired too; under pull, push or deletions =
+			// "keep" the Maildir may hold messages the server has not.
 			ri.ServerMessages, ri.LocalMessages, ri.CondStore = n, n, true
+			if !twoWay(a) {
+				if ents, err := mf.List(); err == nil {
+					ri.LocalMessages = len(ents)
+				}
+			}
 			runs[f.Folder] = ri
 			continue
 		}
@@ -78,4 +85,10 @@ func inStep(db *statedb.DB, mf *maildir.Folder, name string) (int, bool) {
 		return 0, false
 	}
 	return int(si.Skip.Messages), true
+}
+
+// twoWay reports whether the account's config syncs both ways and
+// propagates deletions (the defaults).
+func twoWay(a *config.Account) bool {
+	return (a.Direction == "" || a.Direction == "both") && (a.Deletions == "" || a.Deletions == "propagate")
 }
