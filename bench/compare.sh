@@ -26,7 +26,7 @@
 # Environment: BENCH_MESSAGES (default 6000; 60000 for the big run),
 # BENCH_REPEAT (no-op runs, default 3), BENCH_DELTA_PCT (default 1),
 # BENCH_DIR (work directory, default a fresh one under /tmp, removed at
-# the end unless BENCH_KEEP=1).
+# the end unless BENCH_KEEP=1), BENCH_CORPUS (see below).
 # Never run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,9 +133,24 @@ done
   echo "bench/compare.sh: dovecot did not start:"; cat "$W"/dovecot.out "$W"/dovecot.log 2>/dev/null; exit 1; }
 ADDR=127.0.0.1:$PORT
 
-echo "seeding $N and $SMALL messages"
-"$BT" seed -addr "$ADDR" -user ms -pass "$PASS" -n "$N" -seed 1
-"$BT" seed -addr "$ADDR" -user ms-small -pass "$PASS" -n "$SMALL" -seed 1
+# BENCH_CORPUS=DIR keeps a pristine copy of the seeded server mailboxes
+# there (seeding 60,000 messages takes half an hour) and reuses it when it
+# holds a corpus of the same size.
+CORPUS=${BENCH_CORPUS:-}
+if [ -n "$CORPUS" ] && [ "$(cat "$CORPUS/messages" 2>/dev/null)" = "$N" ]; then
+  echo "copying the corpus of $N and $SMALL messages from $CORPUS"
+  $sudo cp -a "$CORPUS"/ms "$CORPUS"/ms-small "$W"/mail/
+else
+  echo "seeding $N and $SMALL messages"
+  "$BT" seed -addr "$ADDR" -user ms -pass "$PASS" -n "$N" -seed 1
+  "$BT" seed -addr "$ADDR" -user ms-small -pass "$PASS" -n "$SMALL" -seed 1
+  if [ -n "$CORPUS" ]; then
+    $sudo rm -rf "$CORPUS" && mkdir -p "$CORPUS"
+    $sudo cp -a "$W"/mail/ms "$W"/mail/ms-small "$CORPUS"/
+    echo "$N" >"$CORPUS/messages"
+  fi
+fi
+if [ "${BENCH_SEED_ONLY:-}" = 1 ]; then echo "seeded (BENCH_SEED_ONLY=1)"; exit 0; fi
 # The same mailbox, UIDs included, for mbsync: copied before any login.
 $sudo cp -a "$W"/mail/ms "$W"/mail/mb
 $sudo cp -a "$W"/mail/ms-small "$W"/mail/mb-small

@@ -90,13 +90,55 @@ type Staged struct {
 	f    *Folder
 	key  string
 	tmp  string
-	fi   os.FileInfo
 	done bool
+	// The fsync, stat and close of the file run in the background
+	// (stageSync); ready gives their outcome, once, into fi and err.
+	ready  chan struct{}
+	fi     os.FileInfo
+	err    error
+	waited bool
+}
+
+// stageSlots bounds the staged files whose fsync is still running (each
+// holds an open file): StageFile waits for a slot. Fsyncs of many files
+// in flight at once let the file system commit them together (ext4
+// groups them into one journal commit), where one after the other each
+// waits for the disk: a download of many small messages is bound by
+// fsync latency otherwise.
+var stageSlots = make(chan struct{}, 32)
+
+// stageSync makes a staged file durable (fsync), reads its size and
+// mtime and closes it, then frees its slot and reports on s.ready.
+func (s *Staged) stageSync(fh *os.File) {
+	defer func() { <-stageSlots; close(s.ready) }()
+	err := fh.Sync()
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = fh.Stat()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	s.fi, s.err = fi, err
+}
+
+// wait waits for the background fsync; on its failure the staged file
+// is removed and the error returned.
+func (s *Staged) wait() error {
+	<-s.ready
+	if s.err != nil && !s.waited {
+		os.Remove(s.tmp)
+		s.err = s.f.errorf("deliver %s: %w", s.key, s.err)
+	}
+	s.waited = true
+	return s.err
 }
 
 // Stage streams r into tmp/<NewKey()>.staged (O_EXCL), sets its mtime
 // to mtime unless zero, and fsyncs and closes it, without holding the message in
-// memory. On any error, including one from r, the file is removed.
+// memory. The fsync runs in the background, so that a caller staging
+// many messages is not bound by the disk's latency; Deliver (and Size
+// and Discard) wait for it. On any error, including one from r, the file is removed.
 // Stage takes no lock: callers stage a slow upload first and Deliver it
 // under whatever lock orders their deliveries.
 func (f *Folder) Stage(r io.Reader, mtime time.Time) (*Staged, error) {
@@ -140,19 +182,12 @@ func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Stag
 			return fail(err)
 		}
 	}
-	if err := fh.Sync(); err != nil {
-		return fail(err)
-	}
-	fi, err := fh.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	err = fh.Close()
-	fh = nil
-	if err != nil {
-		return fail(err)
-	}
-	return &Staged{f: f, key: key, tmp: tmp, fi: fi}, nil
+	// The fsync runs in the background; Deliver, Discard and Size wait
+	// for it. The file is durable before it is renamed into place.
+	stageSlots <- struct{}{}
+	s := &Staged{f: f, key: key, tmp: tmp, ready: make(chan struct{})}
+	go s.stageSync(fh)
+	return s, nil
 }
 
 // RemoveStaged removes the messages staged in tmp/ and never delivered
@@ -187,8 +222,14 @@ func (f *Folder) RemoveStaged(match func(r io.ReaderAt, size int64) bool) error 
 	return nil
 }
 
-// Size is the number of bytes staged.
-func (s *Staged) Size() int64 { return s.fi.Size() }
+// Size is the number of bytes staged (0 when staging failed: Deliver
+// then says why).
+func (s *Staged) Size() int64 {
+	if s.wait() != nil {
+		return 0
+	}
+	return s.fi.Size()
+}
 
 // Deliver renames the staged file to cur/<key>:2,<flags and keyword
 // letters> (or new/<key> when both are empty). The caller fsyncs the
@@ -198,6 +239,9 @@ func (s *Staged) Deliver(flags model.Flags, keywords string) (Entry, error) {
 		return Entry{}, s.f.errorf("deliver %s: already delivered or discarded", s.key)
 	}
 	s.done = true
+	if err := s.wait(); err != nil {
+		return Entry{}, err
+	}
 	info := sortedUnique([]byte(flags.Letters() + KeywordLetters(keywords)))
 	l := loc{"new", s.key}
 	if info != "" {
@@ -215,6 +259,7 @@ func (s *Staged) Deliver(flags model.Flags, keywords string) (Entry, error) {
 func (s *Staged) Discard() {
 	if !s.done {
 		s.done = true
+		s.wait()
 		os.Remove(s.tmp)
 	}
 }

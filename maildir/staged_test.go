@@ -75,3 +75,45 @@ func TestStageFileAndRemoveStaged(t *testing.T) {
 	}
 	os.Remove(p)
 }
+
+// TestManyStagedAtOnce: more messages staged before any is delivered
+// than there are background fsync slots: StageFile waits for a slot
+// instead of failing or leaking, every message is delivered whole with
+// its size, the discarded ones are removed, and tmp/ ends empty.
+func TestManyStagedAtOnce(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	n := 3 * cap(stageSlots)
+	var staged []*Staged
+	for i := 0; i < n; i++ {
+		body := strings.Repeat("x", i+1) + "\n"
+		st, err := f.Stage(strings.NewReader(body), time.Unix(1_600_000_000, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		staged = append(staged, st)
+	}
+	for i, st := range staged {
+		if i%5 == 0 {
+			st.Discard()
+			continue
+		}
+		if st.Size() != int64(i+2) {
+			t.Fatalf("staged %d: size %d, want %d", i, st.Size(), i+2)
+		}
+		en, err := st.Deliver(0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := f.ReadFile(en.Key)
+		if err != nil || len(got) != i+2 || en.Size != int64(i+2) || en.ModTime.Unix() != 1_600_000_000 {
+			t.Fatalf("delivered %d: %d bytes, size %d, mtime %v, %v", i, len(got), en.Size, en.ModTime, err)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(f.Path(), "tmp"))
+	if len(ents) != 0 {
+		t.Fatalf("tmp/ holds %d files", len(ents))
+	}
+	if len(stageSlots) != 0 {
+		t.Fatalf("%d fsync slots still taken", len(stageSlots))
+	}
+}
