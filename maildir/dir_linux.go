@@ -30,9 +30,9 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 }
 
 // listDirTypes is listDir that also returns, with withTypes, each name's
-// file type as the directory tells it (types[i] for names[i]; see
-// direntRegular): no stat per file.
-func listDirTypes(dir string, withTypes bool) (names []string, types []uint8, atomic bool, err error) {
+// file type and inode number as the directory tells them (types[i] for
+// names[i]; see direntRegular): no stat per file.
+func listDirTypes(dir string, withTypes bool) (names []string, types []dirent, atomic bool, err error) {
 	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, false, &fs.PathError{Op: "open", Path: dir, Err: err}
@@ -61,7 +61,7 @@ func listDirTypes(dir string, withTypes bool) (names []string, types []uint8, at
 			}
 			continue
 		}
-		var tp *[]uint8
+		var tp *[]dirent
 		if withTypes {
 			tp = &types
 		}
@@ -96,8 +96,8 @@ func getdents(fd int, buf []byte) (int, error) {
 }
 
 // parseDirents appends the names of the linux_dirent64 records in buf,
-// and their d_type to *types when types is not nil.
-func parseDirents(buf []byte, names []string, types *[]uint8) []string {
+// and their d_type and d_ino to *types when types is not nil.
+func parseDirents(buf []byte, names []string, types *[]dirent) []string {
 	for len(buf) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
 		if reclen < 19 || reclen > len(buf) {
@@ -113,7 +113,7 @@ func parseDirents(buf []byte, names []string, types *[]uint8) []string {
 		if s := string(name); s != "." && s != ".." {
 			names = append(names, s)
 			if types != nil {
-				*types = append(*types, buf[18])
+				*types = append(*types, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
 			}
 		}
 		buf = buf[reclen:]
@@ -128,6 +128,14 @@ const (
 	direntUnknown = syscall.DT_UNKNOWN
 	direntRegular = syscall.DT_REG
 )
+
+// inode is the inode number of fi (0 when unknown).
+func inode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
 
 // changeTime is the inode change time of fi (falling back on its mtime):
 // Deliver sets a tmp file's mtime to the message date, so stale tmp files

@@ -22,10 +22,10 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 
 // listDirTypes is listDir; the types are all direntUnknown here, so List
 // asks lstat for each file.
-func listDirTypes(dir string, withTypes bool) (names []string, types []uint8, atomic bool, err error) {
+func listDirTypes(dir string, withTypes bool) (names []string, types []dirent, atomic bool, err error) {
 	names, atomic, err = listDir(dir)
 	if withTypes {
-		types = make([]uint8, len(names))
+		types = make([]dirent, len(names))
 	}
 	return names, types, atomic, err
 }
@@ -34,6 +34,9 @@ const (
 	direntUnknown = 0
 	direntRegular = 8
 )
+
+// inode is the inode number of fi: unknown (0) here.
+func inode(fi os.FileInfo) uint64 { return 0 }
 
 // changeTime is the best portable approximation of the inode change time.
 func changeTime(fi os.FileInfo) time.Time { return fi.ModTime() }

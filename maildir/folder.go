@@ -56,6 +56,7 @@ type Entry struct {
 	Info    string      // everything after ":2,", as is (keeps keyword letters)
 	Size    int64       // file size in bytes (LF line endings as stored)
 	ModTime time.Time   // file mtime (Deliver sets it to the message date)
+	Ino     uint64      // inode number (0: unknown)
 }
 
 // Path returns the file's path in folder f. The file may have been
@@ -170,6 +171,7 @@ func makeEntry(key string, l loc, fi os.FileInfo) Entry {
 		Info:    info,
 		Size:    fi.Size(),
 		ModTime: fi.ModTime(),
+		Ino:     inode(fi),
 	}
 }
 

@@ -10,6 +10,13 @@ import (
 	"strings"
 )
 
+// dirent is what a directory listing tells of a name: its file type
+// (direntRegular, direntUnknown, ...) and inode number (0: unknown).
+type dirent struct {
+	typ uint8
+	ino uint64
+}
+
 // indexEntry is where List saw a message: Folder's lookup index.
 type indexEntry struct{ key, dir, name string }
 
@@ -30,7 +37,9 @@ func (f *Folder) indexed(key string) (loc, bool) {
 // is not a regular file (a file system that does not say costs an lstat
 // per file). Size is the value of the name's ",S=" field (the size as
 // stored, as Dovecot and others write it) or -1 when the name has none;
-// ModTime is zero: Lookup or ReadFile give both. When a directory could
+// ModTime is zero: Lookup or ReadFile give both. Ino is the inode
+// number the directory gives (0 where unknown): a file replaced by a
+// rename over its name has another. When a directory could
 // not be read as a snapshot and the directory mtimes changed meanwhile,
 // it reads again (up to maxRetries times). List fails when new/ or cur/
 // cannot be read (a missing folder gives errors.Is(err, fs.ErrNotExist)).
@@ -75,12 +84,13 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 		return nil, false, false, false, f.errorf("list cur: %w", err)
 	}
 	ents = make([]Entry, 0, len(newNames)+len(curNames))
-	add := func(dir string, names []string, types []uint8) error {
+	add := func(dir string, names []string, types []dirent) error {
 		for i, n := range names {
 			if n == "" || n[0] == '.' {
 				continue
 			}
-			switch types[i] {
+			ino := types[i].ino
+			switch types[i].typ {
 			case direntRegular:
 			case direntUnknown:
 				fi, err := os.Lstat(filepath.Join(f.path, dir, n))
@@ -94,11 +104,12 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 				if !fi.Mode().IsRegular() {
 					continue
 				}
+				ino = inode(fi)
 			default:
 				continue
 			}
 			key, info, flags := ParseName(n)
-			ents = append(ents, Entry{Key: key, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(key)})
+			ents = append(ents, Entry{Key: key, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(key), Ino: ino})
 		}
 		return nil
 	}

@@ -171,3 +171,43 @@ func TestUnchanged(t *testing.T) {
 	}
 	expect("foreign removal", false)
 }
+
+// TestListGivesInodes: List gives each file's inode number from the
+// directory listing (no stat), the one Deliver and Lookup give; a flag
+// change (a rename) keeps it, and a file replaced by a rename over its
+// name (a draft saved again) gets another.
+func TestListGivesInodes(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	en, err := f.Deliver([]byte("Subject: a\n\nbody\n"), model.FlagSeen, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listIno := func() uint64 {
+		t.Helper()
+		ents, err := f.List()
+		if err != nil || len(ents) != 1 {
+			t.Fatalf("List: %v, %v", ents, err)
+		}
+		return ents[0].Ino
+	}
+	if en.Ino == 0 || listIno() != en.Ino {
+		t.Fatalf("Deliver gives inode %d, List %d", en.Ino, listIno())
+	}
+	if got, err := f.Lookup(en.Key); err != nil || got.Ino != en.Ino {
+		t.Fatalf("Lookup gives inode %d, %v; want %d", got.Ino, err, en.Ino)
+	}
+	moved, err := f.SetFlags(en.Key, model.FlagSeen|model.FlagFlagged)
+	if err != nil || listIno() != en.Ino {
+		t.Fatalf("after a flag change: inode %d, %v; want %d", listIno(), err, en.Ino)
+	}
+	tmp := filepath.Join(f.Path(), "tmp", "draft")
+	if err := os.WriteFile(tmp, []byte("Subject: a\n\nbody, edited\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.Path(), moved.Dir, moved.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if got := listIno(); got == en.Ino || got == 0 {
+		t.Fatalf("a file replaced by a rename keeps inode %d", got)
+	}
+}

@@ -163,9 +163,14 @@ type LocalMsg struct {
 	// Keywords are the names of the keyword letters of the file name
 	// that the folder's dovecot-keywords file names.
 	Keywords Keywords
-	// Size and ModTime (Unix nanoseconds) are the file's, from the scan.
+	// Size and ModTime (Unix nanoseconds) are the file's, from the scan;
+	// ModTime 0: not stat'ed (the scan read names only), Size then from
+	// the name's ",S=" (-1: none).
 	Size    int64
 	ModTime int64
+	// Ino is the file's inode number, from the directory listing (0:
+	// unknown). A file replaced by a rename over its name has another.
+	Ino uint64
 	// WireSize is CRLFSize of the content, set with Hash (0: unknown).
 	WireSize int64
 }
@@ -263,6 +268,10 @@ type Pair struct {
 	// tell an edit in place from a touch. Size 0: unknown.
 	Size    int64
 	ModTime int64
+	// Ino is the file's inode number (0: unknown): a file saved again by
+	// a rename over its name has another, which the directory listing
+	// tells without a stat.
+	Ino uint64
 	// Hash (ContentHash) and Fingerprint (LocalFingerprint) of the
 	// content: an edited file is told by its hash, and after a
 	// UIDVALIDITY change a message deleted locally is found on the
@@ -274,7 +283,7 @@ type Pair struct {
 // WithContent returns p with the content fields of the local message l
 // (which must have Hash and Fingerprint set, or they stay unknown).
 func (p Pair) WithContent(l LocalMsg) Pair {
-	p.Size, p.ModTime, p.Hash, p.Fingerprint = l.Size, l.ModTime, l.Hash, l.Fingerprint
+	p.Size, p.ModTime, p.Ino, p.Hash, p.Fingerprint = l.Size, l.ModTime, l.Ino, l.Hash, l.Fingerprint
 	return p
 }
 

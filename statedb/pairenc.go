@@ -16,7 +16,8 @@ import (
 //	                             uvarint/varint number:
 //	                             key, size (uvarint), mtime (varint),
 //	                             hash, fingerprint, keyword count
-//	                             (uvarint), keywords
+//	                             (uvarint), keywords, and (since the
+//	                             inode was recorded) inode (uvarint)
 //
 // A version 0 value never starts with a byte ≥ 0x80 (the six flags use
 // the low bits), so the first byte tells the two apart. Load reads both;
@@ -46,6 +47,7 @@ func encodePair(p model.Pair) []byte {
 	for _, k := range p.Keywords {
 		str(k)
 	}
+	b = binary.AppendUvarint(b, p.Ino)
 	return b
 }
 
@@ -104,6 +106,9 @@ func decodePair(v []byte) (model.Pair, error) {
 	}
 	for i := uint64(0); i < nk && !bad; i++ {
 		p.Keywords = append(p.Keywords, str())
+	}
+	if !bad && len(rest) > 0 {
+		p.Ino = uvarint()
 	}
 	if bad || p.Key == "" {
 		return model.Pair{}, errPairEncoding

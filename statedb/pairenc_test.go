@@ -26,7 +26,7 @@ func TestPairEncodingReadsOldRecords(t *testing.T) {
 	}
 	full := model.Pair{UID: 7, Key: "1700000000.M1P2.host", Flags: model.FlagFlagged | model.FlagPassed,
 		Keywords: model.NewKeywords("$Label1", "NonJunk", "$Junk"), Size: 1234, ModTime: 1700000000123456789,
-		Hash: "abc", Fingerprint: "fp"}
+		Ino: 987654321, Hash: "abc", Fingerprint: "fp"}
 	if err := db.Commit("INBOX", model.StateChange{PutPairs: []model.Pair{full}}); err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +41,13 @@ func TestPairEncodingReadsOldRecords(t *testing.T) {
 }
 
 func TestPairEncodingRejectsGarbage(t *testing.T) {
-	good := encodePair(model.Pair{Key: "k", Keywords: model.Keywords{"a"}, Hash: "h"})
-	for i := 1; i < len(good); i++ {
+	good := encodePair(model.Pair{Key: "k", Keywords: model.Keywords{"a"}, Hash: "h", Ino: 5})
+	// Without its last byte (the inode, a one-byte uvarint) it is a
+	// record of the versions before inodes, which is valid.
+	if p, err := decodePair(good[:len(good)-1]); err != nil || p.Ino != 0 || p.Hash != "h" {
+		t.Errorf("a record without the inode: %+v, %v", p, err)
+	}
+	for i := 1; i < len(good)-1; i++ {
 		if _, err := decodePair(good[:i]); err == nil {
 			t.Errorf("truncated to %d bytes: no error", i)
 		}

@@ -128,3 +128,86 @@ func TestTouchedFileIsNotAnEdit(t *testing.T) {
 	}
 	fx.assertInSync(t)
 }
+
+// Finding edits costs no stat per file on most runs (issue 11): a file
+// saved again by a rename over its name is told by the inode number the
+// directory listing gives; a file rewritten in place (same inode, no
+// rename) only by its size and mtime, which a run reads for the paired
+// files of a folder once its last check is FullListingAge old (or with
+// --full). Here a folder changes every run, as a busy INBOX does: the
+// in-place edit waits for the check, the rename is found at once, and
+// nothing is read or uploaded twice.
+func TestEditsFoundWithoutAStatPerFile(t *testing.T) {
+	fx := newFixture(t, nil)
+	a := fx.deliver(t, "Drafts", testMsg("draft a"), model.FlagDraft)
+	b := fx.deliver(t, "Drafts", testMsg("draft b"), model.FlagDraft)
+	fx.sync(t)
+	drafts := fx.folder(t, "Drafts")
+	edit := func(key string, rename bool) []byte {
+		t.Helper()
+		cur, err := drafts.Lookup(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _, err := drafts.ReadFile(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := append(old, []byte("one more line\n")...)
+		path := drafts.EntryPath(cur)
+		if rename {
+			path = filepath.Join(drafts.Path(), "tmp", "resaved")
+		}
+		if err := os.WriteFile(path, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if rename {
+			if err := os.Rename(path, drafts.EntryPath(cur)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return body
+	}
+	onServer := func(body []byte) bool {
+		for _, m := range fx.srv.Messages(t, "Drafts") {
+			if string(model.FromCRLF(m.Body)) == string(body) {
+				return true
+			}
+		}
+		return false
+	}
+
+	inPlace := edit(a.Key, false)
+	fx.deliver(t, "Drafts", testMsg("new"), 0) // the folder changed too
+	sum := fx.sync(t)
+	if sum.Uploaded != 1 || sum.ExpungedRemote != 0 || onServer(inPlace) {
+		t.Fatalf("summary %+v: the in-place edit was looked for before its check was due", sum)
+	}
+
+	resaved := edit(b.Key, true)
+	sum = fx.sync(t)
+	if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || !onServer(resaved) {
+		t.Fatalf("summary %+v: the draft saved by a rename was not replaced on the server", sum)
+	}
+
+	// An hour later the check is due: the next run reads the paired
+	// files' sizes and mtimes and finds the in-place edit.
+	db := openState(t, fx)
+	si, err := db.LoadSkip("Drafts")
+	if err != nil || si.Skip.Listed == 0 {
+		t.Fatalf("skip record %+v, %v: no check time recorded", si.Skip, err)
+	}
+	si.Skip.Listed -= int64(FullListingAge + time.Minute)
+	if err := db.SetSkip("Drafts", si.Skip, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	sum = fx.sync(t)
+	if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || !onServer(inPlace) {
+		t.Fatalf("summary %+v: the in-place edit was not found once its check was due", sum)
+	}
+	fx.assertInSync(t)
+	if sum := fx.sync(t); sum.Changed() {
+		t.Fatalf("the run after changed something: %+v", sum)
+	}
+}

@@ -68,6 +68,12 @@ type folderRun struct {
 	kwRule model.KeywordRule
 	kw     *maildir.Keywords
 	local  map[string]model.LocalMsg
+	// checkEdits: the passes stat the paired files to find those edited
+	// in place (statPaired), which a run does when the last check is
+	// older than FullListingAge (or with --full). checked is when the
+	// last check was made (for the Skip record's Listed).
+	checkEdits bool
+	checked    int64
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -90,6 +96,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 		e.warn("folder %q: %v", name, err)
 	}
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
+	r.checkEdits, r.checked = e.editCheckDue(name)
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
@@ -144,7 +151,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	r.kw = kw
-	r.statPaired(st, entries)
+	if r.checkEdits {
+		r.statPaired(st, entries)
+		r.checked = r.readAt
+	}
 	local := localMsgs(entries, kw)
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
 		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Keywords: r.kwRule, LocalFull: localFull, Policy: r.e.opts.Policy}
@@ -272,13 +282,13 @@ func (r *folderRun) fingerprint(ctx context.Context, in *plan.Input) error {
 			}
 		}
 	}
-	return r.readLocal(in, lkeys, func(m *model.LocalMsg, data []byte) { m.Fingerprint = model.LocalFingerprint(data) })
+	return r.readLocal(in, lkeys, func(m *model.LocalMsg, _ maildir.Entry, data []byte) { m.Fingerprint = model.LocalFingerprint(data) })
 }
 
 // readLocal reads the Maildir files of the given keys and hands each to
 // set with its entry in in.Local; a file gone since the scan is left out
 // (it will not be paired).
-func (r *folderRun) readLocal(in *plan.Input, keys []string, set func(m *model.LocalMsg, data []byte)) error {
+func (r *folderRun) readLocal(in *plan.Input, keys []string, set func(m *model.LocalMsg, en maildir.Entry, data []byte)) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -290,14 +300,14 @@ func (r *folderRun) readLocal(in *plan.Input, keys []string, set func(m *model.L
 		if !want[in.Local[i].Key] {
 			continue
 		}
-		data, _, err := r.f.ReadFile(in.Local[i].Key)
+		data, en, err := r.f.ReadFile(in.Local[i].Key)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		set(&in.Local[i], data)
+		set(&in.Local[i], en, data)
 	}
 	return nil
 }
@@ -323,7 +333,7 @@ func (r *folderRun) hash(ctx context.Context, in *plan.Input) error {
 			}
 		}
 	}
-	return r.readLocal(in, lkeys, func(m *model.LocalMsg, data []byte) { m.Hash = model.ContentHash(data) })
+	return r.readLocal(in, lkeys, func(m *model.LocalMsg, _ maildir.Entry, data []byte) { m.Hash = model.ContentHash(data) })
 }
 
 // apply carries out a plan in crash-safe order. It reports whether an
@@ -718,7 +728,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		}
 		crashpoint.Step("maildir-deliver")
 		pairs = append(pairs, model.Pair{UID: s.uid, Key: en.Key, Flags: s.flags, Keywords: s.keywords,
-			Size: en.Size, ModTime: en.ModTime.UnixNano(), Hash: s.sum.Hash, Fingerprint: s.sum.Fingerprint})
+			Size: en.Size, ModTime: en.ModTime.UnixNano(), Ino: en.Ino, Hash: s.sum.Hash, Fingerprint: s.sum.Fingerprint})
 		r.sum.Downloaded++
 		r.sum.BytesDown += s.sum.WireSize
 		r.e.opts.Progress.Done(1, s.sum.WireSize)

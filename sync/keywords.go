@@ -28,17 +28,19 @@ func localMsgs(entries []maildir.Entry, kw *maildir.Keywords) []model.LocalMsg {
 	local := make([]model.LocalMsg, len(entries))
 	for i, en := range entries {
 		local[i] = model.LocalMsg{Key: en.Key, Flags: en.Flags, Keywords: model.NewKeywords(kw.NamesOf(en.Info)...),
-			Size: en.Size, ModTime: en.ModTime.UnixNano()}
+			Size: en.Size, Ino: en.Ino}
+		if !en.ModTime.IsZero() {
+			local[i].ModTime = en.ModTime.UnixNano()
+		}
 	}
 	return local
 }
 
 // statPaired fills in the size and mtime of the listed files that a
-// stored pair names (List reads names only): a
-// change of either tells a file edited in place (plan.Edits). Only
-// folders with a change on either side get here (skip.go), so a no-op
-// still costs no stat per file; unpaired files are looked up when they
-// are uploaded.
+// stored pair names (List reads names only): a change of either tells a
+// file edited in place (plan.Edits). It runs when the folder's edit
+// check is due (editCheckDue), so a no-op or a small change costs no
+// stat per file; unpaired files are looked up when they are uploaded.
 func (r *folderRun) statPaired(st *model.FolderState, entries []maildir.Entry) {
 	paired := make(map[string]bool, len(st.Pairs))
 	for _, p := range st.Pairs {
@@ -49,7 +51,7 @@ func (r *folderRun) statPaired(st *model.FolderState, entries []maildir.Entry) {
 			continue
 		}
 		if e, err := r.f.Lookup(en.Key); err == nil {
-			entries[i].Size, entries[i].ModTime = e.Size, e.ModTime
+			entries[i].Size, entries[i].ModTime, entries[i].Ino = e.Size, e.ModTime, e.Ino
 		}
 	}
 }
@@ -133,7 +135,7 @@ func (r *folderRun) sayOneSided(st *model.FolderState, local []model.LocalMsg, f
 // there), and the content it had.
 func (r *folderRun) uploadedPair(uid model.UID, en maildir.Entry, in model.Intent) model.Pair {
 	return model.Pair{UID: uid, Key: en.Key, Flags: en.Flags, Keywords: r.keywordsOf(en),
-		Size: en.Size, ModTime: en.ModTime.UnixNano(), Hash: in.Hash, Fingerprint: in.Fingerprint}
+		Size: en.Size, ModTime: en.ModTime.UnixNano(), Ino: en.Ino, Hash: in.Hash, Fingerprint: in.Fingerprint}
 }
 
 // keywordsOf returns the keyword names of a file's letters.
@@ -147,8 +149,9 @@ func (r *folderRun) keywordsOf(en maildir.Entry) model.Keywords {
 // editCheck fills in the content of the paired files whose size or
 // mtime changed (plan.NeedEditCheck), to tell an edit from a touch.
 func (r *folderRun) editCheck(in *plan.Input) error {
-	return r.readLocal(in, plan.NeedEditCheck(in), func(m *model.LocalMsg, data []byte) {
+	return r.readLocal(in, plan.NeedEditCheck(in), func(m *model.LocalMsg, en maildir.Entry, data []byte) {
 		m.Hash, m.Fingerprint, m.WireSize = model.ContentHash(data), model.LocalFingerprint(data), model.CRLFSize(data)
+		m.Size, m.ModTime, m.Ino = en.Size, en.ModTime.UnixNano(), en.Ino
 	})
 }
 

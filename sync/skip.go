@@ -109,9 +109,31 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 	if rec == (plan.SkipRecord{}) && !r.passServerChanged && r.status.HighestModSeq != 0 {
 		rec = r.settleLocal(ctx)
 	}
+	if rec != (plan.SkipRecord{}) {
+		rec.Listed = r.checked
+	}
 	m := r.meta
 	r.meta = nil
 	return r.e.db.SetSkip(r.name, statedb.Skip(rec), m)
+}
+
+// editCheckDue says whether this run's sync of a folder stats its paired
+// files to find those edited in place (a rewrite without a rename moves
+// no directory mtime, so no cheaper sign tells it): when the folder's
+// last check is older than FullListingAge, unknown, or with Options.Full
+// (--full, and watch mode's targeted passes). Otherwise it returns the
+// time of the last check, which the folder's next Skip record carries
+// on, so that a folder changed every few minutes is still checked every
+// FullListingAge.
+func (e *engine) editCheckDue(name string) (bool, int64) {
+	if e.opts.Full {
+		return true, 0
+	}
+	si, err := e.db.LoadSkip(name)
+	if err != nil || si.Skip.Listed == 0 || time.Now().UnixNano()-si.Skip.Listed > int64(FullListingAge) {
+		return true, 0
+	}
+	return false, si.Skip.Listed
 }
 
 // commitMeta commits what the last pass found to record (r.meta), if

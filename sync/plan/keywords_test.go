@@ -119,6 +119,14 @@ func TestEdits(t *testing.T) {
 		{name: "old pair, size not the server's: edited", pairs: []model.Pair{old}, remote: []model.RemoteMsg{{UID: 1, Size: 11}},
 			local: []model.LocalMsg{{Key: "a", Size: 12, ModTime: 100, Hash: "h2", Fingerprint: "f2", WireSize: 13}},
 			want:  Plan{Replace: []Ref{{1, "a"}}}},
+		{name: "inode unknown to the pair, stat'ed unchanged: inode recorded", pairs: []model.Pair{stored}, remote: []model.RemoteMsg{{UID: 1, Size: 11}},
+			local: []model.LocalMsg{{Key: "a", Size: 10, ModTime: 100, Ino: 7}},
+			want:  Plan{UpdatePairs: []model.Pair{{UID: 1, Key: "a", Size: 10, ModTime: 100, Ino: 7, Hash: "h1", Fingerprint: "f1"}}}, wantKeep: []model.UID{1}},
+		{name: "inode unknown to the pair, not stat'ed: nothing recorded", pairs: []model.Pair{stored}, remote: []model.RemoteMsg{{UID: 1, Size: 11}},
+			local: []model.LocalMsg{{Key: "a", Size: -1, Ino: 7}}, wantKeep: []model.UID{1}},
+		{name: "replaced by a rename, same content: new inode recorded", pairs: []model.Pair{{UID: 1, Key: "a", Size: 10, ModTime: 100, Ino: 7, Hash: "h1", Fingerprint: "f1"}},
+			remote: []model.RemoteMsg{{UID: 1, Size: 11}}, local: []model.LocalMsg{{Key: "a", Size: 10, ModTime: 300, Ino: 8, Hash: "h1", Fingerprint: "f1", WireSize: 11}},
+			want: Plan{UpdatePairs: []model.Pair{{UID: 1, Key: "a", Size: 10, ModTime: 300, Ino: 8, Hash: "h1", Fingerprint: "f1"}}}, wantKeep: []model.UID{1}},
 		{name: "two pairs name one key: the older is replaced", pairs: []model.Pair{stored, {UID: 5, Key: "a", Size: 10, ModTime: 100, Hash: "h1"}},
 			remote: []model.RemoteMsg{{UID: 1}, {UID: 5}}, local: []model.LocalMsg{{Key: "a", Size: 10, ModTime: 100}},
 			want: Plan{Replace: []Ref{{1, "a"}}}, wantKeep: []model.UID{5}},
@@ -277,5 +285,40 @@ func TestValidityResetWithServerDeletion(t *testing.T) {
 	want = Plan{Folder: "F", ResetPairs: true, Upload: []Upload{{Key: "old"}, {Key: "same"}, {Key: "touched"}}}
 	if !reflect.DeepEqual(*p, want) {
 		t.Fatalf("empty server: got %+v\nwant %+v", *p, want)
+	}
+}
+
+// NeedEditCheck reads a paired file when its stat (size, mtime) is not
+// the pair's, or, without a stat, when the directory gives it another
+// inode than the pair's (saved again by a rename over its name); a file
+// not stat'ed with the pair's inode, or an unknown one, is not read.
+func TestNeedEditCheck(t *testing.T) {
+	st := &model.FolderState{UIDValidity: 1, Pairs: []model.Pair{
+		{UID: 1, Key: "a", Size: 10, ModTime: 100, Ino: 7},
+		{UID: 2, Key: "b", Size: 10, ModTime: 100},
+		{UID: 3, Key: "c"},
+	}}
+	tests := []struct {
+		name  string
+		local model.LocalMsg
+		read  bool
+	}{
+		{"stat'ed, unchanged", model.LocalMsg{Key: "a", Size: 10, ModTime: 100, Ino: 7}, false},
+		{"stat'ed, new mtime", model.LocalMsg{Key: "a", Size: 10, ModTime: 200, Ino: 7}, true},
+		{"stat'ed, new size", model.LocalMsg{Key: "a", Size: 11, ModTime: 100, Ino: 7}, true},
+		{"not stat'ed, same inode", model.LocalMsg{Key: "a", Size: -1, Ino: 7}, false},
+		{"not stat'ed, another inode", model.LocalMsg{Key: "a", Size: -1, Ino: 8}, true},
+		{"not stat'ed, inode unknown to the listing", model.LocalMsg{Key: "a", Size: -1}, false},
+		{"not stat'ed, inode unknown to the pair", model.LocalMsg{Key: "b", Size: -1, Ino: 8}, false},
+		{"stat'ed, the pair remembers no content", model.LocalMsg{Key: "c", Size: 10, ModTime: 100, Ino: 8}, true},
+		{"not stat'ed, the pair remembers no content", model.LocalMsg{Key: "c", Size: 10, Ino: 8}, false},
+		{"read already", model.LocalMsg{Key: "a", Size: 10, ModTime: 200, Ino: 8, Hash: "h"}, false},
+		{"not paired", model.LocalMsg{Key: "z", Size: 10, ModTime: 200, Ino: 8}, false},
+	}
+	for _, tt := range tests {
+		got := NeedEditCheck(&Input{Folder: "F", State: st, UIDValidity: 1, Local: []model.LocalMsg{tt.local}})
+		if (len(got) == 1) != tt.read {
+			t.Errorf("%s: NeedEditCheck %v, want read %v", tt.name, got, tt.read)
+		}
 	}
 }

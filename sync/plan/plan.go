@@ -728,7 +728,10 @@ func goneAfterReset(in *Input) []model.Pair {
 // be read (model.LocalMsg Hash, Fingerprint and WireSize filled in) to
 // tell whether it was edited in place: its size or mtime is not the
 // one the pair remembers, or the pair remembers none (recorded by an
-// older version: the check records it).
+// older version: the check records it), or (known without a stat) its
+// inode number is not the one the pair remembers: the file was replaced
+// by a rename over its name. A file whose mtime is unknown (ModTime 0:
+// not stat'ed this run) and whose inode is the pair's is not read.
 func NeedEditCheck(in *Input) []string {
 	if ValidityChanged(in.State, in.UIDValidity) {
 		return nil
@@ -741,9 +744,11 @@ func NeedEditCheck(in *Input) []string {
 	for _, l := range in.Local {
 		pr, ok := byKey[l.Key]
 		if !ok || l.Hash != "" {
-			continue
+			continue // not paired, or read already
 		}
-		if pr.Size == 0 || pr.Size != l.Size || pr.ModTime != l.ModTime {
+		replaced := l.Ino != 0 && pr.Ino != 0 && l.Ino != pr.Ino
+		changed := l.ModTime != 0 && (pr.Size == 0 || pr.Size != l.Size || pr.ModTime != l.ModTime)
+		if replaced || changed {
 			out = append(out, l.Key)
 		}
 	}
@@ -821,8 +826,13 @@ func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, lo
 				out = append(make([]model.Pair, 0, len(pairs)), pairs[:i]...)
 			}
 			continue
-		case lok && l.Hash != "" && l.Size != 0 && (pr.Size != l.Size || pr.ModTime != l.ModTime || pr.Hash != l.Hash || pr.Fingerprint != l.Fingerprint && l.Fingerprint != ""):
+		case lok && l.Hash != "" && l.Size != 0 && (pr.Size != l.Size || pr.ModTime != l.ModTime || pr.Ino != l.Ino || pr.Hash != l.Hash || pr.Fingerprint != l.Fingerprint && l.Fingerprint != ""):
 			p.UpdatePairs = append(p.UpdatePairs, pr.WithContent(l))
+		case lok && l.Hash == "" && pr.Ino == 0 && l.Ino != 0 && l.ModTime != 0 && pr.Size != 0 && pr.Size == l.Size && pr.ModTime == l.ModTime:
+			// Unchanged (stat'ed), recorded before inodes were: record
+			// its inode.
+			pr.Ino = l.Ino
+			p.UpdatePairs = append(p.UpdatePairs, pr)
 		}
 		if out != nil {
 			out = append(out, pr)
