@@ -36,6 +36,31 @@ type Folder struct {
 	// surprised: since the last List, a lookup found a file elsewhere
 	// than index and cache said, or not at all (see Unchanged).
 	surprised bool
+	// deferSync: SetFlags, SetInfo and Remove leave the directory fsync
+	// to SyncDirs (DeferDirSync).
+	deferSync bool
+}
+
+// DeferDirSync makes SetFlags, SetInfo and Remove skip their directory
+// fsync: their renames and removals are durable only once SyncDirs
+// returns. A caller that changes many messages and then records them
+// (the sync engine) calls SyncDirs once before recording, rather than
+// paying an fsync per message.
+func (f *Folder) DeferDirSync() {
+	f.mu.Lock()
+	f.deferSync = true
+	f.mu.Unlock()
+}
+
+// syncDirNow fsyncs dir unless DeferDirSync leaves it to SyncDirs.
+func (f *Folder) syncDirNow(dir string) error {
+	f.mu.Lock()
+	deferred := f.deferSync
+	f.mu.Unlock()
+	if deferred {
+		return nil
+	}
+	return syncDir(filepath.Join(f.path, dir))
 }
 
 // Name returns the canonical folder name ("INBOX", "A/B").
@@ -348,7 +373,7 @@ func (f *Folder) Remove(key string) error {
 			return f.errorf("remove %s: %w", key, err)
 		}
 		f.forget(key)
-		if err := syncDir(filepath.Join(f.path, e.Dir)); err != nil {
+		if err := f.syncDirNow(e.Dir); err != nil {
 			return f.errorf("%w", err)
 		}
 		return nil

@@ -40,11 +40,11 @@ func (f *Folder) setInfo(key string, newInfo func(old string) string) (Entry, er
 			return Entry{}, f.errorf("set flags of %s: %w", key, err)
 		}
 		f.remember(key, to)
-		if err := syncDir(filepath.Join(f.path, to.dir)); err != nil {
+		if err := f.syncDirNow(to.dir); err != nil {
 			return Entry{}, f.errorf("%w", err)
 		}
 		if e.Dir != to.dir {
-			if err := syncDir(filepath.Join(f.path, e.Dir)); err != nil {
+			if err := f.syncDirNow(e.Dir); err != nil {
 				return Entry{}, f.errorf("%w", err)
 			}
 		}

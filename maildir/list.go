@@ -120,18 +120,37 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 		return nil, false, false, false, err
 	}
 	// Sort by key, cur/ before new/ and then by name, and keep the
-	// first of each key.
-	slices.SortFunc(ents, func(a, b Entry) int {
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
+	// first of each key. (An order of small items is sorted, not the
+	// entries themselves, which are large to move.)
+	type item struct {
+		key, name string
+		dir       uint8 // 0 cur, 1 new
+		i         int32
+	}
+	order := make([]item, len(ents))
+	for i, e := range ents {
+		order[i] = item{e.Key, e.Name, 0, int32(i)}
+		if e.Dir == "new" {
+			order[i].dir = 1
+		}
+	}
+	slices.SortFunc(order, func(a, b item) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
 			return c
 		}
-		if a.Dir != b.Dir {
-			return strings.Compare(a.Dir, b.Dir) // "cur" < "new"
+		if a.dir != b.dir {
+			return int(a.dir) - int(b.dir)
 		}
-		return strings.Compare(a.Name, b.Name)
+		return strings.Compare(a.name, b.name)
 	})
-	ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.Key == b.Key })
-	return ents, atomicNew, atomicCur, vanished, nil
+	sorted := make([]Entry, 0, len(ents))
+	for i, it := range order {
+		if i > 0 && it.key == order[i-1].key {
+			continue
+		}
+		sorted = append(sorted, ents[it.i])
+	}
+	return sorted, atomicNew, atomicCur, vanished, nil
 }
 
 // sizeField returns the value of the ",S=<size>" field of a key, or -1.
@@ -191,24 +210,73 @@ func (f *Folder) Unchanged() (bool, error) {
 		}
 	}
 	f.mu.Unlock()
-	slices.SortFunc(want, func(a, b indexEntry) int { return strings.Compare(a.key, b.key) })
+	// Compare the names in each directory, sorted: no entry is built
+	// and no stat made.
+	var wantNew, wantCur []string
+	for _, e := range want {
+		if e.dir == "new" {
+			wantNew = append(wantNew, e.name)
+		} else {
+			wantCur = append(wantCur, e.name)
+		}
+	}
+	slices.Sort(wantNew)
+	slices.Sort(wantCur)
 	for attempt := 0; ; attempt++ {
 		before := f.dirMtimes()
-		got, atomicNew, atomicCur, vanished, err := f.listTyped()
+		gotNew, atomicNew, vanishedNew, err := f.messageNames("new")
 		if err != nil {
 			return false, err
 		}
+		gotCur, atomicCur, vanishedCur, err := f.messageNames("cur")
+		if err != nil {
+			return false, err
+		}
+		vanished := vanishedNew || vanishedCur
 		if (vanished || !(atomicNew && atomicCur) && f.dirMtimes() != before) && attempt < maxRetries {
 			continue
 		}
-		if vanished || len(got) != len(want) {
+		if vanished || len(gotNew) != len(wantNew) || len(gotCur) != len(wantCur) {
 			return false, nil
 		}
-		for i, e := range got {
-			if w := want[i]; e.Key != w.key || e.Dir != w.dir || e.Name != w.name {
-				return false, nil
-			}
-		}
-		return true, nil
+		slices.Sort(gotNew)
+		slices.Sort(gotCur)
+		return slices.Equal(gotNew, wantNew) && slices.Equal(gotCur, wantCur), nil
 	}
+}
+
+// messageNames returns the names of the message files in dir ("new" or
+// "cur"), as listTyped takes them (no dotfiles, regular files only), in
+// directory order. vanished reports a file whose type had to be asked
+// of lstat and that was gone meanwhile.
+func (f *Folder) messageNames(dir string) (names []string, atomic, vanished bool, err error) {
+	all, types, atomic, err := listDirTypes(filepath.Join(f.path, dir), true)
+	if err != nil {
+		return nil, false, false, f.errorf("list %s: %w", dir, err)
+	}
+	names = all[:0]
+	for i, n := range all {
+		if n == "" || n[0] == '.' {
+			continue
+		}
+		switch types[i].typ {
+		case direntRegular:
+		case direntUnknown:
+			fi, err := os.Lstat(filepath.Join(f.path, dir, n))
+			if errors.Is(err, fs.ErrNotExist) {
+				vanished = true
+				continue
+			}
+			if err != nil {
+				return nil, false, false, f.errorf("list: %w", err)
+			}
+			if !fi.Mode().IsRegular() {
+				continue
+			}
+		default:
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, atomic, vanished, nil
 }

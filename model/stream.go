@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // ReadWriterAt is what LocalFormWriter writes to: a file opened for
@@ -43,10 +45,11 @@ const headerKeep = 256 << 10
 // are written (with WriteAt: the file offset is not used). One goroutine
 // at a time.
 type LocalFormWriter struct {
-	dst ReadWriterAt
-	off int64  // bytes stored in dst
-	buf []byte // stored bytes not yet written to dst
-	err error
+	dst    ReadWriterAt
+	off    int64  // bytes stored in dst
+	buf    []byte // stored bytes not yet written to dst (pooled: nil once closed)
+	err    error
+	closed bool
 
 	raw       bool  // fallen back: the rest is stored as received
 	pendingCR bool  // LF mode: the last byte received is a CR not yet stored
@@ -77,9 +80,22 @@ type canon struct {
 	tuid    bool // the header held X-TUID lines, left out of the sum
 }
 
+// writeBufs holds LocalFormWriter buffers between messages: a download
+// of many messages reuses a few rather than allocating one per message.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
 // NewLocalFormWriter returns a LocalFormWriter storing into dst.
 func NewLocalFormWriter(dst ReadWriterAt) *LocalFormWriter {
-	return &LocalFormWriter{dst: dst, buf: make([]byte, 0, 64<<10), c: canon{sum: sha256.New()}}
+	return &LocalFormWriter{dst: dst, buf: (*writeBufs.Get().(*[]byte))[:0], c: canon{sum: sha256.New()}}
+}
+
+// release gives the buffer back once nothing more is stored.
+func (w *LocalFormWriter) release() {
+	if w.buf != nil {
+		b := w.buf[:0]
+		writeBufs.Put(&b)
+		w.buf = nil
+	}
 }
 
 // Write stores p (the next bytes received). It fails only when dst does,
@@ -87,6 +103,9 @@ func NewLocalFormWriter(dst ReadWriterAt) *LocalFormWriter {
 func (w *LocalFormWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.closed {
+		return 0, errors.New("model: write after Close")
 	}
 	prev := w.c.prev
 	for q := p; len(q) > 0 && w.err == nil; {
@@ -307,6 +326,8 @@ func (w *LocalFormWriter) Close() error {
 		w.put('\r')
 	}
 	w.flush()
+	w.release()
+	w.closed = true
 	return w.err
 }
 

@@ -221,6 +221,37 @@ func guard(path string, d *DB, err *error) func() {
 	}
 }
 
+// LoadPairs returns the stored pairs of the given UIDs (those that have
+// one), without reading the folder's other pairs.
+func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error) {
+	defer guard(d.path, d, &err)()
+	var out []model.Pair
+	err = d.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if fb == nil {
+			return nil
+		}
+		pb := fb.Bucket(bucketPairs)
+		if pb == nil {
+			return nil
+		}
+		for _, u := range uids {
+			v := pb.Get(u32(uint32(u)))
+			if v == nil {
+				continue
+			}
+			p, err := decodePair(v)
+			if err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			p.UID = u
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Load reads the state of one folder; a folder never synced comes back
 // empty (UIDValidity 0), not as an error.
 func (d *DB) Load(name string) (_ *Folder, err error) {
@@ -254,7 +285,7 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 			return fmt.Errorf("folder %q: corrupt held-back list", name)
 		}
 		if pb := fb.Bucket(bucketPairs); pb != nil {
-			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
+			f.Pairs = make([]Pair, 0, 64)
 			err := pb.ForEach(func(k, v []byte) error {
 				p, err := decodePair(v)
 				if len(k) != 4 || err != nil {

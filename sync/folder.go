@@ -64,16 +64,21 @@ type folderRun struct {
 	// yet committed.
 	meta *model.Meta
 	// Set by each pass: the server folder's keyword rule, the Maildir
-	// folder's keyword map, and the planner's local listing by key.
+	// folder's keyword map, and what the planner was given (the listings
+	// of both sides, found by key and UID).
 	kwRule model.KeywordRule
 	kw     *maildir.Keywords
-	local  map[string]model.LocalMsg
+	in     *plan.Input
 	// checkEdits: the passes stat the paired files to find those edited
 	// in place (statPaired), which a run does when the last check is
 	// older than FullListingAge (or with --full). checked is when the
 	// last check was made (for the Skip record's Listed).
 	checkEdits bool
 	checked    int64
+	// What the last pass did to the server, for settleQuick: the UIDs
+	// of its uploads and how many messages it expunged.
+	passUploaded []model.UID
+	passExpunged int
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -95,6 +100,9 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if err := f.CleanTmp(staleTmpAge); err != nil {
 		e.warn("folder %q: %v", name, err)
 	}
+	// Flag renames and removals are made durable once per batch, before
+	// the commit that records them (SyncDirs), not one fsync each.
+	f.DeferDirSync()
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
 	r.checkEdits, r.checked = e.editCheckDue(name)
 	settled := false
@@ -105,10 +113,18 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 		}
 		if !again && r.serverChanged && r.c.Caps().CondStore && !settled {
 			// Our own changes moved the server's HIGHESTMODSEQ and
-			// UIDNEXT on. One more (cheap, CHANGEDSINCE) pass records
-			// where they ended, so that the next run of an unchanged
-			// folder writes nothing; it also catches what other clients
-			// did meanwhile.
+			// UIDNEXT on. Learning where they ended lets the next run
+			// skip the folder: settleQuick checks that the server holds
+			// just what the pass left, and otherwise one more (CHANGEDSINCE)
+			// pass records it and catches what other clients did
+			// meanwhile.
+			ok, err := r.settleQuick(ctx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return r.recordSkip(ctx)
+			}
 			settled, again = true, true
 			r.serverChanged = false
 			if err := r.commitMeta(); err != nil {
@@ -140,6 +156,10 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
 	r.meta = nil
+	r.in = nil
+	r.passUploaded, r.passExpunged = nil, 0
+	expungedBefore := r.sum.ExpungedRemote
+	defer func() { r.passExpunged = r.sum.ExpungedRemote - expungedBefore }()
 	r.readAt = time.Now().UnixNano()
 	r.pre = stampNanos(r.f.ChangeStamp())
 	entries, err := r.f.List()
@@ -177,10 +197,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r.local = make(map[string]model.LocalMsg, len(in.Local))
-	for _, l := range in.Local {
-		r.local[l.Key] = l
-	}
+	r.in = in
 	for _, b := range pl.Blocked {
 		// A later pass finds the same held-back deletions again (with
 		// another total when it uploaded or downloaded): say it once.
@@ -359,15 +376,20 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 	}
 	// What each pair records: its content fields as stored or updated,
 	// or those of the file a new pair names.
-	records := make(map[model.UID]model.Pair, len(st.Pairs))
-	for _, pr := range st.Pairs {
-		records[pr.UID] = pr
-	}
+	changed := make(map[model.UID]model.Pair, len(p.UpdatePairs)+len(p.Pair))
 	for _, pr := range p.UpdatePairs {
-		records[pr.UID] = pr
+		changed[pr.UID] = pr
 	}
 	for _, np := range p.Pair {
-		records[np.UID] = model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base, Keywords: np.BaseKw}.WithContent(r.local[np.Key])
+		l, _ := r.in.LocalMsg(np.Key)
+		changed[np.UID] = model.Pair{UID: np.UID, Key: np.Key, Flags: np.Base, Keywords: np.BaseKw}.WithContent(l)
+	}
+	records := func(uid model.UID) model.Pair {
+		if pr, ok := changed[uid]; ok {
+			return pr
+		}
+		pr, _ := r.in.StoredPair(uid)
+		return pr
 	}
 	if p.ResetPairs || len(p.Pair) > 0 || len(p.DropPairs) > 0 || len(dropIntents) > 0 || p.SetHeldBack || len(p.UpdatePairs) > 0 {
 		ch := model.StateChange{ResetPairs: p.ResetPairs, DeletePairs: p.DropPairs, DeleteIntents: dropIntents,
@@ -378,7 +400,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 			ch.Meta = &model.Meta{UIDValidity: r.status.UIDValidity}
 		}
 		for _, np := range p.Pair {
-			ch.PutPairs = append(ch.PutPairs, records[np.UID])
+			ch.PutPairs = append(ch.PutPairs, records(np.UID))
 		}
 		if err := db.Commit(r.name, ch); err != nil {
 			return false, err
@@ -416,7 +438,7 @@ func (r *folderRun) apply(ctx context.Context, st *model.FolderState, p *plan.Pl
 // applyFlags sets the target flags on the server (grouped into as few
 // UID STOREs as there are distinct changes), then in the Maildir, then
 // records them as agreed.
-func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags, records map[model.UID]model.Pair) error {
+func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkept model.Flags, records func(model.UID) model.Pair) error {
 	if len(syncs) == 0 {
 		return nil
 	}
@@ -457,6 +479,7 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		return fmt.Errorf("store keywords: %w", err)
 	}
 	agreed := make([]plan.FlagSync, 0, len(syncs))
+	renamedBefore := r.sum.FlagsToLocal
 	for _, s := range syncs {
 		if !s.KwMaildir.Equal(s.KwLocal) {
 			letters, _ := r.kw.LettersOf(s.KwMaildir)
@@ -482,9 +505,15 @@ func (r *folderRun) applyFlags(ctx context.Context, syncs []plan.FlagSync, unkep
 		}
 		agreed = append(agreed, s)
 	}
+	if r.sum.FlagsToLocal > renamedBefore {
+		// The renames are durable before the pairs record them.
+		if err := r.f.SyncDirs(); err != nil {
+			return err
+		}
+	}
 	pairs := make([]model.Pair, len(agreed))
 	for i, s := range agreed {
-		pr := records[s.UID]
+		pr := records(s.UID)
 		pr.UID, pr.Key, pr.Flags, pr.Keywords = s.UID, s.Key, s.Target, s.KwTarget
 		pairs[i] = pr
 	}
@@ -547,6 +576,10 @@ func (r *folderRun) deleteLocal(refs []plan.Ref) error {
 		}
 		crashpoint.Step("maildir-unlink")
 		r.sum.DeletedLocal++
+	}
+	// The removals are durable before the pairs are forgotten.
+	if err := r.f.SyncDirs(); err != nil {
+		return err
 	}
 	ch := model.StateChange{}
 	for _, x := range refs {
@@ -652,6 +685,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		uids[i] = d.UID
 	}
 	var staged []stagedDownload
+	copyBuf := make([]byte, 32<<10) // one for the batch, not one per message
 	defer func() {
 		for _, s := range staged {
 			s.st.Discard() // nothing after Deliver
@@ -664,7 +698,7 @@ func (r *folderRun) downloadBatch(ctx context.Context, dls []plan.Download) erro
 		var sum model.LocalSum
 		st, err := r.f.StageFile(func(fh *os.File) error {
 			w := model.NewLocalFormWriter(fh)
-			if _, err := io.Copy(w, m.Body); err != nil {
+			if _, err := io.CopyBuffer(w, m.Body, copyBuf); err != nil {
 				return err
 			}
 			if err := w.Close(); err != nil {
@@ -850,6 +884,11 @@ func (r *folderRun) upload(ctx context.Context, ups []plan.Upload, unkept model.
 			cerr := r.commitPairs(done, true)
 			if err == nil {
 				err = cerr
+			}
+			if cerr == nil {
+				for _, p := range done {
+					r.passUploaded = append(r.passUploaded, p.UID)
+				}
 			}
 		}
 		var refused *imapconn.AppendRefusedError

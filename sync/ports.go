@@ -147,6 +147,9 @@ type LocalFolder interface {
 	RemoveStaged(match func(r io.ReaderAt, size int64) bool) error
 	// SyncDirs makes the deliveries and renames so far durable.
 	SyncDirs() error
+	// DeferDirSync leaves the directory fsyncs of SetFlags, SetInfo and
+	// Remove to SyncDirs: the engine calls it before recording them.
+	DeferDirSync()
 	// SetFlags renames a message to carry flags (other info kept).
 	SetFlags(key string, flags model.Flags) (maildir.Entry, error)
 	// Keywords reads the folder's keyword map (dovecot-keywords).
@@ -176,6 +179,9 @@ type State interface {
 	// Load reads one folder's state; a folder never synced comes back
 	// empty (UIDValidity 0), not as an error.
 	Load(name string) (*model.FolderState, error)
+	// LoadPairs reads the stored pairs of the given UIDs alone (those
+	// that have one).
+	LoadPairs(name string, uids []model.UID) ([]model.Pair, error)
 	// Commit applies one change to one folder atomically and durably.
 	Commit(name string, ch model.StateChange) error
 	// LoadSkip reads a folder's Skip record and whether work is pending

@@ -91,7 +91,10 @@ func (g *globals) accounts(names []string) ([]*config.Account, error) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(runMain(ctx, os.Args, os.Stdout, os.Stderr))
+	stopProfile := profile()
+	code := runMain(ctx, os.Args, os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 // runMain runs the command line args and returns the exit code.

@@ -48,7 +48,7 @@ func TestFlagSyncKeywords(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Plan{Keywords: tt.rule, LocalFull: tt.full}
 			DiffPairs(&p, []model.Pair{{UID: 1, Key: "a", Keywords: tt.base}},
-				map[model.UID]model.RemoteMsg{1: {UID: 1, Keywords: tt.r}}, map[string]model.LocalMsg{"a": {Key: "a", Keywords: tt.l}})
+				RemoteMap(map[model.UID]model.RemoteMsg{1: {UID: 1, Keywords: tt.r}}), LocalMap(map[string]model.LocalMsg{"a": {Key: "a", Keywords: tt.l}}))
 			if tt.none {
 				if len(p.Flags) != 0 {
 					t.Fatalf("want nothing, got %+v", p.Flags)
@@ -142,7 +142,7 @@ func TestEdits(t *testing.T) {
 				local[l.Key] = l
 			}
 			var got Plan
-			kept := Edits(&got, tt.pairs, remote, local)
+			kept := Edits(&got, tt.pairs, RemoteMap(remote), LocalMap(local))
 			var keptUIDs []model.UID
 			for _, p := range kept {
 				keptUIDs = append(keptUIDs, p.UID)

@@ -57,6 +57,8 @@ type Input struct {
 	// LocalFull are keywords the Maildir folder has no letter for (all
 	// 26 taken): they take no part in the merge and stay on the server.
 	LocalFull model.Keywords
+
+	ix *index // see index.go
 }
 
 // FlagSync brings one pair's flags to Target on both sides. Flags the
@@ -176,27 +178,38 @@ func ValidityChanged(st *model.FolderState, serverValidity uint32) bool {
 	return st.UIDValidity != 0 && st.UIDValidity != serverValidity
 }
 
-// pairedSets returns the server UIDs and Maildir keys the stored pairs
+// pairedSet tells the server UIDs and Maildir keys the stored pairs
 // account for. A pair whose Maildir file is gone does not account for its
 // UID: the message may be in the Maildir under another name (restored by
-// another program), which pairing by content finds.
-func pairedSets(in *Input) (map[model.UID]bool, map[string]bool) {
-	pairedUID, pairedKey := map[model.UID]bool{}, map[string]bool{}
+// another program), which pairing by content finds. After a UIDVALIDITY
+// change none do; nor does the key of an edited file.
+type pairedSet struct {
+	in     *Input
+	reset  bool
+	edited map[string]bool
+}
+
+func pairedSets(in *Input) pairedSet {
 	if ValidityChanged(in.State, in.UIDValidity) {
-		return pairedUID, pairedKey
+		return pairedSet{in: in, reset: true}
 	}
-	localKeys := make(map[string]bool, len(in.Local))
-	for _, l := range in.Local {
-		localKeys[l.Key] = true
+	return pairedSet{in: in, edited: editedKeys(in)}
+}
+
+func (ps pairedSet) uid(u model.UID) bool {
+	if ps.reset {
+		return false
 	}
-	edited := editedKeys(in)
-	for _, p := range in.State.Pairs {
-		pairedUID[p.UID] = localKeys[p.Key]
-		if !edited[p.Key] {
-			pairedKey[p.Key] = true
-		}
+	pr, ok := ps.in.StoredPair(u)
+	return ok && ps.in.hasLocal(pr.Key)
+}
+
+func (ps pairedSet) key(k string) bool {
+	if ps.reset || ps.edited[k] {
+		return false
 	}
-	return pairedUID, pairedKey
+	_, ok := ps.in.pairOfKey(k)
+	return ok
 }
 
 // NeedFingerprints returns the server UIDs and Maildir keys whose
@@ -204,35 +217,29 @@ func pairedSets(in *Input) (map[model.UID]bool, map[string]bool) {
 // both sides have some (so that a message already on both sides is paired
 // instead of copied again).
 func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
-	pairedUID, pairedKey := pairedSets(in)
-	localKeys := map[string]bool{}
+	paired := pairedSets(in)
+	unpairedLocal := 0
 	for _, l := range in.Local {
-		localKeys[l.Key] = true
-		if !pairedKey[l.Key] && l.Fingerprint == "" {
-			local = append(local, l.Key)
+		if !paired.key(l.Key) {
+			unpairedLocal++
+			if l.Fingerprint == "" {
+				local = append(local, l.Key)
+			}
 		}
 	}
 	lostIntent := false
 	for _, it := range in.State.Intents {
-		if !localKeys[it.Key] {
+		if !in.hasLocal(it.Key) {
 			lostIntent = true
-		}
-	}
-	for _, r := range in.Remote {
-		if !pairedUID[r.UID] && r.Fingerprint == "" {
-			remote = append(remote, r.UID)
-		}
-	}
-	unpairedLocal := 0
-	for _, l := range in.Local {
-		if !pairedKey[l.Key] {
-			unpairedLocal++
 		}
 	}
 	unpairedRemote := 0
 	for _, r := range in.Remote {
-		if !pairedUID[r.UID] {
+		if !paired.uid(r.UID) {
 			unpairedRemote++
+			if r.Fingerprint == "" {
+				remote = append(remote, r.UID)
+			}
 		}
 	}
 	if unpairedRemote == 0 {
@@ -258,17 +265,15 @@ func NeedFingerprints(in *Input) (remote []model.UID, local []string) {
 // must be certain: the same header block and size do not make the same
 // message, so PairByContent pairs only equal hashes.
 func NeedHashes(in *Input) (remote []model.UID, local []string) {
-	pairedUID, pairedKey := pairedSets(in)
+	paired := pairedSets(in)
 	localPrints, remotePrints := map[string]bool{}, map[string]bool{}
-	localKeys := map[string]bool{}
 	for _, l := range in.Local {
-		localKeys[l.Key] = true
-		if !pairedKey[l.Key] && l.Fingerprint != "" {
+		if l.Fingerprint != "" && !paired.key(l.Key) {
 			localPrints[l.Fingerprint] = true
 		}
 	}
 	for _, it := range in.State.Intents {
-		if !localKeys[it.Key] && it.Fingerprint != "" {
+		if !in.hasLocal(it.Key) && it.Fingerprint != "" {
 			localPrints[it.Fingerprint] = true
 		}
 	}
@@ -276,7 +281,7 @@ func NeedHashes(in *Input) (remote []model.UID, local []string) {
 		localPrints[pr.Fingerprint] = true
 	}
 	for _, r := range in.Remote {
-		if pairedUID[r.UID] || r.Fingerprint == "" {
+		if r.Fingerprint == "" || paired.uid(r.UID) {
 			continue
 		}
 		remotePrints[r.Fingerprint] = true
@@ -288,7 +293,7 @@ func NeedHashes(in *Input) (remote []model.UID, local []string) {
 		remotePrints[d.Fingerprint] = true // an orphan of an interrupted download
 	}
 	for _, l := range in.Local {
-		if !pairedKey[l.Key] && l.Fingerprint != "" && remotePrints[l.Fingerprint] && l.Hash == "" {
+		if l.Fingerprint != "" && remotePrints[l.Fingerprint] && l.Hash == "" && !paired.key(l.Key) {
 			local = append(local, l.Key)
 		}
 	}
@@ -310,17 +315,9 @@ func Build(in *Input) (*Plan, error) {
 		p.ResetPairs = true
 		pairs = nil
 	}
-	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
-	for _, r := range in.Remote {
-		remote[r.UID] = r
-	}
-	local := make(map[string]model.LocalMsg, len(in.Local))
-	for _, l := range in.Local {
-		local[l.Key] = l
-	}
 	p.Keywords, p.LocalFull = in.Keywords, in.LocalFull
-	current := Edits(p, pairs, remote, local)
-	DiffPairs(p, current, remote, local)
+	current := Edits(p, pairs, in.RemoteMsg, in.LocalMsg)
+	DiffPairs(p, current, in.RemoteMsg, in.LocalMsg)
 	PairByContent(p, in, current, reset.OldBase)
 	ApplyPolicy(p, in)
 	if n := len(p.DeleteLocal); reset.Reset && n >= MassDeleteMin && 2*n > len(in.State.Pairs) && !in.AllowMassDelete {
@@ -458,10 +455,10 @@ func (p *Plan) setKeywordTarget(s *FlagSync, kt model.Keywords) bool {
 // DiffPairs decides for every stored pair: on both sides, merge the
 // flags; gone from the Maildir, expunge on the server; gone from the
 // server, delete the file; gone from both, forget the pair.
-func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, local map[string]model.LocalMsg) {
+func DiffPairs(p *Plan, pairs []model.Pair, remote Remotes, local Locals) {
 	for _, pr := range pairs {
-		r, rok := remote[pr.UID]
-		l, lok := local[pr.Key]
+		r, rok := remote(pr.UID)
+		l, lok := local(pr.Key)
 		switch {
 		case rok && lok:
 			p.flagSync(pr.UID, pr.Key, pr.Flags, r.Flags, l.Flags, pr.Keywords, r.Keywords, l.Keywords)
@@ -490,22 +487,21 @@ func DiffPairs(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg
 // Every stored intent is dropped (the executor keeps those it still
 // needs). oldBase gives the agreed flags of pairs forgotten by a reset.
 func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]model.Flags) {
-	pairedUID := make(map[model.UID]bool, len(pairs))
-	pairedKey := make(map[string]bool, len(pairs))
-	pairFlags := make(map[model.UID]model.Flags, len(pairs))
-	pairKw := make(map[model.UID]model.Keywords)
-	for _, pr := range pairs {
-		pairedUID[pr.UID] = true
-		pairedKey[pr.Key] = true
-		pairFlags[pr.UID] = pr.Flags
-		if len(pr.Keywords) > 0 {
-			pairKw[pr.UID] = pr.Keywords
-		}
-	}
-	// The old UIDs of edited files stay paired until expunged (Edits).
+	// What pairs account for: pairs, the old UIDs of edited files (they
+	// stay paired until expunged: Edits), and the pairs made here.
+	ps := newPairLookup(in, pairs)
+	newUID, newKey := map[model.UID]bool{}, map[string]bool{}
 	for _, x := range p.Replace {
-		pairedUID[x.UID] = true
+		newUID[x.UID] = true
 	}
+	isPairedUID := func(u model.UID) bool {
+		if newUID[u] {
+			return true
+		}
+		_, ok := ps.byUID(u)
+		return ok
+	}
+	isPairedKey := func(k string) bool { return newKey[k] || ps.hasKey(k) }
 	// Keywords agreed before a reset; messages deleted locally before it,
 	// by content.
 	oldKw := map[string]model.Keywords{}
@@ -530,14 +526,10 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		gone[x.UID] = true
 	}
 	repaired := map[model.UID]bool{}
-	local := make(map[string]model.LocalMsg, len(in.Local))
-	for _, l := range in.Local {
-		local[l.Key] = l
-	}
 	byPrint := map[string][]string{}
 	var unpairedLocal []model.LocalMsg
 	for _, l := range in.Local {
-		if pairedKey[l.Key] {
+		if isPairedKey(l.Key) {
 			continue
 		}
 		unpairedLocal = append(unpairedLocal, l)
@@ -552,7 +544,7 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	intentPrint := map[string][]string{}
 	for _, it := range in.State.Intents {
 		p.DropIntents = append(p.DropIntents, it.Key)
-		if _, ok := local[it.Key]; !ok && it.Fingerprint != "" {
+		if !in.hasLocal(it.Key) && it.Fingerprint != "" {
 			// An intent from a version that kept no hash matches by
 			// fingerprint alone.
 			k := it.Fingerprint + "/" + it.Hash
@@ -560,10 +552,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		}
 	}
 	sort.Strings(p.DropIntents)
-	remoteSorted := append([]model.RemoteMsg(nil), in.Remote...)
-	sort.Slice(remoteSorted, func(i, j int) bool { return remoteSorted[i].UID < remoteSorted[j].UID })
+	remoteSorted := in.Remote
+	if !slices.IsSortedFunc(remoteSorted, func(a, b model.RemoteMsg) int { return cmpUID(a.UID, b.UID) }) {
+		remoteSorted = slices.Clone(in.Remote)
+		slices.SortStableFunc(remoteSorted, func(a, b model.RemoteMsg) int { return cmpUID(a.UID, b.UID) })
+	}
 	for _, r := range remoteSorted {
-		if pairedUID[r.UID] && !gone[r.UID] {
+		if isPairedUID(r.UID) && !gone[r.UID] {
 			continue
 		}
 		if r.Fingerprint != "" && r.Hash != "" {
@@ -571,12 +566,13 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			if keys := byPrint[content]; len(keys) > 0 {
 				key := keys[0]
 				byPrint[content] = keys[1:]
-				l := local[key]
+				l, _ := in.LocalMsg(key)
 				base, ok := oldBase[key]
 				baseKw := oldKw[key]
 				if gone[r.UID] {
-					base, ok = pairFlags[r.UID], true
-					baseKw = pairKw[r.UID]
+					pr, _ := ps.byUID(r.UID)
+					base, ok = pr.Flags, true
+					baseKw = pr.Keywords
 					repaired[r.UID] = true
 				}
 				if !ok {
@@ -585,8 +581,8 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				}
 				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base, BaseKw: baseKw})
 				p.flagSync(r.UID, key, base, r.Flags, l.Flags, baseKw, r.Keywords, l.Keywords)
-				pairedUID[r.UID] = true
-				pairedKey[key] = true
+				newUID[r.UID] = true
+				newKey[key] = true
 				continue
 			}
 			for _, k := range []string{content, r.Fingerprint + "/"} {
@@ -596,18 +592,18 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 				if keys := intentPrint[k]; len(keys) > 0 {
 					intentPrint[k] = keys[1:]
 					p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
-					pairedUID[r.UID] = true
+					newUID[r.UID] = true
 					break
 				}
 			}
-			if pairedUID[r.UID] {
+			if isPairedUID(r.UID) {
 				continue
 			}
 			if keys := goneByContent[content]; len(keys) > 0 {
 				// Deleted locally before the UIDVALIDITY changed.
 				goneByContent[content] = keys[1:]
 				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
-				pairedUID[r.UID] = true
+				newUID[r.UID] = true
 				continue
 			}
 		}
@@ -631,7 +627,7 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		p.DropDownloads = append(p.DropDownloads, d.UID)
 	}
 	for _, l := range unpairedLocal {
-		if pairedKey[l.Key] {
+		if newKey[l.Key] {
 			continue
 		}
 		if c := l.Fingerprint + "/" + l.Hash; l.Hash != "" && downloaded[c] > 0 {
@@ -711,13 +707,9 @@ func goneAfterReset(in *Input) []model.Pair {
 	if !ValidityChanged(in.State, in.UIDValidity) {
 		return nil
 	}
-	local := make(map[string]bool, len(in.Local))
-	for _, l := range in.Local {
-		local[l.Key] = true
-	}
 	var out []model.Pair
 	for _, pr := range in.State.Pairs {
-		if !local[pr.Key] && pr.Hash != "" && pr.Fingerprint != "" {
+		if !in.hasLocal(pr.Key) && pr.Hash != "" && pr.Fingerprint != "" {
 			out = append(out, pr)
 		}
 	}
@@ -736,13 +728,9 @@ func NeedEditCheck(in *Input) []string {
 	if ValidityChanged(in.State, in.UIDValidity) {
 		return nil
 	}
-	byKey := make(map[string]model.Pair, len(in.State.Pairs))
-	for _, pr := range in.State.Pairs {
-		byKey[pr.Key] = pr
-	}
 	var out []string
 	for _, l := range in.Local {
-		pr, ok := byKey[l.Key]
+		pr, ok := in.pairOfKey(l.Key)
 		if !ok || l.Hash != "" {
 			continue // not paired, or read already
 		}
@@ -776,18 +764,13 @@ func editedKeys(in *Input) map[string]bool {
 	if ValidityChanged(in.State, in.UIDValidity) {
 		return out
 	}
-	local := make(map[string]model.LocalMsg, len(in.Local))
-	for _, l := range in.Local {
-		local[l.Key] = l
-	}
-	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
-	for _, r := range in.Remote {
-		remote[r.UID] = r
-	}
 	for _, pr := range in.State.Pairs {
-		l, ok := local[pr.Key]
-		r, rok := remote[pr.UID]
-		if ok && edited(pr, l, r, rok) {
+		l, ok := in.LocalMsg(pr.Key)
+		if !ok || l.Hash == "" {
+			continue // not read: not edited
+		}
+		r, rok := in.RemoteMsg(pr.UID)
+		if edited(pr, l, r, rok) {
 			out[pr.Key] = true
 		}
 	}
@@ -804,7 +787,7 @@ func editedKeys(in *Input) map[string]bool {
 // with a copy already on the server. Pairs whose file was only touched,
 // or that remember no content yet, get it recorded (Plan.UpdatePairs).
 // It returns the pairs that stay.
-func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, local map[string]model.LocalMsg) []model.Pair {
+func Edits(p *Plan, pairs []model.Pair, remote Remotes, local Locals) []model.Pair {
 	newest := make(map[string]model.UID, len(pairs))
 	for _, pr := range pairs {
 		if pr.UID > newest[pr.Key] {
@@ -813,8 +796,8 @@ func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, lo
 	}
 	var out []model.Pair // a copy, once a pair is left out
 	for i, pr := range pairs {
-		l, lok := local[pr.Key]
-		r, rok := remote[pr.UID]
+		l, lok := local(pr.Key)
+		r, rok := remote(pr.UID)
 		switch {
 		case newest[pr.Key] != pr.UID || (lok && edited(pr, l, r, rok)):
 			if rok {
@@ -842,4 +825,57 @@ func Edits(p *Plan, pairs []model.Pair, remote map[model.UID]model.RemoteMsg, lo
 		return pairs
 	}
 	return out
+}
+
+func cmpUID(a, b model.UID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// pairLookup finds pairs (a subset of an Input's stored pairs, or any
+// pairs in tests) by UID and by key: through the Input's index when they
+// are its stored pairs, as they are unless a UIDVALIDITY reset or an
+// edit took some out, else through maps of their own.
+type pairLookup struct {
+	in    *Input
+	all   bool // pairs are in.State.Pairs
+	uid   map[model.UID]int32
+	key   map[string]bool
+	pairs []model.Pair
+}
+
+func newPairLookup(in *Input, pairs []model.Pair) pairLookup {
+	stored := in.pairs()
+	if len(pairs) == len(stored) && first(pairs) == first(stored) {
+		return pairLookup{in: in, all: true, pairs: pairs}
+	}
+	pl := pairLookup{in: in, pairs: pairs, uid: make(map[model.UID]int32, len(pairs)), key: make(map[string]bool, len(pairs))}
+	for i, pr := range pairs {
+		pl.uid[pr.UID] = int32(i)
+		pl.key[pr.Key] = true
+	}
+	return pl
+}
+
+func (pl pairLookup) byUID(u model.UID) (model.Pair, bool) {
+	if pl.all {
+		return pl.in.StoredPair(u)
+	}
+	if i, ok := pl.uid[u]; ok {
+		return pl.pairs[i], true
+	}
+	return model.Pair{}, false
+}
+
+func (pl pairLookup) hasKey(k string) bool {
+	if pl.all {
+		_, ok := pl.in.pairOfKey(k)
+		return ok
+	}
+	return pl.key[k]
 }

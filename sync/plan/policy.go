@@ -122,18 +122,7 @@ func ApplyPolicy(p *Plan, in *Input) {
 	if pol == (Policy{}) {
 		return
 	}
-	isPair := make(map[model.UID]bool, len(in.State.Pairs))
-	for _, pr := range in.State.Pairs {
-		isPair[pr.UID] = true
-	}
-	remote := make(map[model.UID]model.RemoteMsg, len(in.Remote))
-	for _, r := range in.Remote {
-		remote[r.UID] = r
-	}
-	local := make(map[string]model.LocalMsg, len(in.Local))
-	for _, l := range in.Local {
-		local[l.Key] = l
-	}
+	isPair := func(u model.UID) bool { _, ok := in.StoredPair(u); return ok }
 
 	if pol.Direction == Pull {
 		p.Upload = nil
@@ -148,16 +137,16 @@ func ApplyPolicy(p *Plan, in *Input) {
 	// Gone from the Maildir, on the server.
 	var expunge []Ref
 	for _, x := range p.ExpungeRemote {
-		r, onServer := remote[x.UID]
+		r, onServer := in.RemoteMsg(x.UID)
 		switch {
 		case pol.Restore && pol.CanChangeLocal() && onServer:
 			p.Download = append(p.Download, Download{UID: x.UID, Flags: r.Flags, Size: r.Size})
-			if isPair[x.UID] {
+			if isPair(x.UID) {
 				p.DropPairs = append(p.DropPairs, x.UID)
 			}
 		case pol.Deletions == Propagate && pol.CanChangeServer():
 			expunge = append(expunge, x)
-		case pol.Direction == Push && isPair[x.UID]:
+		case pol.Direction == Push && isPair(x.UID):
 			p.DropPairs = append(p.DropPairs, x.UID) // never downloaded under push
 		}
 	}
@@ -166,7 +155,7 @@ func ApplyPolicy(p *Plan, in *Input) {
 	// Gone from the server, in the Maildir.
 	var del []Ref
 	for _, x := range p.DeleteLocal {
-		l, inMaildir := local[x.Key]
+		l, inMaildir := in.LocalMsg(x.Key)
 		switch {
 		case pol.Restore && pol.CanChangeServer() && inMaildir:
 			p.Upload = append(p.Upload, Upload{Key: x.Key, Flags: l.Flags})

@@ -72,7 +72,7 @@ func TestDiffPairs(t *testing.T) {
 				local[l.Key] = l
 			}
 			var got Plan
-			DiffPairs(&got, []model.Pair{pr(1, "a", S)}, remote, local)
+			DiffPairs(&got, []model.Pair{pr(1, "a", S)}, RemoteMap(remote), LocalMap(local))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
@@ -398,7 +398,7 @@ func TestFlagSyncUnkept(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Plan{Unkept: P}
 			DiffPairs(&got, []model.Pair{pr(1, "a", tt.base)},
-				map[model.UID]model.RemoteMsg{1: rm(1, tt.r, "")}, map[string]model.LocalMsg{"a": lm("a", tt.l, "")})
+				RemoteMap(map[model.UID]model.RemoteMsg{1: rm(1, tt.r, "")}), LocalMap(map[string]model.LocalMsg{"a": lm("a", tt.l, "")}))
 			if !reflect.DeepEqual(got.Flags, tt.want) {
 				t.Fatalf("got %+v\nwant %+v", got.Flags, tt.want)
 			}

@@ -1144,8 +1144,13 @@ func (ce *commandEncoder) Literal(size int64) io.WriteCloser {
 	var contReq *imapwire.ContinuationRequest
 	ce.client.mutex.Lock()
 	hasCapLiteralMinus := ce.client.caps.Has(imap.CapLiteralMinus)
+	// mailsync patch 12: with LITERAL+ (RFC 7888) every literal is
+	// non-synchronizing, as the encoder (which writes "{n+}" then)
+	// already assumes; beta.8 waited for a continuation before each
+	// literal over 4 KiB anyway: a round trip per uploaded message.
+	hasCapLiteralPlus := ce.client.caps.Has(imap.CapLiteralPlus)
 	ce.client.mutex.Unlock()
-	if size > 4096 || !hasCapLiteralMinus {
+	if (size > 4096 || !hasCapLiteralMinus) && !hasCapLiteralPlus {
 		contReq = ce.client.registerContReq(ce.cmd)
 	}
 	ce.client.setWriteTimeout(literalWriteTimeout)
