@@ -146,3 +146,65 @@ func changeTime(fi os.FileInfo) time.Time {
 	}
 	return fi.ModTime()
 }
+
+// scanDir calls fn with each name in dir other than "." and ".." and what
+// the directory tells of it, without allocating a string per name (name
+// is only valid during the call). atomic is as for listDirTypes.
+func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error) {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer syscall.Close(fd)
+	size := 64 << 10
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) == nil && st.Size > int64(size)/2 {
+		size = int(min(2*st.Size, maxSnapshotBuf))
+	}
+	each := func(buf []byte) {
+		for len(buf) >= 19 {
+			reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+			if reclen < 19 || reclen > len(buf) {
+				break
+			}
+			name := buf[19:reclen]
+			for i, c := range name {
+				if c == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			if dot := len(name) <= 2 && len(name) > 0 && name[0] == '.' && name[len(name)-1] == '.'; !dot {
+				fn(name, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
+			}
+			buf = buf[reclen:]
+		}
+	}
+	for {
+		buf := make([]byte, size)
+		n, err := getdents(fd, buf)
+		if err != nil {
+			return false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
+		}
+		if len(buf)-n < maxDirent && size < maxSnapshotBuf {
+			size *= 4
+			if _, err := syscall.Seek(fd, 0, 0); err != nil {
+				return false, &fs.PathError{Op: "seek", Path: dir, Err: err}
+			}
+			continue
+		}
+		each(buf[:n])
+		atomic = true
+		for {
+			m, err := getdents(fd, buf)
+			if err != nil {
+				return false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
+			}
+			if m == 0 {
+				return atomic, nil
+			}
+			atomic = false
+			each(buf[:m])
+		}
+	}
+}

@@ -40,3 +40,12 @@ func inode(fi os.FileInfo) uint64 { return 0 }
 
 // changeTime is the best portable approximation of the inode change time.
 func changeTime(fi os.FileInfo) time.Time { return fi.ModTime() }
+
+// scanDir calls fn with each name in dir (see the Linux version).
+func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error) {
+	names, types, atomic, err := listDirTypes(dir, true)
+	for i, n := range names {
+		fn([]byte(n), types[i])
+	}
+	return atomic, err
+}

@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"errors"
+	"hash/maphash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -191,44 +192,45 @@ func (f *Folder) Unchanged() (bool, error) {
 		f.mu.Unlock()
 		return false, nil
 	}
-	want := make([]indexEntry, 0, len(f.index)+len(f.cache))
+	// What the directories should hold, as sets of names: counted and
+	// summed by two keyed hashes, so that the sets compare in any
+	// order, with no string built or sorted per file (a folder of tens
+	// of thousands of messages is read here after every sync that
+	// changed it). Two different sets compare equal only if both 64-bit
+	// sums collide: the hash keys are random per process.
+	var wantNew, wantCur nameSet
+	add := func(dir, name string) {
+		if dir == "new" {
+			wantNew.add(name)
+		} else {
+			wantCur.add(name)
+		}
+	}
 	for _, e := range f.index {
 		rel, ok := f.cache[e.key]
 		if !ok {
-			want = append(want, e)
+			add(e.dir, e.name)
 			continue
 		}
 		if rel != "" {
 			dir, name, _ := strings.Cut(rel, "/")
-			want = append(want, indexEntry{e.key, dir, name})
+			add(dir, name)
 		}
 	}
 	for key, rel := range f.cache {
 		if _, indexed := f.indexed(key); !indexed && rel != "" {
 			dir, name, _ := strings.Cut(rel, "/")
-			want = append(want, indexEntry{key, dir, name})
+			add(dir, name)
 		}
 	}
 	f.mu.Unlock()
-	// Compare the names in each directory, sorted: no entry is built
-	// and no stat made.
-	var wantNew, wantCur []string
-	for _, e := range want {
-		if e.dir == "new" {
-			wantNew = append(wantNew, e.name)
-		} else {
-			wantCur = append(wantCur, e.name)
-		}
-	}
-	slices.Sort(wantNew)
-	slices.Sort(wantCur)
 	for attempt := 0; ; attempt++ {
 		before := f.dirMtimes()
-		gotNew, atomicNew, vanishedNew, err := f.messageNames("new")
+		gotNew, atomicNew, vanishedNew, err := f.messageSet("new")
 		if err != nil {
 			return false, err
 		}
-		gotCur, atomicCur, vanishedCur, err := f.messageNames("cur")
+		gotCur, atomicCur, vanishedCur, err := f.messageSet("cur")
 		if err != nil {
 			return false, err
 		}
@@ -236,47 +238,65 @@ func (f *Folder) Unchanged() (bool, error) {
 		if (vanished || !(atomicNew && atomicCur) && f.dirMtimes() != before) && attempt < maxRetries {
 			continue
 		}
-		if vanished || len(gotNew) != len(wantNew) || len(gotCur) != len(wantCur) {
-			return false, nil
-		}
-		slices.Sort(gotNew)
-		slices.Sort(gotCur)
-		return slices.Equal(gotNew, wantNew) && slices.Equal(gotCur, wantCur), nil
+		return !vanished && gotNew == wantNew && gotCur == wantCur, nil
 	}
 }
 
-// messageNames returns the names of the message files in dir ("new" or
-// "cur"), as listTyped takes them (no dotfiles, regular files only), in
-// directory order. vanished reports a file whose type had to be asked
-// of lstat and that was gone meanwhile.
-func (f *Folder) messageNames(dir string) (names []string, atomic, vanished bool, err error) {
-	all, types, atomic, err := listDirTypes(filepath.Join(f.path, dir), true)
-	if err != nil {
-		return nil, false, false, f.errorf("list %s: %w", dir, err)
-	}
-	names = all[:0]
-	for i, n := range all {
-		if n == "" || n[0] == '.' {
-			continue
+// nameSet is a set of file names as Unchanged compares them.
+type nameSet struct {
+	n    int
+	a, b uint64
+}
+
+var nameSeedA, nameSeedB = maphash.MakeSeed(), maphash.MakeSeed()
+
+func (s *nameSet) add(name string) {
+	s.n++
+	s.a += maphash.String(nameSeedA, name)
+	s.b += maphash.String(nameSeedB, name)
+}
+
+func (s *nameSet) addBytes(name []byte) {
+	s.n++
+	s.a += maphash.Bytes(nameSeedA, name)
+	s.b += maphash.Bytes(nameSeedB, name)
+}
+
+// messageSet reads the names of the message files in dir ("new" or
+// "cur") as listTyped takes them (no dotfiles, regular files only) into
+// a nameSet. vanished reports a file whose type had to be asked of lstat
+// and that was gone meanwhile.
+func (f *Folder) messageSet(dir string) (set nameSet, atomic, vanished bool, err error) {
+	var lerr error
+	atomic, err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
+		if len(name) == 0 || name[0] == '.' || lerr != nil {
+			return
 		}
-		switch types[i].typ {
+		switch d.typ {
 		case direntRegular:
 		case direntUnknown:
-			fi, err := os.Lstat(filepath.Join(f.path, dir, n))
+			fi, err := os.Lstat(filepath.Join(f.path, dir, string(name)))
 			if errors.Is(err, fs.ErrNotExist) {
 				vanished = true
-				continue
+				return
 			}
 			if err != nil {
-				return nil, false, false, f.errorf("list: %w", err)
+				lerr = err
+				return
 			}
 			if !fi.Mode().IsRegular() {
-				continue
+				return
 			}
 		default:
-			continue
+			return
 		}
-		names = append(names, n)
+		set.addBytes(name)
+	})
+	if err != nil {
+		return nameSet{}, false, false, f.errorf("list %s: %w", dir, err)
 	}
-	return names, atomic, vanished, nil
+	if lerr != nil {
+		return nameSet{}, false, false, f.errorf("list: %w", lerr)
+	}
+	return set, atomic, vanished, nil
 }

@@ -67,6 +67,10 @@ func decodePair(v []byte) (model.Pair, error) {
 		return p, errPairEncoding
 	}
 	p.Flags = model.Flags(v[1]) & model.AllFlags
+	// One string for the whole value, of which the key, hash,
+	// fingerprint and keywords are substrings: one allocation per pair
+	// rather than one per field.
+	sv := string(v)
 	rest := v[2:]
 	bad := false
 	uvarint := func() uint64 {
@@ -84,7 +88,8 @@ func decodePair(v []byte) (model.Pair, error) {
 			bad = true
 			return ""
 		}
-		s := string(rest[:l])
+		off := len(v) - len(rest)
+		s := sv[off : off+int(l)]
 		rest = rest[l:]
 		return s
 	}

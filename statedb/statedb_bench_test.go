@@ -27,7 +27,10 @@ func benchDB(b *testing.B) *DB {
 func benchPairList(n int, f model.Flags) []model.Pair {
 	ps := make([]model.Pair, n)
 	for i := range ps {
-		ps[i] = model.Pair{UID: model.UID(i + 1), Key: fmt.Sprintf("1700000000.M%dP1Q%d.host", i, i), Flags: f}
+		// As a sync records them: the content fields of the file too.
+		ps[i] = model.Pair{UID: model.UID(i + 1), Key: fmt.Sprintf("1700000000.M%dP1Q%d.host,S=%d", i, i, 4000+i), Flags: f,
+			Size: int64(4000 + i), ModTime: 1700000000_000000000 + int64(i), Ino: uint64(1000000 + i),
+			Hash: fmt.Sprintf("%064x", i*7919), Fingerprint: fmt.Sprintf("%032x", i*104729)}
 	}
 	return ps
 }
