@@ -21,10 +21,11 @@ import (
 // scan, no pair decoded, no connection of its own. A no-op run costs
 // O(folders), whatever the number of messages.
 //
-// What a skip cannot see: a message file edited in place (no rename)
-// changes neither directory's mtime. mailsync never syncs a file's
-// content after its first transfer, so such an edit is not missed either
-// way; its flags live in its name, and a rename changes cur/'s mtime.
+// What a skip cannot see: a message file rewritten in place (no rename)
+// changes neither directory's mtime. Such an edit is found when the
+// folder's edit check is due (editCheckDue: a Skip record is trusted for
+// FullListingAge at most), with --full, or by watch mode's targeted
+// passes. Flags live in file names, and a rename changes cur/'s mtime.
 
 // skipUnchanged returns the folders to sync: folders minus those
 // plan.Skip finds unchanged, which are reported done (FolderDone) with
