@@ -10,7 +10,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
+	"regexp"
+	"strconv"
 	"runtime"
 	"strings"
 	gosync "sync"
@@ -86,6 +89,24 @@ func serveScript(conn net.Conn, greeting string, s script) {
 		if err != nil {
 			return
 		}
+		// A non-synchronizing literal ({n+}, LITERAL+) is read with its
+		// command: the script gets it in args.
+		for {
+			m := literalPlus.FindStringSubmatch(line)
+			if m == nil {
+				break
+			}
+			n, _ := strconv.Atoi(m[1])
+			lit := make([]byte, n)
+			if _, err := io.ReadFull(r, lit); err != nil {
+				return
+			}
+			rest, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line += string(lit) + rest
+		}
 		fields := strings.SplitN(strings.TrimRight(line, "\r\n"), " ", 3)
 		if len(fields) < 2 {
 			continue
@@ -117,6 +138,9 @@ func serveScript(conn net.Conn, greeting string, s script) {
 }
 
 const greetPlain = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hostile ready"
+
+// literalPlus matches a line that ends with a non-synchronizing literal.
+var literalPlus = regexp.MustCompile(`\{([0-9]+)\+\}\r?\n$`)
 
 // flood writes filler to w until total bytes are written or the client
 // hangs up.

@@ -33,56 +33,16 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 // file type and inode number as the directory tells them (types[i] for
 // names[i]; see direntRegular): no stat per file.
 func listDirTypes(dir string, withTypes bool) (names []string, types []dirent, atomic bool, err error) {
-	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, false, &fs.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer syscall.Close(fd)
-	size := 64 << 10
-	var st syscall.Stat_t
-	if syscall.Fstat(fd, &st) == nil && st.Size > int64(size)/2 {
-		// Most file systems give a directory a size near the bytes of
-		// its entries: one buffer of about that size is read at once,
-		// rather than growing one by rereading.
-		size = int(min(2*st.Size, maxSnapshotBuf))
-	}
-	for {
-		buf := make([]byte, size)
-		n, err := getdents(fd, buf)
-		if err != nil {
-			return nil, nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
-		}
-		if len(buf)-n < maxDirent && size < maxSnapshotBuf {
-			// Possibly stopped because the buffer was full: start over
-			// with a bigger one.
-			size *= 4
-			if _, err := syscall.Seek(fd, 0, 0); err != nil {
-				return nil, nil, false, &fs.PathError{Op: "seek", Path: dir, Err: err}
-			}
-			continue
-		}
-		var tp *[]dirent
+	atomic, err = scanDir(dir, func(name []byte, d dirent) {
+		names = append(names, string(name))
 		if withTypes {
-			tp = &types
+			types = append(types, d)
 		}
-		names = parseDirents(buf[:n], nil, tp)
-		atomic = true
-		// The kernel stops early only at the end of the directory on
-		// local file systems; FUSE and network file systems may return
-		// less. Read on until the end: anything more means the listing
-		// was not taken in one piece.
-		for {
-			m, err := getdents(fd, buf)
-			if err != nil {
-				return nil, nil, false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
-			}
-			if m == 0 {
-				return names, types, atomic, nil
-			}
-			atomic = false
-			names = parseDirents(buf[:m], names, tp)
-		}
+	})
+	if err != nil {
+		return nil, nil, false, err
 	}
+	return names, types, atomic, nil
 }
 
 func getdents(fd int, buf []byte) (int, error) {
@@ -93,32 +53,6 @@ func getdents(fd int, buf []byte) (int, error) {
 		}
 		return n, err
 	}
-}
-
-// parseDirents appends the names of the linux_dirent64 records in buf,
-// and their d_type and d_ino to *types when types is not nil.
-func parseDirents(buf []byte, names []string, types *[]dirent) []string {
-	for len(buf) >= 19 {
-		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
-		if reclen < 19 || reclen > len(buf) {
-			break
-		}
-		name := buf[19:reclen]
-		for i, c := range name {
-			if c == 0 {
-				name = name[:i]
-				break
-			}
-		}
-		if s := string(name); s != "." && s != ".." {
-			names = append(names, s)
-			if types != nil {
-				*types = append(*types, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
-			}
-		}
-		buf = buf[reclen:]
-	}
-	return names
 }
 
 // The d_type values listDirTypes reports that List relies on: a
@@ -159,26 +93,10 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 	size := 64 << 10
 	var st syscall.Stat_t
 	if syscall.Fstat(fd, &st) == nil && st.Size > int64(size)/2 {
+		// Most file systems give a directory a size near the bytes of
+		// its entries: one buffer of about that size is read at once,
+		// rather than growing one by rereading.
 		size = int(min(2*st.Size, maxSnapshotBuf))
-	}
-	each := func(buf []byte) {
-		for len(buf) >= 19 {
-			reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
-			if reclen < 19 || reclen > len(buf) {
-				break
-			}
-			name := buf[19:reclen]
-			for i, c := range name {
-				if c == 0 {
-					name = name[:i]
-					break
-				}
-			}
-			if dot := len(name) <= 2 && len(name) > 0 && name[0] == '.' && name[len(name)-1] == '.'; !dot {
-				fn(name, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
-			}
-			buf = buf[reclen:]
-		}
 	}
 	for {
 		buf := make([]byte, size)
@@ -187,14 +105,20 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 			return false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
 		}
 		if len(buf)-n < maxDirent && size < maxSnapshotBuf {
+			// Possibly stopped because the buffer was full: start over
+			// with a bigger one.
 			size *= 4
 			if _, err := syscall.Seek(fd, 0, 0); err != nil {
 				return false, &fs.PathError{Op: "seek", Path: dir, Err: err}
 			}
 			continue
 		}
-		each(buf[:n])
+		eachDirent(buf[:n], fn)
 		atomic = true
+		// The kernel stops early only at the end of the directory on
+		// local file systems; FUSE and network file systems may return
+		// less. Read on until the end: anything more means the listing
+		// was not taken in one piece.
 		for {
 			m, err := getdents(fd, buf)
 			if err != nil {
@@ -204,7 +128,29 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 				return atomic, nil
 			}
 			atomic = false
-			each(buf[:m])
+			eachDirent(buf[:m], fn)
 		}
+	}
+}
+
+// eachDirent calls fn with the name of each linux_dirent64 record in buf
+// other than "." and "..", and its d_type and d_ino.
+func eachDirent(buf []byte, fn func(name []byte, d dirent)) {
+	for len(buf) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+		if reclen < 19 || reclen > len(buf) {
+			break
+		}
+		name := buf[19:reclen]
+		for i, c := range name {
+			if c == 0 {
+				name = name[:i]
+				break
+			}
+		}
+		if dot := len(name) <= 2 && len(name) > 0 && name[0] == '.' && name[len(name)-1] == '.'; !dot {
+			fn(name, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
+		}
+		buf = buf[reclen:]
 	}
 }

@@ -12,6 +12,7 @@
 package plan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -553,9 +554,10 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 	}
 	sort.Strings(p.DropIntents)
 	remoteSorted := in.Remote
-	if !slices.IsSortedFunc(remoteSorted, func(a, b model.RemoteMsg) int { return cmpUID(a.UID, b.UID) }) {
+	byUID := func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) }
+	if !slices.IsSortedFunc(remoteSorted, byUID) {
 		remoteSorted = slices.Clone(in.Remote)
-		slices.SortStableFunc(remoteSorted, func(a, b model.RemoteMsg) int { return cmpUID(a.UID, b.UID) })
+		slices.SortStableFunc(remoteSorted, byUID)
 	}
 	for _, r := range remoteSorted {
 		if isPairedUID(r.UID) && !gone[r.UID] {
@@ -825,16 +827,6 @@ func Edits(p *Plan, pairs []model.Pair, remote Remotes, local Locals) []model.Pa
 		return pairs
 	}
 	return out
-}
-
-func cmpUID(a, b model.UID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pairLookup finds pairs (a subset of an Input's stored pairs, or any
