@@ -17,7 +17,10 @@ import (
 // settling pass.
 func (r *folderRun) settleQuick(ctx context.Context) (bool, error) {
 	before := r.status
-	if !r.c.Caps().CondStore || before.HighestModSeq == 0 || r.in == nil {
+	if !r.c.Caps().CondStore || before.HighestModSeq == 0 || r.in == nil || r.blockedSaid {
+		// (With deletions held back the pass did not apply everything:
+		// its UIDNEXT and HIGHESTMODSEQ are not recorded, as the whole
+		// pass would not record them either.)
 		return false, nil
 	}
 	after, err := r.c.Select(ctx, r.name, false)
