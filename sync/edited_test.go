@@ -129,14 +129,15 @@ func TestTouchedFileIsNotAnEdit(t *testing.T) {
 	fx.assertInSync(t)
 }
 
-// Finding edits costs no stat per file on most runs (issue 11): a file
-// saved again by a rename over its name is told by the inode number the
-// directory listing gives; a file rewritten in place (same inode, no
-// rename) only by its size and mtime, which a run reads for the paired
-// files of a folder once its last check is FullListingAge old (or with
-// --full). Here a folder changes every run, as a busy INBOX does: the
-// in-place edit waits for the check, the rename is found at once, and
-// nothing is read or uploaded twice.
+// Finding edits costs no stat per file when only the server changed
+// (issue 11): a file rewritten in place (same inode, no rename) moves no
+// directory mtime, and is found by its size and mtime, which a run reads
+// for the paired files of a folder whose Maildir side changed, once its
+// last check is FullListingAge old, or with --full. A file saved again
+// by a rename changes the folder and is found at once, even when its
+// new inode is the old one's again (seed 1795454348737245825 of the
+// randomized test: two saves in a row). Nothing is read or uploaded
+// twice.
 func TestEditsFoundWithoutAStatPerFile(t *testing.T) {
 	fx := newFixture(t, nil)
 	a := fx.deliver(t, "Drafts", testMsg("draft a"), model.FlagDraft)
@@ -177,17 +178,14 @@ func TestEditsFoundWithoutAStatPerFile(t *testing.T) {
 		return false
 	}
 
+	// Rewritten in place (same inode, no rename) while only the server
+	// changed: the Maildir folder is as the last run left it, so its
+	// files are not stat'ed, and the edit waits for the check.
 	inPlace := edit(a.Key, false)
-	fx.deliver(t, "Drafts", testMsg("new"), 0) // the folder changed too
+	fx.srv.Save(t, "Drafts", testMsg("from the server"))
 	sum := fx.sync(t)
-	if sum.Uploaded != 1 || sum.ExpungedRemote != 0 || onServer(inPlace) {
+	if sum.Downloaded != 1 || sum.Uploaded != 0 || sum.ExpungedRemote != 0 || onServer(inPlace) {
 		t.Fatalf("summary %+v: the in-place edit was looked for before its check was due", sum)
-	}
-
-	resaved := edit(b.Key, true)
-	sum = fx.sync(t)
-	if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || !onServer(resaved) {
-		t.Fatalf("summary %+v: the draft saved by a rename was not replaced on the server", sum)
 	}
 
 	// An hour later the check is due: the next run reads the paired
@@ -205,6 +203,17 @@ func TestEditsFoundWithoutAStatPerFile(t *testing.T) {
 	sum = fx.sync(t)
 	if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || !onServer(inPlace) {
 		t.Fatalf("summary %+v: the in-place edit was not found once its check was due", sum)
+	}
+
+	// Saved twice by a rename over its name: the second save may get
+	// the inode the first one freed, the one the pair remembers (ext4
+	// reuses it at once). The rename changed the folder, so its paired
+	// files are stat'ed, and the new mtime tells the edit.
+	edit(b.Key, true)
+	resaved := edit(b.Key, true)
+	sum = fx.sync(t)
+	if sum.Uploaded != 1 || sum.ExpungedRemote != 1 || !onServer(resaved) {
+		t.Fatalf("summary %+v: the draft saved twice by a rename was not replaced on the server", sum)
 	}
 	fx.assertInSync(t)
 	if sum := fx.sync(t); sum.Changed() {

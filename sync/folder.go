@@ -70,11 +70,14 @@ type folderRun struct {
 	kw     *maildir.Keywords
 	in     *plan.Input
 	// checkEdits: the passes stat the paired files to find those edited
-	// in place (statPaired), which a run does when the last check is
-	// older than FullListingAge (or with --full). checked is when the
-	// last check was made (for the Skip record's Listed).
+	// (statPaired), which a run does when the last check is older than
+	// FullListingAge (or with --full), and whenever the Maildir folder
+	// changed since the last run left it in step (localUntouched).
+	// checked is when the last check was made (for the Skip record's
+	// Listed).
 	checkEdits bool
 	checked    int64
+	recorded   [2]int64 // the Skip record's mtimes of new/ and cur/ at the start
 	// What the last pass did to the server, for settleQuick: the UIDs
 	// of its uploads and how many messages it expunged.
 	passUploaded []model.UID
@@ -104,7 +107,7 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	// the commit that records them (SyncDirs), not one fsync each.
 	f.DeferDirSync()
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
-	r.checkEdits, r.checked = e.editCheckDue(name)
+	r.checkEdits, r.checked, r.recorded = e.editCheckDue(name)
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
@@ -171,7 +174,9 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	r.kw = kw
-	if r.checkEdits {
+	// (After a UIDVALIDITY change the files' sizes and mtimes tell which
+	// are unchanged since they were paired: plan.PairByContent.)
+	if r.checkEdits || !localUntouched(r.pre, r.recorded) || plan.ValidityChanged(st, r.status.UIDValidity) {
 		r.statPaired(st, entries)
 		r.checked = r.readAt
 	}

@@ -38,9 +38,11 @@ func localMsgs(entries []maildir.Entry, kw *maildir.Keywords) []model.LocalMsg {
 
 // statPaired fills in the size and mtime of the listed files that a
 // stored pair names (List reads names only): a change of either tells a
-// file edited in place (plan.Edits). It runs when the folder's edit
-// check is due (editCheckDue), so a no-op or a small change costs no
-// stat per file; unpaired files are looked up when they are uploaded.
+// file edited in place (plan.Edits). It runs when the Maildir folder
+// changed since the last run left it in step, or when the folder's edit
+// check is due (editCheckDue): a run after changes on the server only
+// costs no stat per file. Unpaired files are looked up when they are
+// uploaded.
 func (r *folderRun) statPaired(st *model.FolderState, entries []maildir.Entry) {
 	paired := make(map[string]bool, len(st.Pairs))
 	for _, p := range st.Pairs {

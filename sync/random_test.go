@@ -610,7 +610,15 @@ func (w *randWorld) refresh() {
 			return w.ents[randKey{name, id}]
 		}
 		for _, p := range st.Pairs {
-			for _, e := range []*randEnt{get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil), get(w.keyID[name][p.Key], w.keyID[name] != nil)} {
+			byUID := get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil)
+			byKey := get(w.keyID[name][p.Key], w.keyID[name] != nil)
+			if byKey != nil && (byUID != nil && byUID != byKey || w.editedSince(name, p)) {
+				// The file was edited since (saved again under its
+				// name): its content is another message, not paired
+				// (the sync uploads it and replaces the old one).
+				byKey = nil
+			}
+			for _, e := range []*randEnt{byUID, byKey} {
 				if e != nil {
 					e.paired, e.base, e.delL, e.delS = true, p.Flags, true, true
 				}
@@ -633,12 +641,28 @@ func (w *randWorld) refresh() {
 	}
 }
 
+// editedSince reports whether the Maildir file a pair names holds
+// other content than the pair recorded (edited in place since).
+func (w *randWorld) editedSince(folder string, p model.Pair) bool {
+	if p.Hash == "" {
+		return false
+	}
+	f, err := w.fx.md.Folder(folder)
+	if err != nil {
+		return false
+	}
+	data, _, err := f.ReadFile(p.Key)
+	return err == nil && model.ContentHash(data) != p.Hash
+}
+
 // renumberedOnServer unpairs, in the oracle, the messages of every
 // folder whose UIDVALIDITY on the server is no longer the one the state
-// recorded (recreated by the server actor, or by the server itself:
-// imap4d gives a folder it empties a new one). README: the sync then
-// re-pairs that folder by content, as after a lost state: a message
-// deleted on the server since the last sync comes back from the Maildir.
+// recorded and which is empty there (recreated by the server actor, or
+// emptied by the server itself: imap4d gives a folder it empties a new
+// one). README: such a folder starts over, as after a lost state: a
+// message deleted on the server since the last sync comes back from the
+// Maildir. A renumbered folder that holds messages keeps its pairs: the
+// content they remember decides.
 func (w *randWorld) renumberedOnServer() {
 	w.t.Helper()
 	if _, err := os.Stat(w.fx.acct.StatePath); err != nil {
@@ -670,11 +694,18 @@ func (w *randWorld) renumberedOnServer() {
 		if v == 0 || w.frozen[name] || !w.folders[name] {
 			continue
 		}
-		st, err := c.Status(w.srvName(name), &imap.StatusOptions{UIDValidity: true}).Wait()
+		st, err := c.Status(w.srvName(name), &imap.StatusOptions{UIDValidity: true, NumMessages: true}).Wait()
 		if err != nil || st.UIDValidity == v {
 			continue // gone from the server, or unchanged
 		}
 		w.logf("(UIDVALIDITY of %q changed on the server: %d → %d)", name, v, st.UIDValidity)
+		if st.NumMessages != nil && *st.NumMessages > 0 {
+			// Not emptied (imap4d renumbers a folder; or recreated and
+			// written to since): the pairs' remembered content decides
+			// (README "Conflict rules"), so every pair still counts: a
+			// message gone from one side since is deleted on the other.
+			continue
+		}
 		for k, e := range w.ents {
 			if k.folder == name {
 				e.paired, e.delL, e.delS = false, false, false

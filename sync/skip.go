@@ -119,22 +119,36 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 }
 
 // editCheckDue says whether this run's sync of a folder stats its paired
-// files to find those edited in place (a rewrite without a rename moves
-// no directory mtime, so no cheaper sign tells it): when the folder's
-// last check is older than FullListingAge, unknown, or with Options.Full
-// (--full, and watch mode's targeted passes). Otherwise it returns the
-// time of the last check, which the folder's next Skip record carries
-// on, so that a folder changed every few minutes is still checked every
-// FullListingAge.
-func (e *engine) editCheckDue(name string) (bool, int64) {
-	if e.opts.Full {
-		return true, 0
-	}
+// files to find those edited (a file rewritten in place, in the same
+// inode, moves no directory mtime, so no cheaper sign tells it): when
+// the folder's last check is older than FullListingAge, unknown, or with
+// Options.Full (--full, and watch mode's targeted passes). Otherwise it
+// returns the time of the last check, which the folder's next Skip
+// record carries on, so that a folder changed every few minutes is still
+// checked every FullListingAge, and the mtimes of new/ and cur/ the Skip
+// record holds (see localUntouched).
+func (e *engine) editCheckDue(name string) (due bool, checked int64, recorded [2]int64) {
 	si, err := e.db.LoadSkip(name)
-	if err != nil || si.Skip.Listed == 0 || time.Now().UnixNano()-si.Skip.Listed > int64(FullListingAge) {
-		return true, 0
+	if err != nil {
+		return true, 0, [2]int64{}
 	}
-	return false, si.Skip.Listed
+	recorded = [2]int64{si.Skip.NewMtime, si.Skip.CurMtime}
+	if e.opts.Full || si.Skip.Listed == 0 || time.Now().UnixNano()-si.Skip.Listed > int64(FullListingAge) {
+		return true, 0, recorded
+	}
+	return false, si.Skip.Listed, recorded
+}
+
+// localUntouched reports whether the Maildir folder's directories are as
+// the last run left them in step (pre, read before the listing, equals
+// the Skip record's mtimes): nothing was delivered, renamed or removed
+// there since, so no file can have been saved again under its name by a
+// rename. When it is false the paired files are stat'ed: a file saved
+// again by a rename has a new mtime, while its inode number, which the
+// listing gives for free, may be the old one's again (file systems
+// reuse a freed inode at once).
+func localUntouched(pre, recorded [2]int64) bool {
+	return recorded[0] != 0 && recorded[1] != 0 && pre == recorded
 }
 
 // commitMeta commits what the last pass found to record (r.meta), if

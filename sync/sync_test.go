@@ -431,3 +431,30 @@ func TestInterruptedRunResumes(t *testing.T) {
 	}
 	fx.assertInSync(t)
 }
+
+// After a UIDVALIDITY change the files' sizes and mtimes tell which are
+// unchanged since they were paired, so they are read even when the
+// Maildir folder is as the last run left it (a run after changes on the
+// server alone stats no file otherwise, issue 11): a message the server
+// lost across the change is deleted locally, not uploaded back.
+func TestUIDValidityChangeWithUntouchedMaildir(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	old := fx.srv.Messages(t, "Sent")
+	if len(old) != 3 {
+		t.Fatalf("%d messages in Sent", len(old))
+	}
+	fx.srv.DeleteMailbox(t, "Sent")
+	for _, m := range old[1:] {
+		fx.srv.Save(t, "Sent", model.FromCRLF(m.Body))
+	}
+	sum := fx.sync(t)
+	if sum.DeletedLocal != 1 || sum.Uploaded != 0 || sum.Paired != 2 {
+		t.Fatalf("summary %+v: want the message gone from the server deleted locally, 2 re-paired, nothing uploaded", sum)
+	}
+	if n := len(fx.srv.Messages(t, "Sent")); n != 2 {
+		t.Fatalf("%d messages on the server, want 2", n)
+	}
+	fx.assertInSync(t)
+}
