@@ -612,7 +612,7 @@ func (w *randWorld) refresh() {
 		for _, p := range st.Pairs {
 			byUID := get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil)
 			byKey := get(w.keyID[name][p.Key], w.keyID[name] != nil)
-			if byKey != nil && (byUID != nil && byUID != byKey || w.editedSince(name, p)) {
+			if byKey != nil && w.editedSince(name, p) {
 				// The file was edited since (saved again under its
 				// name): its content is another message, not paired
 				// (the sync uploads it and replaces the old one).
