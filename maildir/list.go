@@ -90,23 +90,12 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 			if n == "" || n[0] == '.' {
 				continue
 			}
-			ino := types[i].ino
-			switch types[i].typ {
-			case direntRegular:
-			case direntUnknown:
-				fi, err := os.Lstat(filepath.Join(f.path, dir, n))
-				if errors.Is(err, fs.ErrNotExist) {
-					vanished = true
-					continue
-				}
-				if err != nil {
-					return f.errorf("list: %w", err)
-				}
-				if !fi.Mode().IsRegular() {
-					continue
-				}
-				ino = inode(fi)
-			default:
+			ino, keep, gone, err := messageFile(f, dir, n, types[i])
+			if err != nil {
+				return err
+			}
+			vanished = vanished || gone
+			if !keep {
 				continue
 			}
 			key, info, flags := ParseName(n)
@@ -256,6 +245,8 @@ func (s *nameSet) add(name string) {
 	s.b += maphash.String(nameSeedB, name)
 }
 
+// addBytes is add for a name not made a string (maphash gives a []byte
+// and the string of the same bytes the same hash).
 func (s *nameSet) addBytes(name []byte) {
 	s.n++
 	s.a += maphash.Bytes(nameSeedA, name)
@@ -272,31 +263,40 @@ func (f *Folder) messageSet(dir string) (set nameSet, atomic, vanished bool, err
 		if len(name) == 0 || name[0] == '.' || lerr != nil {
 			return
 		}
-		switch d.typ {
-		case direntRegular:
-		case direntUnknown:
-			fi, err := os.Lstat(filepath.Join(f.path, dir, string(name)))
-			if errors.Is(err, fs.ErrNotExist) {
-				vanished = true
-				return
-			}
-			if err != nil {
-				lerr = err
-				return
-			}
-			if !fi.Mode().IsRegular() {
-				return
-			}
-		default:
-			return
+		_, keep, gone, err := messageFile(f, dir, name, d)
+		vanished = vanished || gone
+		if err != nil {
+			lerr = err
+		} else if keep {
+			set.addBytes(name)
 		}
-		set.addBytes(name)
 	})
 	if err != nil {
 		return nameSet{}, false, false, f.errorf("list %s: %w", dir, err)
 	}
 	if lerr != nil {
-		return nameSet{}, false, false, f.errorf("list: %w", lerr)
+		return nameSet{}, false, false, lerr
 	}
 	return set, atomic, vanished, nil
+}
+
+// messageFile says whether the (non-dot) name in dir that the directory
+// listing describes as d is a message file: a regular file, asked of
+// lstat when the listing does not tell the type (gone meanwhile:
+// vanished). ino is its inode number.
+func messageFile[N string | []byte](f *Folder, dir string, name N, d dirent) (ino uint64, keep, vanished bool, err error) {
+	switch d.typ {
+	case direntRegular:
+		return d.ino, true, false, nil
+	case direntUnknown:
+		fi, err := os.Lstat(filepath.Join(f.path, dir, string(name)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, false, true, nil
+		}
+		if err != nil {
+			return 0, false, false, f.errorf("list: %w", err)
+		}
+		return inode(fi), fi.Mode().IsRegular(), false, nil
+	}
+	return 0, false, false, nil
 }
