@@ -63,7 +63,7 @@ func TestEditedFileIsReplaced(t *testing.T) {
 				}
 			}
 			rep, err := Verify(context.Background(), fx.acct, VerifyOptions{Quick: true})
-			if err != nil || len(rep.Differences) != 1 || !strings.Contains(rep.Differences[0].What, "edited locally, will be uploaded on the next sync") {
+			if err != nil || len(rep.Differences) != 1 || !strings.Contains(rep.Differences[0].What, "edited locally, to be uploaded by the next sync that checks this folder (within the hour, or now with sync --full)") {
 				t.Fatalf("verify: %v %v", err, rep.Differences)
 			}
 			sum, err := fx.run(t, Options{Full: !tc.rename})

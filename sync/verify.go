@@ -215,7 +215,7 @@ func verifyFolder(ctx context.Context, c Remote, db State, md Local, name string
 		// one paired was edited in place (a draft saved again): a change
 		// the next sync uploads, not a corruption.
 		if p.Hash != "" && (l.Size != p.Size || l.ModTime != p.ModTime) && hash != p.Hash {
-			diff(p.UID, p.Key, "edited locally, will be uploaded on the next sync")
+			diff(p.UID, p.Key, "edited locally, to be uploaded by the next sync that checks this folder (within the hour, or now with sync --full)")
 			continue
 		}
 		if size != r.Size {
