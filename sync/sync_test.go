@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailsync/mailsync/internal/dovecottest"
+	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -74,12 +75,22 @@ func TestLocalChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pick the messages by their flags (seed): keys do not sort in UID
+	// order, and flagging UID 2 again (already F) would change nothing.
+	byFlags := map[model.Flags]maildir.Entry{}
+	for _, e := range entries {
+		byFlags[e.Flags] = e
+	}
+	uid1, uid2 := byFlags[model.FlagSeen], byFlags[model.FlagFlagged|model.FlagReplied]
+	if uid1.Key == "" || uid2.Key == "" {
+		t.Fatalf("seeded INBOX entries not found by flags: %+v", entries)
+	}
 	fx.deliver(t, "INBOX", testMsg("new locally"), model.FlagSeen)
 	fx.deliver(t, "INBOX", testMsg("new locally unread"), 0)
-	if _, err := inbox.SetFlags(entries[0].Key, entries[0].Flags|model.FlagFlagged); err != nil {
+	if _, err := inbox.SetFlags(uid1.Key, uid1.Flags|model.FlagFlagged); err != nil {
 		t.Fatal(err)
 	}
-	if err := inbox.Remove(entries[1].Key); err != nil {
+	if err := inbox.Remove(uid2.Key); err != nil {
 		t.Fatal(err)
 	}
 	// Another client marked a message \Deleted: our expunge must not take it.
