@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -33,6 +34,9 @@ type Folder struct {
 	mu    sync.Mutex
 	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
 	index []indexEntry      // from the last List, sorted by key; cache overrides it
+	// others are the names (in new/ and cur/) of the message files the
+	// last ListKeys found and left out of index (zero after List).
+	others [2]nameset.Set
 	// surprised: since the last List, a lookup found a file elsewhere
 	// than index and cache said, or not at all (see Unchanged).
 	surprised bool
@@ -254,6 +258,7 @@ func (f *Folder) Scan() ([]Entry, error) {
 	f.mu.Lock()
 	f.cache = cache
 	f.index = nil
+	f.others = [2]nameset.Set{}
 	f.mu.Unlock()
 	return entries, nil
 }

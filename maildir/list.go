@@ -1,14 +1,16 @@
 package maildir
 
 import (
+	"bytes"
 	"errors"
-	"hash/maphash"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mailsync/mailsync/internal/nameset"
 )
 
 // dirent is what a directory listing tells of a name: its file type
@@ -67,9 +69,104 @@ func (f *Folder) List() ([]Entry, error) {
 		f.mu.Lock()
 		f.cache = make(map[string]string)
 		f.index = idx
+		f.others = [2]nameset.Set{}
 		f.surprised = false
 		f.mu.Unlock()
 		return ents, nil
+	}
+}
+
+// ListKeys is List for a caller that needs only some of the folder's
+// messages, those of keys (in any order): it reads new/ and cur/ once
+// each, with no string made per file, and returns the entries of those
+// keys as List gives them (sorted by Key, the same choice among files of
+// one key; a key with no file is left out), and the set of the keys of
+// every message file there (a key once per file: a key with two files
+// counts twice). Afterwards Lookup, ReadFile, SetFlags and Remove find
+// the returned files without reading the directories again, and
+// Unchanged compares with everything ListKeys found. The sync engine
+// uses it for a folder that nobody changed since a sync left it in
+// step, when only the server changed.
+func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err error) {
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	for attempt := 0; ; attempt++ {
+		before := f.dirMtimes()
+		var others [2]nameset.Set
+		all = nameset.Set{}
+		ents = ents[:0]
+		vanished := false
+		var atomic [2]bool
+		for i, dir := range [...]string{"new", "cur"} {
+			var lerr error
+			atomic[i], err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
+				if len(name) == 0 || name[0] == '.' || lerr != nil {
+					return
+				}
+				ino, keep, gone, err := messageFile(f, dir, name, d)
+				vanished = vanished || gone
+				if err != nil {
+					lerr = err
+					return
+				}
+				if !keep {
+					return
+				}
+				key := name
+				if j := bytes.Index(name, []byte(infoSep)); j >= 0 {
+					key = name[:j]
+				}
+				all.AddBytes(key)
+				if !want[string(key)] {
+					others[i].AddBytes(name)
+					return
+				}
+				n := string(name)
+				k, info, flags := ParseName(n)
+				ents = append(ents, Entry{Key: k, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(k), Ino: ino})
+			})
+			if err != nil {
+				return nil, nameset.Set{}, f.errorf("list %s: %w", dir, err)
+			}
+			if lerr != nil {
+				return nil, nameset.Set{}, lerr
+			}
+		}
+		if (vanished || !(atomic[0] && atomic[1]) && f.dirMtimes() != before) && attempt < maxRetries {
+			continue
+		}
+		if vanished {
+			return nil, nameset.Set{}, f.errorf("list: files keep being renamed by another program; try again")
+		}
+		// List's choice among files of one key: cur/ first, then the
+		// first name. A file not chosen is in neither index nor others,
+		// as List leaves it out of its index (Unchanged is then false).
+		slices.SortFunc(ents, func(a, b Entry) int {
+			if c := strings.Compare(a.Key, b.Key); c != 0 {
+				return c
+			}
+			if a.Dir != b.Dir {
+				if a.Dir == "cur" {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.Name, b.Name)
+		})
+		ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.Key == b.Key })
+		idx := make([]indexEntry, len(ents))
+		for i, e := range ents {
+			idx[i] = indexEntry{e.Key, e.Dir, e.Name}
+		}
+		f.mu.Lock()
+		f.cache = make(map[string]string)
+		f.index = idx
+		f.others = others
+		f.surprised = false
+		f.mu.Unlock()
+		return ents, all, nil
 	}
 }
 
@@ -187,12 +284,12 @@ func (f *Folder) Unchanged() (bool, error) {
 	// of thousands of messages is read here after every sync that
 	// changed it). Two different sets compare equal only if both 64-bit
 	// sums collide: the hash keys are random per process.
-	var wantNew, wantCur nameSet
+	wantNew, wantCur := f.others[0], f.others[1]
 	add := func(dir, name string) {
 		if dir == "new" {
-			wantNew.add(name)
+			wantNew.Add(name)
 		} else {
-			wantCur.add(name)
+			wantCur.Add(name)
 		}
 	}
 	for _, e := range f.index {
@@ -231,33 +328,11 @@ func (f *Folder) Unchanged() (bool, error) {
 	}
 }
 
-// nameSet is a set of file names as Unchanged compares them.
-type nameSet struct {
-	n    int
-	a, b uint64
-}
-
-var nameSeedA, nameSeedB = maphash.MakeSeed(), maphash.MakeSeed()
-
-func (s *nameSet) add(name string) {
-	s.n++
-	s.a += maphash.String(nameSeedA, name)
-	s.b += maphash.String(nameSeedB, name)
-}
-
-// addBytes is add for a name not made a string (maphash gives a []byte
-// and the string of the same bytes the same hash).
-func (s *nameSet) addBytes(name []byte) {
-	s.n++
-	s.a += maphash.Bytes(nameSeedA, name)
-	s.b += maphash.Bytes(nameSeedB, name)
-}
-
 // messageSet reads the names of the message files in dir ("new" or
 // "cur") as listTyped takes them (no dotfiles, regular files only) into
-// a nameSet. vanished reports a file whose type had to be asked of lstat
+// a nameset.Set. vanished reports a file whose type had to be asked of lstat
 // and that was gone meanwhile.
-func (f *Folder) messageSet(dir string) (set nameSet, atomic, vanished bool, err error) {
+func (f *Folder) messageSet(dir string) (set nameset.Set, atomic, vanished bool, err error) {
 	var lerr error
 	atomic, err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
 		if len(name) == 0 || name[0] == '.' || lerr != nil {
@@ -268,14 +343,14 @@ func (f *Folder) messageSet(dir string) (set nameSet, atomic, vanished bool, err
 		if err != nil {
 			lerr = err
 		} else if keep {
-			set.addBytes(name)
+			set.AddBytes(name)
 		}
 	})
 	if err != nil {
-		return nameSet{}, false, false, f.errorf("list %s: %w", dir, err)
+		return nameset.Set{}, false, false, f.errorf("list %s: %w", dir, err)
 	}
 	if lerr != nil {
-		return nameSet{}, false, false, lerr
+		return nameset.Set{}, false, false, lerr
 	}
 	return set, atomic, vanished, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -209,5 +210,92 @@ func TestListGivesInodes(t *testing.T) {
 	}
 	if got := listIno(); got == en.Ino || got == 0 {
 		t.Fatalf("a file replaced by a rename keeps inode %d", got)
+	}
+}
+
+// TestListKeys: ListKeys gives the entries of the keys asked for exactly
+// as List gives them, and the set of the keys of every file; Unchanged
+// afterwards holds through the Folder's own changes to listed and new
+// messages and sees another program's change to any file, listed or not.
+func TestListKeys(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	var keys []string
+	for i := 0; i < 6; i++ {
+		en, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), model.Flags(i%2)*model.FlagSeen, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, en.Key)
+	}
+	// A file of another program, with a size field and keyword letters.
+	if err := os.WriteFile(filepath.Join(f.Path(), "cur", "1700000000.M1P1.other,S=12:2,Sab"), []byte("Subject: o\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys = append(keys, "1700000000.M1P1.other,S=12")
+	listed, err := f.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantAll nameset.Set
+	for _, e := range listed {
+		wantAll.Add(e.Key)
+	}
+	some := []string{keys[6], keys[1], keys[4], "1699999999.M9P9.gone"}
+	got, all, err := f.ListKeys(some)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Entry
+	for _, e := range listed {
+		if e.Key == keys[1] || e.Key == keys[4] || e.Key == keys[6] {
+			want = append(want, e)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListKeys gives\n%+v\nList gives\n%+v", got, want)
+	}
+	if all != wantAll {
+		t.Fatalf("the set of all keys differs from List's (%d against %d)", all.Len(), wantAll.Len())
+	}
+	expect := func(step string, want bool) {
+		t.Helper()
+		if ok, err := f.Unchanged(); ok != want || err != nil {
+			t.Fatalf("%s: Unchanged = %v, %v; want %v", step, ok, err, want)
+		}
+	}
+	expect("nothing done", true)
+	if _, err := f.SetFlags(keys[1], model.FlagFlagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Remove(keys[4]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.DeliverSync([]byte("Subject: y\n\nbody\n"), model.FlagSeen, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	expect("own changes", true)
+	// Another program renames a file ListKeys did not return.
+	if err := os.Rename(filepath.Join(f.Path(), "new", keys[2]), filepath.Join(f.Path(), "cur", keys[2]+":2,S")); err != nil {
+		t.Fatal(err)
+	}
+	expect("foreign rename of a file not asked for", false)
+	if _, _, err := f.ListKeys(nil); err != nil {
+		t.Fatal(err)
+	}
+	expect("listed again", true)
+	// A second file of a key counts twice in the set of all keys.
+	if err := os.WriteFile(filepath.Join(f.Path(), "new", keys[6]), []byte("Subject: o\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, all, err = f.ListKeys([]string{keys[6]})
+	if err != nil || len(got) != 1 || got[0].Dir != "cur" {
+		t.Fatalf("a key in new/ and cur/: %+v, %v (want the cur/ file once)", got, err)
+	}
+	if all.Len() != 8 {
+		t.Fatalf("%d keys in the set, want 8 (one twice)", all.Len())
+	}
+	expect("a key with two files", false)
+	if err := os.Remove(filepath.Join(f.Path(), "new", keys[6])); err != nil {
+		t.Fatal(err)
 	}
 }
