@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -98,8 +99,18 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 		// rather than growing one by rereading.
 		size = int(min(2*st.Size, maxSnapshotBuf))
 	}
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			dirBufs.Put(bp)
+		}
+	}()
 	for {
-		buf := make([]byte, size)
+		if bp != nil {
+			dirBufs.Put(bp)
+		}
+		bp = getDirBuf(size)
+		buf := *bp
 		n, err := getdents(fd, buf)
 		if err != nil {
 			return false, &fs.PathError{Op: "getdents", Path: dir, Err: err}
@@ -131,6 +142,24 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 			eachDirent(buf[:m], fn)
 		}
 	}
+}
+
+// dirBufs keeps the buffers scanDir reads directories into: a folder
+// of tens of thousands of messages needs megabytes, which a fresh
+// allocation would fault in page by page inside getdents at every read.
+var dirBufs sync.Pool
+
+// getDirBuf returns a buffer of size bytes from dirBufs (or a new one);
+// the caller puts it back.
+func getDirBuf(size int) *[]byte {
+	if bp, ok := dirBufs.Get().(*[]byte); ok {
+		if cap(*bp) >= size {
+			*bp = (*bp)[:size]
+			return bp
+		}
+	}
+	b := make([]byte, size)
+	return &b
 }
 
 // eachDirent calls fn with the name of each linux_dirent64 record in buf
