@@ -51,6 +51,25 @@ func encodePair(p model.Pair) []byte {
 	return b
 }
 
+// pairKey returns the key of a pair value of either version, without
+// decoding the rest (a slice of v).
+func pairKey(v []byte) ([]byte, error) {
+	if len(v) < 1 {
+		return nil, errPairEncoding
+	}
+	if v[0] < 0x80 {
+		return v[1:], nil
+	}
+	if v[0] != pairV1 || len(v) < 2 {
+		return nil, errPairEncoding
+	}
+	l, n := binary.Uvarint(v[2:])
+	if n <= 0 || l > uint64(len(v)-2-n) {
+		return nil, errPairEncoding
+	}
+	return v[2+n : 2+n+int(l)], nil
+}
+
 // decodePair reads a pair value of either version; uid is set by the
 // caller.
 func decodePair(v []byte) (model.Pair, error) {

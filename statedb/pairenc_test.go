@@ -38,6 +38,33 @@ func TestPairEncodingReadsOldRecords(t *testing.T) {
 	if !reflect.DeepEqual(st.Pairs, want) {
 		t.Fatalf("pairs\n got %+v\nwant %+v", st.Pairs, want)
 	}
+	// PairKeys reads the keys of both encodings, in UID order.
+	var keys []string
+	var uids []model.UID
+	if err := db.PairKeys("INBOX", func(uid model.UID, key []byte) {
+		uids, keys = append(uids, uid), append(keys, string(key))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(keys, []string{"old.key:x", full.Key, "new"}) || !reflect.DeepEqual(uids, []model.UID{5, 7, 9}) {
+		t.Fatalf("PairKeys: %v %v", uids, keys)
+	}
+	head, err := db.LoadHead("INBOX")
+	if err != nil || head.Pairs != nil {
+		t.Fatalf("LoadHead: %+v, %v", head, err)
+	}
+}
+
+func TestPairKeyRejectsGarbage(t *testing.T) {
+	good := encodePair(model.Pair{Key: "key", Hash: "h"})
+	if k, err := pairKey(good); err != nil || string(k) != "key" {
+		t.Fatalf("%q %v", k, err)
+	}
+	for _, v := range [][]byte{nil, {0x82, 0}, {0xff}, {pairV1, 0, 9, 'k'}, good[:3]} {
+		if _, err := pairKey(v); err == nil {
+			t.Errorf("%x: no error", v)
+		}
+	}
 }
 
 func TestPairEncodingRejectsGarbage(t *testing.T) {

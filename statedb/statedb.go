@@ -252,9 +252,45 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 	return out, err
 }
 
+// PairKeys calls fn with the UID and Maildir key of every stored pair of
+// folder name, in UID order, decoding nothing else of the pairs (key is
+// valid only during the call).
+func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if fb == nil {
+			return nil
+		}
+		pb := fb.Bucket(bucketPairs)
+		if pb == nil {
+			return nil
+		}
+		return pb.ForEach(func(k, v []byte) error {
+			key, err := pairKey(v)
+			if len(k) != 4 || err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			fn(model.UID(binary.BigEndian.Uint32(k)), key)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return nil
+}
+
 // Load reads the state of one folder; a folder never synced comes back
 // empty (UIDValidity 0), not as an error.
-func (d *DB) Load(name string) (_ *Folder, err error) {
+func (d *DB) Load(name string) (*Folder, error) { return d.load(name, true) }
+
+// LoadHead is Load without the pairs (Pairs is nil): the folder's
+// position, held-back list, intents and download intents, whatever the
+// number of pairs.
+func (d *DB) LoadHead(name string) (*Folder, error) { return d.load(name, false) }
+
+func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 	defer guard(d.path, d, &err)()
 	f := &Folder{Name: name}
 	err = d.db.View(func(tx *bolt.Tx) error {
@@ -284,7 +320,7 @@ func (d *DB) Load(name string) (_ *Folder, err error) {
 		} else {
 			return fmt.Errorf("folder %q: corrupt held-back list", name)
 		}
-		if pb := fb.Bucket(bucketPairs); pb != nil {
+		if pb := fb.Bucket(bucketPairs); pb != nil && withPairs {
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
 			err := pb.ForEach(func(k, v []byte) error {
 				p, err := decodePair(v)
