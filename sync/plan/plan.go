@@ -58,6 +58,11 @@ type Input struct {
 	// LocalFull are keywords the Maildir folder has no letter for (all
 	// 26 taken): they take no part in the merge and stay on the server.
 	LocalFull model.Keywords
+	// TotalPairs is, in a quick pass (see Quick), the number of the
+	// folder's pairs, of which State.Pairs holds only those the pass
+	// plans (the mass-deletion guard weighs deletions against it); 0
+	// otherwise.
+	TotalPairs int
 
 	ix *index // see index.go
 }
@@ -327,6 +332,9 @@ func Build(in *Input) (*Plan, error) {
 	}
 	held := in.State.HeldBack
 	total := len(pairs)
+	if in.TotalPairs > 0 && !reset.Reset {
+		total = in.TotalPairs
+	}
 	if reset.Reset {
 		held = nil // UIDs of the old UIDVALIDITY
 		total = len(in.State.Pairs)
