@@ -78,6 +78,9 @@ type folderRun struct {
 	checkEdits bool
 	checked    int64
 	recorded   [2]int64 // the Skip record's mtimes of new/ and cur/ at the start
+	// passed: the run made a pass over the folder (the first may be a
+	// quick one).
+	passed bool
 	// What the last pass did to the server, for settleQuick: the UIDs
 	// of its uploads and how many messages it expunged.
 	passUploaded []model.UID
@@ -142,8 +145,23 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 }
 
 // pass lists both sides, plans and applies the plan. It reports whether
-// another pass is needed.
+// another pass is needed. The run's first pass over a folder in which
+// only the server changed is a quick one (quick.go) when it can be.
 func (r *folderRun) pass(ctx context.Context) (bool, error) {
+	first := !r.passed
+	r.passed = true
+	if first {
+		again, done, err := r.quickPass(ctx)
+		if err != nil || done {
+			return again, err
+		}
+	}
+	return r.wholePass(ctx)
+}
+
+// wholePass is a pass that reads every pair and lists every message of
+// both sides (the server's through CHANGEDSINCE where it can).
+func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 	st, err := r.e.db.Load(r.name)
 	if err != nil {
 		return false, err
@@ -158,17 +176,31 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
-	r.meta = nil
-	r.in = nil
-	r.passUploaded, r.passExpunged = nil, 0
-	expungedBefore := r.sum.ExpungedRemote
-	defer func() { r.passExpunged = r.sum.ExpungedRemote - expungedBefore }()
 	r.readAt = time.Now().UnixNano()
 	r.pre = stampNanos(r.f.ChangeStamp())
 	entries, err := r.f.List()
 	if err != nil {
 		return false, err
 	}
+	return r.planAndApply(ctx, st, remote, entries, 0)
+}
+
+// errNotQuick ends a quick pass that finds it cannot be one before it
+// changed anything: a whole pass follows.
+var errNotQuick = errors.New("not a quick pass")
+
+// planAndApply plans a pass from the state and the listings of both
+// sides and applies the plan. total is 0 in a whole pass; in a quick one
+// st, remote and entries hold only the messages the pass plans, and
+// total is the folder's number of pairs (plan.Input.TotalPairs); it
+// returns errNotQuick, having changed nothing, when it finds keywords
+// that stay on one side.
+func (r *folderRun) planAndApply(ctx context.Context, st *model.FolderState, remote []model.RemoteMsg, entries []maildir.Entry, total int) (bool, error) {
+	r.meta = nil
+	r.in = nil
+	r.passUploaded, r.passExpunged = nil, 0
+	expungedBefore := r.sum.ExpungedRemote
+	defer func() { r.passExpunged = r.sum.ExpungedRemote - expungedBefore }()
 	kw, localFull, err := r.prepareKeywords(st, remote)
 	if err != nil {
 		return false, err
@@ -181,8 +213,12 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 		r.checked = r.readAt
 	}
 	local := localMsgs(entries, kw)
+	if total > 0 && (len(localFull) > 0 || oneSidedKeyword(local, r.kwRule)) {
+		return false, errNotQuick
+	}
 	in := &plan.Input{Folder: r.name, State: st, UIDValidity: r.status.UIDValidity, Remote: remote, Local: local,
-		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Keywords: r.kwRule, LocalFull: localFull, Policy: r.e.opts.Policy}
+		AllowMassDelete: r.e.opts.AllowMassDelete, Unkept: r.status.Unkept, Keywords: r.kwRule, LocalFull: localFull, Policy: r.e.opts.Policy,
+		TotalPairs: total}
 	if err := r.sayUnkept(st, local); err != nil {
 		return false, err
 	}

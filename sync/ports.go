@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
+	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
@@ -121,6 +122,11 @@ type LocalFolder interface {
 	// List is Scan without a stat per file: Size is from the name's
 	// ",S=" or -1, ModTime is zero.
 	List() ([]maildir.Entry, error)
+	// ListKeys is List for the messages of keys alone (the others are
+	// read but not returned), with the set of the keys of every message
+	// file (one per file); Unchanged then compares with everything it
+	// read.
+	ListKeys(keys []string) ([]maildir.Entry, nameset.Set, error)
 	// ChangeStamp returns the modification times of new/ and cur/ (zero
 	// for a missing directory): every delivery, rename and removal
 	// changes one.
@@ -179,9 +185,14 @@ type State interface {
 	// Load reads one folder's state; a folder never synced comes back
 	// empty (UIDValidity 0), not as an error.
 	Load(name string) (*model.FolderState, error)
+	// LoadHead is Load without the pairs (Pairs nil).
+	LoadHead(name string) (*model.FolderState, error)
 	// LoadPairs reads the stored pairs of the given UIDs alone (those
 	// that have one).
 	LoadPairs(name string, uids []model.UID) ([]model.Pair, error)
+	// PairKeys calls fn with the UID and key of every stored pair, in
+	// UID order, decoding nothing else (key is valid during the call).
+	PairKeys(name string, fn func(uid model.UID, key []byte)) error
 	// Commit applies one change to one folder atomically and durably.
 	Commit(name string, ch model.StateChange) error
 	// LoadSkip reads a folder's Skip record and whether work is pending

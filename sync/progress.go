@@ -40,6 +40,9 @@ type Summary struct {
 	Skipped  int      `json:"skipped,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Errors   []string `json:"errors,omitempty"`
+	// QuickPasses counts the folders synced by a quick pass (only the
+	// server changed: quick.go), for tests.
+	QuickPasses int `json:"-"`
 }
 
 func (s *Summary) add(o *Summary) {
@@ -53,6 +56,7 @@ func (s *Summary) add(o *Summary) {
 	s.ExpungedRemote += o.ExpungedRemote
 	s.Paired += o.Paired
 	s.Skipped += o.Skipped
+	s.QuickPasses += o.QuickPasses
 	s.Warnings = append(s.Warnings, o.Warnings...)
 	s.Errors = append(s.Errors, o.Errors...)
 }
