@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxDirent is more than the largest linux_dirent64 record (19 bytes of
@@ -181,5 +183,37 @@ func eachDirent(buf []byte, fn func(name []byte, d dirent)) {
 			fn(name, dirent{typ: buf[18], ino: binary.NativeEndian.Uint64(buf[0:8])})
 		}
 		buf = buf[reclen:]
+	}
+}
+
+// dirStatter stats files by name relative to an open directory: one
+// fstatat each, no path walked from the root and nothing allocated.
+type dirStatter struct {
+	fd int
+	st unix.Stat_t
+}
+
+func openDirStatter(dir string) (*dirStatter, error) {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return &dirStatter{fd: fd}, nil
+}
+
+func (d *dirStatter) Close() { syscall.Close(d.fd) }
+
+// stat returns the size, mtime and inode number of the regular file
+// name; ok is false when it is gone or not a regular file.
+func (d *dirStatter) stat(name string) (size int64, mtime time.Time, ino uint64, ok bool) {
+	for {
+		err := unix.Fstatat(d.fd, name, &d.st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || d.st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return 0, time.Time{}, 0, false
+		}
+		return d.st.Size, time.Unix(d.st.Mtim.Unix()), d.st.Ino, true
 	}
 }

@@ -4,6 +4,7 @@ package maildir
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -48,4 +49,19 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 		fn([]byte(n), types[i])
 	}
 	return atomic, err
+}
+
+// dirStatter stats files by name in a directory (see the Linux version).
+type dirStatter struct{ dir string }
+
+func openDirStatter(dir string) (*dirStatter, error) { return &dirStatter{dir}, nil }
+
+func (d *dirStatter) Close() {}
+
+func (d *dirStatter) stat(name string) (size int64, mtime time.Time, ino uint64, ok bool) {
+	fi, err := os.Lstat(filepath.Join(d.dir, name))
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, time.Time{}, 0, false
+	}
+	return fi.Size(), fi.ModTime(), inode(fi), true
 }

@@ -240,6 +240,41 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 	return sorted, atomicNew, atomicCur, vanished, nil
 }
 
+// StatEntries fills in the size, mtime and inode number of the entries
+// (from List, which reads names only) that have no mtime yet and for
+// whose key want is true: one fstatat each, relative to the directory,
+// nothing allocated per file. A file renamed since it was listed is
+// looked up (Lookup); one gone is left as listed.
+func (f *Folder) StatEntries(ents []Entry, want func(key string) bool) error {
+	var dirs [2]*dirStatter
+	for i, d := range [...]string{"new", "cur"} {
+		ds, err := openDirStatter(filepath.Join(f.path, d))
+		if err != nil {
+			return f.errorf("stat: %w", err)
+		}
+		defer ds.Close()
+		dirs[i] = ds
+	}
+	for i := range ents {
+		e := &ents[i]
+		if !e.ModTime.IsZero() || !want(e.Key) {
+			continue
+		}
+		ds := dirs[1]
+		if e.Dir == "new" {
+			ds = dirs[0]
+		}
+		if size, mtime, ino, ok := ds.stat(e.Name); ok {
+			e.Size, e.ModTime, e.Ino = size, mtime, ino
+			continue
+		}
+		if found, err := f.Lookup(e.Key); err == nil {
+			e.Size, e.ModTime, e.Ino = found.Size, found.ModTime, found.Ino
+		}
+	}
+	return nil
+}
+
 // sizeField returns the value of the ",S=<size>" field of a key, or -1.
 func sizeField(key string) int64 {
 	for rest := key; ; {

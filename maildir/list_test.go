@@ -299,3 +299,52 @@ func TestListKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatEntries: StatEntries gives the listed files the size, mtime
+// and inode Scan gives, only for the keys asked, follows a file renamed
+// since the listing, and leaves one removed as listed.
+func TestStatEntries(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	var keys []string
+	for i := 0; i < 5; i++ {
+		en, err := f.DeliverSync([]byte("Subject: x\n\nbody "+string(rune('a'+i))+"\n"), model.Flags(i%2)*model.FlagSeen, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, en.Key)
+	}
+	scanned, err := f.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := f.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another program renames one file and removes another.
+	other, _ := f.Lookup(keys[1])
+	if err := os.Rename(f.EntryPath(other), filepath.Join(f.Path(), "cur", keys[1]+":2,F")); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := f.Lookup(keys[2])
+	if err := os.Remove(f.EntryPath(gone)); err != nil {
+		t.Fatal(err)
+	}
+	skip := keys[3]
+	if err := f.StatEntries(listed, func(key string) bool { return key != skip }); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range listed {
+		s := scanned[i]
+		switch e.Key {
+		case skip, keys[2]:
+			if !e.ModTime.IsZero() {
+				t.Errorf("%s: stat'ed (%v), want it left as listed", e.Key, e.ModTime)
+			}
+		default:
+			if e.Size != s.Size || !e.ModTime.Equal(s.ModTime) || e.Ino != s.Ino {
+				t.Errorf("%s: size %d mtime %v ino %d; Scan gave %d %v %d", e.Key, e.Size, e.ModTime, e.Ino, s.Size, s.ModTime, s.Ino)
+			}
+		}
+	}
+}
