@@ -120,6 +120,9 @@ type engine struct {
 	// dryNewOnServer: in a dry run, the folders that would be created on
 	// the server (nothing to select there).
 	dryNewOnServer map[string]bool
+	// settling counts the Skip records being settled in the background
+	// (recordSkip): the run waits for them before it ends.
+	settling gosync.WaitGroup
 }
 
 // note logs something done or skipped by design (see Options.Logf).
@@ -275,6 +278,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	}
 	close(work)
 	wg.Wait()
+	e.settling.Wait()
 	if refused > 0 && ctx.Err() == nil {
 		e.warn("only %d of %d connections could be opened (%v); the folders were synced over %d. Lower connections in the account's config to avoid this", n-refused, n, refusedErr, n-refused)
 	}

@@ -107,14 +107,29 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 		return r.commitMeta()
 	}
 	rec := plan.RecordSkip(true, r.status, r.passServerChanged, r.pre, r.readAt, stampNanos(r.f.ChangeStamp()))
+	m := r.meta
+	r.meta = nil
 	if rec == (plan.SkipRecord{}) && !r.passServerChanged && r.status.HighestModSeq != 0 {
-		rec = r.settleLocal(ctx)
+		// The pass changed the Maildir folder: settleLocal waits for
+		// the mtimes to be trustworthy and reads the folder again. That
+		// runs beside the connection's next folder; the run waits for
+		// it before it ends (engine.settling).
+		r.e.settling.Add(1)
+		go func() {
+			defer r.e.settling.Done()
+			rec := r.settleLocal(ctx)
+			if rec != (plan.SkipRecord{}) {
+				rec.Listed = r.checked
+			}
+			if err := r.e.db.SetSkip(r.name, statedb.Skip(rec), m); err != nil {
+				r.e.folderError(r.name, err)
+			}
+		}()
+		return nil
 	}
 	if rec != (plan.SkipRecord{}) {
 		rec.Listed = r.checked
 	}
-	m := r.meta
-	r.meta = nil
 	return r.e.db.SetSkip(r.name, statedb.Skip(rec), m)
 }
 
