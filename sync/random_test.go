@@ -694,12 +694,14 @@ func (w *randWorld) renumberedOnServer() {
 		if v == 0 || w.frozen[name] || !w.folders[name] {
 			continue
 		}
-		st, err := c.Status(w.srvName(name), &imap.StatusOptions{UIDValidity: true, NumMessages: true}).Wait()
+		// A SELECT, not a STATUS: imap4d gives a folder it emptied its
+		// new UIDVALIDITY only when the folder is next selected.
+		st, err := c.Select(w.srvName(name), &imap.SelectOptions{ReadOnly: true}).Wait()
 		if err != nil || st.UIDValidity == v {
 			continue // gone from the server, or unchanged
 		}
 		w.logf("(UIDVALIDITY of %q changed on the server: %d → %d)", name, v, st.UIDValidity)
-		if st.NumMessages != nil && *st.NumMessages > 0 {
+		if st.NumMessages > 0 {
 			// Not emptied (imap4d renumbers a folder; or recreated and
 			// written to since): the pairs' remembered content decides
 			// (README "Conflict rules"), so every pair still counts: a
