@@ -209,7 +209,9 @@ func (r *folderRun) planAndApply(ctx context.Context, st *model.FolderState, rem
 	// (After a UIDVALIDITY change the files' sizes and mtimes tell which
 	// are unchanged since they were paired: plan.PairByContent.)
 	if r.checkEdits || !localUntouched(r.pre, r.recorded) || plan.ValidityChanged(st, r.status.UIDValidity) {
-		r.statPaired(st, entries)
+		if err := r.statPaired(st, entries); err != nil {
+			return false, err
+		}
 		r.checked = r.readAt
 	}
 	local := localMsgs(entries, kw)

@@ -43,19 +43,15 @@ func localMsgs(entries []maildir.Entry, kw *maildir.Keywords) []model.LocalMsg {
 // check is due (editCheckDue): a run after changes on the server only
 // costs no stat per file. Unpaired files are looked up when they are
 // uploaded.
-func (r *folderRun) statPaired(st *model.FolderState, entries []maildir.Entry) {
+func (r *folderRun) statPaired(st *model.FolderState, entries []maildir.Entry) error {
 	paired := make(map[string]bool, len(st.Pairs))
 	for _, p := range st.Pairs {
 		paired[p.Key] = true
 	}
-	for i, en := range entries {
-		if !en.ModTime.IsZero() || !paired[en.Key] {
-			continue
-		}
-		if e, err := r.f.Lookup(en.Key); err == nil {
-			entries[i].Size, entries[i].ModTime, entries[i].Ino = e.Size, e.ModTime, e.Ino
-		}
+	if err := r.f.StatEntries(entries, func(key string) bool { return paired[key] }); err != nil {
+		return err
 	}
+	return nil
 }
 
 // prepareKeywords reads the folder's keyword map and gives a letter to

@@ -127,6 +127,9 @@ type LocalFolder interface {
 	// file (one per file); Unchanged then compares with everything it
 	// read.
 	ListKeys(keys []string) ([]maildir.Entry, nameset.Set, error)
+	// StatEntries fills in the size, mtime and inode number of listed
+	// entries without an mtime for whose keys want is true.
+	StatEntries(ents []maildir.Entry, want func(key string) bool) error
 	// ChangeStamp returns the modification times of new/ and cur/ (zero
 	// for a missing directory): every delivery, rename and removal
 	// changes one.
