@@ -189,8 +189,9 @@ func eachDirent(buf []byte, fn func(name []byte, d dirent)) {
 // dirStatter stats files by name relative to an open directory: one
 // fstatat each, no path walked from the root and nothing allocated.
 type dirStatter struct {
-	fd int
-	st unix.Stat_t
+	fd    int
+	st    unix.Stat_t
+	cname []byte // the name, NUL-terminated
 }
 
 func openDirStatter(dir string) (*dirStatter, error) {
@@ -206,8 +207,9 @@ func (d *dirStatter) Close() { syscall.Close(d.fd) }
 // stat returns the size, mtime and inode number of the regular file
 // name; ok is false when it is gone or not a regular file.
 func (d *dirStatter) stat(name string) (size int64, mtime time.Time, ino uint64, ok bool) {
+	d.cname = append(append(d.cname[:0], name...), 0)
 	for {
-		err := unix.Fstatat(d.fd, name, &d.st, unix.AT_SYMLINK_NOFOLLOW)
+		err := fstatat(d.fd, d.cname, &d.st)
 		if err == unix.EINTR {
 			continue
 		}

@@ -173,50 +173,45 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 // listTyped reads new/ then cur/ once (see List). vanished reports a
 // file whose type had to be asked of lstat and that was gone meanwhile.
 func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool, err error) {
-	newNames, newTypes, atomicNew, err := listDirTypes(filepath.Join(f.path, "new"), true)
-	if err != nil {
-		return nil, false, false, false, f.errorf("list new: %w", err)
-	}
-	curNames, curTypes, atomicCur, err := listDirTypes(filepath.Join(f.path, "cur"), true)
-	if err != nil {
-		return nil, false, false, false, f.errorf("list cur: %w", err)
-	}
-	ents = make([]Entry, 0, len(newNames)+len(curNames))
-	add := func(dir string, names []string, types []dirent) error {
-		for i, n := range names {
-			if n == "" || n[0] == '.' {
-				continue
+	var atomic [2]bool
+	for i, dir := range [...]string{"new", "cur"} {
+		var lerr error
+		atomic[i], err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
+			if len(name) == 0 || name[0] == '.' || lerr != nil {
+				return
 			}
-			ino, keep, gone, err := messageFile(f, dir, n, types[i])
-			if err != nil {
-				return err
-			}
+			ino, keep, gone, err := messageFile(f, dir, name, d)
 			vanished = vanished || gone
-			if !keep {
-				continue
+			if err != nil {
+				lerr = err
+				return
 			}
+			if !keep {
+				return
+			}
+			n := string(name)
 			key, info, flags := ParseName(n)
 			ents = append(ents, Entry{Key: key, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(key), Ino: ino})
+		})
+		if err != nil {
+			return nil, false, false, false, f.errorf("list %s: %w", dir, err)
 		}
-		return nil
-	}
-	if err := add("new", newNames, newTypes); err != nil {
-		return nil, false, false, false, err
-	}
-	if err := add("cur", curNames, curTypes); err != nil {
-		return nil, false, false, false, err
+		if lerr != nil {
+			return nil, false, false, false, lerr
+		}
 	}
 	// Sort by key, cur/ before new/ and then by name, and keep the
-	// first of each key. (An order of small items is sorted, not the
-	// entries themselves, which are large to move.)
+	// first of each key. The entries are large to move: an order of
+	// small items is sorted, and the entries are then put in that
+	// order in place.
 	type item struct {
 		key, name string
-		dir       uint8 // 0 cur, 1 new
 		i         int32
+		dir       uint8 // 0 cur, 1 new
 	}
 	order := make([]item, len(ents))
 	for i, e := range ents {
-		order[i] = item{e.Key, e.Name, 0, int32(i)}
+		order[i] = item{e.Key, e.Name, int32(i), 0}
 		if e.Dir == "new" {
 			order[i].dir = 1
 		}
@@ -230,14 +225,42 @@ func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool,
 		}
 		return strings.Compare(a.name, b.name)
 	})
-	sorted := make([]Entry, 0, len(ents))
-	for i, it := range order {
-		if i > 0 && it.key == order[i-1].key {
+	perm := make([]int32, len(order)) // perm[j]: the entry that goes to position j
+	for j, it := range order {
+		perm[j] = it.i
+	}
+	permute(ents, perm)
+	out := ents[:0]
+	for j := range ents {
+		if j > 0 && ents[j].Key == ents[j-1].Key {
 			continue
 		}
-		sorted = append(sorted, ents[it.i])
+		out = append(out, ents[j])
 	}
-	return sorted, atomicNew, atomicCur, vanished, nil
+	clear(ents[len(out):])
+	return out, atomic[0], atomic[1], vanished, nil
+}
+
+// permute puts s in the order perm gives (s[j] becomes the old
+// s[perm[j]]) in place, following each cycle; perm is used up.
+func permute[T any](s []T, perm []int32) {
+	for start := range s {
+		if perm[start] < 0 {
+			continue
+		}
+		tmp := s[start]
+		j := start
+		for {
+			k := int(perm[j])
+			perm[j] = -1
+			if k == start {
+				s[j] = tmp
+				break
+			}
+			s[j] = s[k]
+			j = k
+		}
+	}
 }
 
 // StatEntries fills in the size, mtime and inode number of the entries

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -345,6 +346,28 @@ func TestStatEntries(t *testing.T) {
 			if e.Size != s.Size || !e.ModTime.Equal(s.ModTime) || e.Ino != s.Ino {
 				t.Errorf("%s: size %d mtime %v ino %d; Scan gave %d %v %d", e.Key, e.Size, e.ModTime, e.Ino, s.Size, s.ModTime, s.Ino)
 			}
+		}
+	}
+}
+
+func TestPermute(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for n := 0; n < 50; n++ {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = i * 10
+		}
+		perm32 := make([]int32, n)
+		for i, p := range rng.Perm(n) {
+			perm32[i] = int32(p)
+		}
+		want := make([]int, n)
+		for j, k := range perm32 {
+			want[j] = s[k]
+		}
+		permute(s, perm32)
+		if !reflect.DeepEqual(s, want) && n > 0 {
+			t.Fatalf("n=%d: %v, want %v", n, s, want)
 		}
 	}
 }
