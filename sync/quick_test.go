@@ -2,7 +2,11 @@ package sync
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
+	"os"
 	"slices"
+	"strconv"
 	gosync "sync"
 	"testing"
 	"time"
@@ -120,4 +124,57 @@ func TestQuickPassSeesAChangeDuringIt(t *testing.T) {
 		t.Fatalf("the flag changed during the quick pass was not synced: selected %q, summary %+v", sel, sum)
 	}
 	fx.assertInSync(t)
+}
+
+// TestQuickPassRandomServerChanges: rounds of random changes made on the
+// server alone (flags, keywords, new messages, expunges, some rounds
+// many at once, and no change at all), each followed by a sync: the
+// Maildir ends each round equal to the server (assertInSync), the
+// syncs after the first are quick passes, and the next run is a no-op.
+func TestQuickPassRandomServerChanges(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	s := rng.Int63()
+	if env := os.Getenv("MAILSYNC_SEED"); env != "" {
+		s, _ = strconv.ParseInt(env, 10, 64)
+	}
+	rng = rand.New(rand.NewSource(s))
+	t.Logf("seed %d (reproduce with MAILSYNC_SEED=%d)", s, s)
+	folders := []string{"INBOX", "Sent", "Archive/2024", "Ünïcödé"}
+	flags := []string{`\Seen`, `\Flagged`, `\Answered`, `\Draft`, `\Deleted`, "$Label1", "Work"}
+	quick := 0
+	for round := 0; round < 8; round++ {
+		for n := rng.Intn(6); n > 0; n-- {
+			f := folders[rng.Intn(len(folders))]
+			msgs := fx.srv.Messages(t, f)
+			switch op := rng.Intn(5); {
+			case op == 0 || len(msgs) == 0:
+				fx.srv.Save(t, f, testMsg(fmt.Sprintf("round %d", round)))
+			case op == 1:
+				fx.srv.Expunge(t, f, msgs[rng.Intn(len(msgs))].UID)
+			case op == 2:
+				fx.srv.RemoveFlags(t, f, msgs[rng.Intn(len(msgs))].UID, flags[rng.Intn(len(flags))])
+			default:
+				fx.srv.AddFlags(t, f, msgs[rng.Intn(len(msgs))].UID, flags[rng.Intn(len(flags))])
+			}
+		}
+		sum, err := fx.run(t, Options{AllowMassDelete: true})
+		if err != nil {
+			t.Fatalf("round %d: %v (%+v)", round, err, sum)
+		}
+		quick += sum.QuickPasses
+		fx.assertInSync(t)
+		if t.Failed() {
+			t.Fatalf("round %d (seed %d): not in sync after %+v", round, s, sum)
+		}
+		if sum, err := fx.run(t, Options{}); err != nil || sum.Changed() {
+			t.Fatalf("round %d (seed %d): the run after it: %v %+v", round, s, err, sum)
+		}
+	}
+	if quick == 0 {
+		t.Fatalf("seed %d: no quick pass in 8 rounds of server changes", s)
+	}
+	t.Logf("%d quick passes", quick)
 }
