@@ -62,18 +62,24 @@ func (f *Folder) List() ([]Entry, error) {
 		if vanished {
 			return nil, f.errorf("list: files keep being renamed by another program; try again")
 		}
-		idx := make([]indexEntry, len(ents))
-		for i, e := range ents {
-			idx[i] = indexEntry{e.Key, e.Dir, e.Name}
-		}
-		f.mu.Lock()
-		f.cache = make(map[string]string)
-		f.index = idx
-		f.others = [2]nameset.Set{}
-		f.surprised = false
-		f.mu.Unlock()
+		f.setIndex(ents, [2]nameset.Set{})
 		return ents, nil
 	}
+}
+
+// setIndex makes ents (sorted by key) the lookup index, and others the
+// files listed but left out of it (see Unchanged).
+func (f *Folder) setIndex(ents []Entry, others [2]nameset.Set) {
+	idx := make([]indexEntry, len(ents))
+	for i, e := range ents {
+		idx[i] = indexEntry{e.Key, e.Dir, e.Name}
+	}
+	f.mu.Lock()
+	f.cache = make(map[string]string)
+	f.index = idx
+	f.others = others
+	f.surprised = false
+	f.mu.Unlock()
 }
 
 // ListKeys is List for a caller that needs only some of the folder's
@@ -100,20 +106,8 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 		vanished := false
 		var atomic [2]bool
 		for i, dir := range [...]string{"new", "cur"} {
-			var lerr error
-			atomic[i], err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
-				if len(name) == 0 || name[0] == '.' || lerr != nil {
-					return
-				}
-				ino, keep, gone, err := messageFile(f, dir, name, d)
-				vanished = vanished || gone
-				if err != nil {
-					lerr = err
-					return
-				}
-				if !keep {
-					return
-				}
+			var gone bool
+			atomic[i], gone, err = f.scanMessages(dir, func(name []byte, ino uint64) {
 				key := name
 				if j := bytes.Index(name, []byte(infoSep)); j >= 0 {
 					key = name[:j]
@@ -128,11 +122,9 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 				ents = append(ents, Entry{Key: k, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(k), Ino: ino})
 			})
 			if err != nil {
-				return nil, nameset.Set{}, f.errorf("list %s: %w", dir, err)
+				return nil, nameset.Set{}, err
 			}
-			if lerr != nil {
-				return nil, nameset.Set{}, lerr
-			}
+			vanished = vanished || gone
 		}
 		if (vanished || !(atomic[0] && atomic[1]) && f.dirMtimes() != before) && attempt < maxRetries {
 			continue
@@ -156,16 +148,7 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 			return strings.Compare(a.Name, b.Name)
 		})
 		ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.Key == b.Key })
-		idx := make([]indexEntry, len(ents))
-		for i, e := range ents {
-			idx[i] = indexEntry{e.Key, e.Dir, e.Name}
-		}
-		f.mu.Lock()
-		f.cache = make(map[string]string)
-		f.index = idx
-		f.others = others
-		f.surprised = false
-		f.mu.Unlock()
+		f.setIndex(ents, others)
 		return ents, all, nil
 	}
 }
@@ -175,30 +158,16 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 func (f *Folder) listTyped() (ents []Entry, atomicNew, atomicCur, vanished bool, err error) {
 	var atomic [2]bool
 	for i, dir := range [...]string{"new", "cur"} {
-		var lerr error
-		atomic[i], err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
-			if len(name) == 0 || name[0] == '.' || lerr != nil {
-				return
-			}
-			ino, keep, gone, err := messageFile(f, dir, name, d)
-			vanished = vanished || gone
-			if err != nil {
-				lerr = err
-				return
-			}
-			if !keep {
-				return
-			}
+		var gone bool
+		atomic[i], gone, err = f.scanMessages(dir, func(name []byte, ino uint64) {
 			n := string(name)
 			key, info, flags := ParseName(n)
 			ents = append(ents, Entry{Key: key, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(key), Ino: ino})
 		})
 		if err != nil {
-			return nil, false, false, false, f.errorf("list %s: %w", dir, err)
+			return nil, false, false, false, err
 		}
-		if lerr != nil {
-			return nil, false, false, false, lerr
-		}
+		vanished = vanished || gone
 	}
 	// Sort by key, cur/ before new/ and then by name, and keep the
 	// first of each key. The entries are large to move: an order of
@@ -391,26 +360,39 @@ func (f *Folder) Unchanged() (bool, error) {
 // a nameset.Set. vanished reports a file whose type had to be asked of lstat
 // and that was gone meanwhile.
 func (f *Folder) messageSet(dir string) (set nameset.Set, atomic, vanished bool, err error) {
+	atomic, vanished, err = f.scanMessages(dir, func(name []byte, _ uint64) { set.AddBytes(name) })
+	if err != nil {
+		return nameset.Set{}, false, false, err
+	}
+	return set, atomic, vanished, nil
+}
+
+// scanMessages calls fn with the name and inode number of each message
+// file in dir ("new" or "cur"), as List takes them: no dotfiles, regular
+// files only (asked of lstat where the listing does not tell). name is
+// valid only during the call. vanished reports a file that had to be
+// asked of lstat and was gone meanwhile; atomic is scanDir's.
+func (f *Folder) scanMessages(dir string, fn func(name []byte, ino uint64)) (atomic, vanished bool, err error) {
 	var lerr error
 	atomic, err = scanDir(filepath.Join(f.path, dir), func(name []byte, d dirent) {
 		if len(name) == 0 || name[0] == '.' || lerr != nil {
 			return
 		}
-		_, keep, gone, err := messageFile(f, dir, name, d)
+		ino, keep, gone, err := messageFile(f, dir, name, d)
 		vanished = vanished || gone
 		if err != nil {
 			lerr = err
 		} else if keep {
-			set.AddBytes(name)
+			fn(name, ino)
 		}
 	})
 	if err != nil {
-		return nameset.Set{}, false, false, f.errorf("list %s: %w", dir, err)
+		return false, false, f.errorf("list %s: %w", dir, err)
 	}
 	if lerr != nil {
-		return nameset.Set{}, false, false, lerr
+		return false, false, lerr
 	}
-	return set, atomic, vanished, nil
+	return atomic, vanished, nil
 }
 
 // messageFile says whether the (non-dot) name in dir that the directory

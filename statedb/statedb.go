@@ -221,17 +221,22 @@ func guard(path string, d *DB, err *error) func() {
 	}
 }
 
+// pairsBucket is folder name's bucket of pairs in tx, or nil.
+func pairsBucket(tx *bolt.Tx, name string) *bolt.Bucket {
+	fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+	if fb == nil {
+		return nil
+	}
+	return fb.Bucket(bucketPairs)
+}
+
 // LoadPairs returns the stored pairs of the given UIDs (those that have
 // one), without reading the folder's other pairs.
 func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error) {
 	defer guard(d.path, d, &err)()
 	var out []model.Pair
 	err = d.db.View(func(tx *bolt.Tx) error {
-		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
-		if fb == nil {
-			return nil
-		}
-		pb := fb.Bucket(bucketPairs)
+		pb := pairsBucket(tx, name)
 		if pb == nil {
 			return nil
 		}
@@ -258,11 +263,7 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err error) {
 	defer guard(d.path, d, &err)()
 	err = d.db.View(func(tx *bolt.Tx) error {
-		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
-		if fb == nil {
-			return nil
-		}
-		pb := fb.Bucket(bucketPairs)
+		pb := pairsBucket(tx, name)
 		if pb == nil {
 			return nil
 		}

@@ -1,17 +1,13 @@
 package sync
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"os"
-	"slices"
 	"strconv"
-	gosync "sync"
 	"testing"
 	"time"
 
-	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/sync/plan"
 )
@@ -85,45 +81,6 @@ func TestQuickPassSeesEveryFile(t *testing.T) {
 	if n := fx.localCount(t, "INBOX"); n != 4 {
 		t.Fatalf("%d files in INBOX, want 4", n)
 	}
-}
-
-// TestQuickPassSeesAChangeDuringIt: a flag changed in the Maildir by
-// another program while a quick pass runs (after it listed the folder),
-// on a message the pass did not plan, is synced by the next run.
-func TestQuickPassSeesAChangeDuringIt(t *testing.T) {
-	fx := newFixture(t, nil)
-	seed(t, fx)
-	fx.sync(t)
-	inbox := fx.folder(t, "INBOX")
-	ents, err := inbox.Scan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx.srv.Save(t, "INBOX", testMsg("to download"))
-	victim := ents[0]
-	var once gosync.Once
-	act := func() {
-		other := fx.folder(t, "INBOX") // another program: its own view
-		if _, err := other.SetFlags(victim.Key, victim.Flags^model.FlagFlagged); err != nil {
-			t.Error(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
-		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
-		if err != nil {
-			return nil, err
-		}
-		return meddlingConn{c, &once, act}, nil
-	})
-	if err != nil || sum.Downloaded != 1 || sum.QuickPasses != 1 {
-		t.Fatalf("sync: %v %+v", err, sum)
-	}
-	if sum, sel := fx.syncCounting(t); sum.FlagsToServer != 1 || !slices.Contains(sel, "INBOX") {
-		t.Fatalf("the flag changed during the quick pass was not synced: selected %q, summary %+v", sel, sum)
-	}
-	fx.assertInSync(t)
 }
 
 // TestQuickPassRandomServerChanges: rounds of random changes made on the
