@@ -190,6 +190,34 @@ func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Stag
 	return s, nil
 }
 
+// CleanStaged removes the messages staged in tmp/ (by Stage or
+// StageFile) before the time before: a staged message is delivered or
+// discarded by the process that staged it, so one still there when a
+// later run starts was left by a process killed before it could (before
+// it recorded what it staged, or after). Only staged files are looked
+// at; other programs' tmp/ files are CleanTmp's.
+func (f *Folder) CleanStaged(before time.Time) error {
+	dir := filepath.Join(f.path, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return f.errorf("clean tmp: %w", err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stagedSuffix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || !changeTime(fi).Before(before) {
+			continue // gone meanwhile, or staged by this run
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return f.errorf("clean tmp: %w", err)
+		}
+	}
+	return nil
+}
+
 // RemoveStaged removes the messages staged in tmp/ and never delivered
 // or discarded (a crash came first) for which match, given the open file
 // and its size, says so; it does not open other files of tmp/. It is for

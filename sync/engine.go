@@ -113,6 +113,9 @@ type engine struct {
 	db   State
 	md   Local
 	dial func(ctx context.Context) (Remote, error)
+	// started is when the run began: a message staged in tmp/ before it
+	// is a killed run's (CleanStaged).
+	started time.Time
 
 	mu     gosync.Mutex
 	sum    Summary
@@ -166,7 +169,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if acct.Connections <= 0 {
 		acct.Connections = 3
 	}
-	e := &engine{acct: acct, opts: opts, dial: dial, dryNewOnServer: map[string]bool{}}
+	e := &engine{acct: acct, opts: opts, dial: dial, started: time.Now(), dryNewOnServer: map[string]bool{}}
 	e.sum.Account = acct.Name
 
 	// Log in first: a wrong password or an unreachable server must not

@@ -106,6 +106,11 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	if err := f.CleanTmp(staleTmpAge); err != nil {
 		e.warn("folder %q: %v", name, err)
 	}
+	// A message staged by a run killed before it delivered it is ours,
+	// and garbage at once (a download is always staged again).
+	if err := f.CleanStaged(e.started); err != nil {
+		e.warn("folder %q: %v", name, err)
+	}
 	// Flag renames and removals are made durable once per batch, before
 	// the commit that records them (SyncDirs), not one fsync each.
 	f.DeferDirSync()

@@ -176,6 +176,10 @@ type LocalFolder interface {
 	Remove(key string) error
 	// CleanTmp removes the files of tmp/ older than olderThan.
 	CleanTmp(olderThan time.Duration) error
+	// CleanStaged removes the messages this program staged in tmp/
+	// before the time before and never delivered or discarded (a
+	// killed run's).
+	CleanStaged(before time.Time) error
 }
 
 // State is the memory of the last run: one writer process at a time (the

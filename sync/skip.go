@@ -76,10 +76,15 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 			continue
 		}
 		skip[cd.name] = true
-		// Stale deliveries are cleaned in skipped folders too (one
-		// directory read).
-		if err := cd.f.CleanTmp(staleTmpAge); err != nil {
-			e.warn("folder %q: %v", cd.name, err)
+		// Stale deliveries are cleaned in skipped folders too (a
+		// directory read each), but for a dry run, which changes nothing.
+		if !e.opts.DryRun {
+			if err := cd.f.CleanTmp(staleTmpAge); err != nil {
+				e.warn("folder %q: %v", cd.name, err)
+			}
+			if err := cd.f.CleanStaged(e.started); err != nil {
+				e.warn("folder %q: %v", cd.name, err)
+			}
 		}
 		if e.opts.FolderDone != nil {
 			e.opts.FolderDone(cd.name, Summary{}, 0, nil)
