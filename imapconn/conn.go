@@ -120,9 +120,10 @@ type Options struct {
 	// Warnf receives warnings (a message skipped for its size). nil
 	// drops them. Called from the goroutine calling the Conn.
 	Warnf func(format string, args ...any) `json:"-"`
-	// DisableUIDPlus and DisableCondStore make the Conn behave as if the
-	// server did not advertise UIDPLUS or CONDSTORE.
-	DisableUIDPlus, DisableCondStore bool
+	// DisableUIDPlus, DisableCondStore and DisableMultiAppend make the
+	// Conn behave as if the server did not advertise UIDPLUS, CONDSTORE
+	// or MULTIAPPEND.
+	DisableUIDPlus, DisableCondStore, DisableMultiAppend bool
 }
 
 // ErrAuth is matched (errors.Is) by errors from Dial when the server
@@ -357,6 +358,7 @@ func (c *Conn) dial(ctx context.Context) (*Conn, error) {
 		Move:        caps.Has(imap.CapMove),
 		SpecialUse:  caps.Has(imap.CapSpecialUse),
 		LiteralPlus: caps.Has(imap.CapLiteralPlus),
+		MultiAppend: caps.Has(imap.CapMultiAppend) && !o.DisableMultiAppend,
 	}
 	if ctx.Err() != nil {
 		return fail("connect to "+addr, ctx.Err())

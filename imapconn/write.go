@@ -117,7 +117,30 @@ func (c *Conn) appendBatch(ctx context.Context, folder string, n int, item func(
 	if err != nil {
 		return err
 	}
+	if c.caps.MultiAppend && c.caps.LiteralPlus && n > 1 {
+		items := make([]appendItem, n)
+		for i := range items {
+			items[i] = item(i)
+		}
+		if rewindable(items) {
+			sent, err := c.multiAppend(sname, items, done)
+			if sent || err != nil {
+				return err
+			}
+			// Refused as a whole for one message's sake (nothing was
+			// stored: RFC 3502 makes it atomic): the messages one by
+			// one tell which.
+			if err := rewind(items); err != nil {
+				return err
+			}
+		}
+		item = func(i int) appendItem { return items[i] }
+	}
+	return c.appendSingles(sname, n, item, done)
+}
 
+// appendSingles is appendBatch with one APPEND per message, pipelined.
+func (c *Conn) appendSingles(sname string, n int, item func(i int) appendItem, done func(i int, res AppendResult) error) error {
 	type pending struct {
 		i   int
 		cmd *imapclient.AppendCommand
@@ -173,8 +196,11 @@ func (c *Conn) appendBatch(ctx context.Context, folder string, n int, item func(
 			_, werr := cmd.Write(it.body)
 			cerr := cmd.Close()
 			sent = werr == nil && cerr == nil
-		} else if sent, err = c.sendLiteral(cmd, it.reader, it.size); err != nil {
-			record(fmt.Errorf("message %d of %d: %w", i+1, n, err))
+		} else {
+			var err error
+			if sent, err = c.sendLiteral(cmd, it.reader, it.size); err != nil {
+				record(fmt.Errorf("message %d of %d: %w", i+1, n, err))
+			}
 		}
 		if !sent {
 			// The server refused before the literal (e.g. TRYCREATE)
@@ -197,7 +223,7 @@ func (c *Conn) appendBatch(ctx context.Context, folder string, n int, item func(
 // connection is closed (the server drops the half-sent message) and the
 // error says why. A failure to write is left to the command's answer,
 // as for a message in memory.
-func (c *Conn) sendLiteral(cmd *imapclient.AppendCommand, r io.Reader, size int64) (bool, error) {
+func (c *Conn) sendLiteral(cmd io.WriteCloser, r io.Reader, size int64) (bool, error) {
 	src := &firstErrReader{r: r}
 	// CopyN: a reader giving more than size bytes is caught below, not
 	// half-written.

@@ -204,7 +204,7 @@ type RemoteFolder struct {
 // Caps are the server capabilities that change what a client sends and
 // what the engine may rely on.
 type Caps struct {
-	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus bool
+	UIDPlus, CondStore, Move, SpecialUse, LiteralPlus, MultiAppend bool
 }
 
 // Message is one message fetched from a server.

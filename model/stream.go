@@ -447,7 +447,33 @@ type crlfReader struct {
 // NewCRLFReader returns a reader of ToCRLF of what r reads (a message
 // as stored in a Maildir), converting as it goes: CRLFSize of the
 // message tells how many bytes it gives.
-func NewCRLFReader(r io.Reader) io.Reader { return &crlfReader{r: r} }
+func NewCRLFReader(r io.Reader) io.Reader {
+	if s, ok := r.(io.ReadSeeker); ok {
+		return &crlfSeeker{crlfReader{r: s}, s}
+	}
+	return &crlfReader{r: r}
+}
+
+// crlfSeeker is a crlfReader of a reader that can seek: it can start
+// over (an upload sent again one message at a time after a refused
+// MULTIAPPEND).
+type crlfSeeker struct {
+	crlfReader
+	s io.Seeker
+}
+
+// Seek supports only Seek(0, io.SeekStart): reading starts over.
+func (c *crlfSeeker) Seek(offset int64, whence int) (int64, error) {
+	if offset != 0 || whence != io.SeekStart {
+		return 0, errors.New("model: a CRLF reader can only seek to its start")
+	}
+	if _, err := c.s.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	in, out := c.in, c.out
+	c.crlfReader = crlfReader{r: c.crlfReader.r, in: in, out: out[:0]}
+	return 0, nil
+}
 
 func (c *crlfReader) Read(p []byte) (int, error) {
 	for c.off == len(c.out) {

@@ -159,3 +159,33 @@ type stepReader struct {
 func (s *stepReader) Read(p []byte) (int, error) {
 	return s.r.Read(p[:min(len(p), s.step)])
 }
+
+// TestCRLFReaderStartsOver: a CRLF reader of a reader that can seek can
+// start over (an upload sent again after a refused MULTIAPPEND) and then
+// gives the same bytes, line ends converted as the first time; one of a
+// reader that cannot seek is no io.Seeker.
+func TestCRLFReaderStartsOver(t *testing.T) {
+	stored := []byte("Subject: x\n\nline\r\nbare\rcr\n" + strings.Repeat("y\n", 20000))
+	r := NewCRLFReader(bytes.NewReader(stored))
+	s, ok := r.(io.Seeker)
+	if !ok {
+		t.Fatal("a CRLF reader of a bytes.Reader cannot seek")
+	}
+	half := make([]byte, 1000)
+	if _, err := io.ReadFull(r, half); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, ToCRLF(stored)) {
+		t.Fatalf("after starting over: %d bytes, %v; want ToCRLF's %d", len(got), err, len(ToCRLF(stored)))
+	}
+	if _, err := s.Seek(5, io.SeekStart); err == nil {
+		t.Error("Seek(5) succeeded")
+	}
+	if _, ok := NewCRLFReader(struct{ io.Reader }{bytes.NewReader(stored)}).(io.Seeker); ok {
+		t.Error("a CRLF reader of a plain reader claims to seek")
+	}
+}

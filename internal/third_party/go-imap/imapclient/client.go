@@ -734,16 +734,27 @@ func (c *Client) readResponseTagged(tag, typ string) (startTLS *startTLSCommand,
 			}
 			c.setCaps(caps)
 		case "APPENDUID":
+			// mailsync patch 13: after a MULTIAPPEND the UID is a
+			// uid-set, one UID per message (RFC 4315 section 3); beta.8
+			// read one number and failed on the rest.
 			var (
 				uidValidity uint32
-				uid         imap.UID
+				uids        imap.UIDSet
 			)
-			if !c.dec.ExpectSP() || !c.dec.ExpectNumber(&uidValidity) || !c.dec.ExpectSP() || !c.dec.ExpectUID(&uid) {
+			if !c.dec.ExpectSP() || !c.dec.ExpectNumber(&uidValidity) || !c.dec.ExpectSP() || !c.dec.ExpectUIDSet(&uids) {
 				return nil, fmt.Errorf("in resp-code-apnd: %v", c.dec.Err())
 			}
-			if cmd, ok := cmd.(*AppendCommand); ok {
-				cmd.data.UID = uid
-				cmd.data.UIDValidity = uidValidity
+			switch cmd := cmd.(type) {
+			case *AppendCommand:
+				if uid, ok := singleUID(uids); ok {
+					cmd.data.UID = uid
+					cmd.data.UIDValidity = uidValidity
+				}
+			case *MultiAppendCommand:
+				if !uids.Dynamic() {
+					cmd.data.UIDs = uids
+					cmd.data.UIDValidity = uidValidity
+				}
 			}
 		case "COPYUID":
 			if !c.dec.ExpectSP() {
