@@ -36,7 +36,7 @@ func listDir(dir string) (names []string, atomic bool, err error) {
 // file type and inode number as the directory tells them (types[i] for
 // names[i]; see direntRegular): no stat per file.
 func listDirTypes(dir string, withTypes bool) (names []string, types []dirent, atomic bool, err error) {
-	atomic, err = scanDir(dir, func(name []byte, d dirent) {
+	atomic, err = scanDir(dir, nil, func(name []byte, d dirent) {
 		names = append(names, string(name))
 		if withTypes {
 			types = append(types, d)
@@ -86,8 +86,10 @@ func changeTime(fi os.FileInfo) time.Time {
 
 // scanDir calls fn with each name in dir other than "." and ".." and what
 // the directory tells of it, without allocating a string per name (name
-// is only valid during the call). atomic is as for listDirTypes.
-func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error) {
+// is only valid during the call). atomic is as for listDirTypes. hint,
+// when not nil, is first told how many names (at least, about) fn is
+// about to get, so that the caller can make room for them at once.
+func scanDir(dir string, hint func(n int), fn func(name []byte, d dirent)) (atomic bool, err error) {
 	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return false, &fs.PathError{Op: "open", Path: dir, Err: err}
@@ -126,6 +128,9 @@ func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error
 			}
 			continue
 		}
+		if hint != nil {
+			hint(countDirents(buf[:n]))
+		}
 		eachDirent(buf[:n], fn)
 		atomic = true
 		// The kernel stops early only at the end of the directory on
@@ -162,6 +167,20 @@ func getDirBuf(size int) *[]byte {
 	}
 	b := make([]byte, size)
 	return &b
+}
+
+// countDirents returns the number of linux_dirent64 records in buf.
+func countDirents(buf []byte) int {
+	n := 0
+	for len(buf) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+		if reclen < 19 || reclen > len(buf) {
+			break
+		}
+		n++
+		buf = buf[reclen:]
+	}
+	return n
 }
 
 // eachDirent calls fn with the name of each linux_dirent64 record in buf

@@ -43,8 +43,11 @@ func inode(fi os.FileInfo) uint64 { return 0 }
 func changeTime(fi os.FileInfo) time.Time { return fi.ModTime() }
 
 // scanDir calls fn with each name in dir (see the Linux version).
-func scanDir(dir string, fn func(name []byte, d dirent)) (atomic bool, err error) {
+func scanDir(dir string, hint func(n int), fn func(name []byte, d dirent)) (atomic bool, err error) {
 	names, types, atomic, err := listDirTypes(dir, true)
+	if hint != nil {
+		hint(len(names))
+	}
 	for i, n := range names {
 		fn([]byte(n), types[i])
 	}
