@@ -40,13 +40,7 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 		return folders
 	}
 	now := time.Now().UnixNano()
-	type cand struct {
-		name  string
-		f     LocalFolder
-		info  statedb.SkipInfo
-		stamp [2]int64
-	}
-	var cands []cand
+	var cands []skipCand
 	var names []string
 	for _, name := range folders {
 		si, err := e.db.LoadSkip(name)
@@ -57,7 +51,11 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 		if err != nil {
 			continue
 		}
-		cands = append(cands, cand{name: name, f: f, info: si, stamp: stampNanos(f.ChangeStamp())})
+		cd := skipCand{name: name, f: f, info: si, stamp: stampNanos(f.ChangeStamp())}
+		if !plan.MaySkip(cd.input(now, model.FolderStatus{}, false)) {
+			continue // synced whatever the server says: no STATUS
+		}
+		cands = append(cands, cd)
 		names = append(names, name)
 	}
 	if len(cands) == 0 {
@@ -70,9 +68,7 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 	skip := map[string]bool{}
 	for _, cd := range cands {
 		st, ok := statuses[cd.name]
-		in := plan.SkipInput{CondStore: true, Status: st, HaveStatus: ok, NewMtime: cd.stamp[0], CurMtime: cd.stamp[1],
-			Recorded: skipRecord(cd.info.Skip), Pending: cd.info.Pending, Now: now, MaxAge: int64(FullListingAge)}
-		if plan.Skip(in) != plan.SkipOK {
+		if plan.Skip(cd.input(now, st, ok)) != plan.SkipOK {
 			continue
 		}
 		skip[cd.name] = true
@@ -97,6 +93,22 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 		}
 	}
 	return out
+}
+
+// skipCand is a folder skipUnchanged considers: its Maildir folder, its
+// Skip record and the mtimes of its new/ and cur/ now.
+type skipCand struct {
+	name  string
+	f     LocalFolder
+	info  statedb.SkipInfo
+	stamp [2]int64
+}
+
+// input is the folder's plan.SkipInput at now, given the server's STATUS
+// (have: it answered).
+func (cd skipCand) input(now int64, st model.FolderStatus, have bool) plan.SkipInput {
+	return plan.SkipInput{CondStore: true, Status: st, HaveStatus: have, NewMtime: cd.stamp[0], CurMtime: cd.stamp[1],
+		Recorded: skipRecord(cd.info.Skip), Pending: cd.info.Pending, Now: now, MaxAge: int64(FullListingAge)}
 }
 
 // recordSkip stores the folder's Skip record once the run has left it

@@ -18,6 +18,14 @@ type selectCounter struct {
 	*imapconn.Conn
 	mu       *gosync.Mutex
 	selected *[]string
+	statused *[]string // the folders whose STATUS was asked
+}
+
+func (c selectCounter) Statuses(ctx context.Context, names []string) (map[string]model.FolderStatus, error) {
+	c.mu.Lock()
+	*c.statused = append(*c.statused, names...)
+	c.mu.Unlock()
+	return c.Conn.Statuses(ctx, names)
 }
 
 func (c selectCounter) Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error) {
@@ -31,8 +39,16 @@ func (c selectCounter) Select(ctx context.Context, name string, readOnly bool) (
 // and the folders it selected (sorted, each once).
 func (fx *fixture) syncCounting(t *testing.T) (*Summary, []string) {
 	t.Helper()
+	sum, selected, _ := fx.syncCountingStatus(t)
+	return sum, selected
+}
+
+// syncCountingStatus is syncCounting that also returns the folders whose
+// STATUS the run asked (sorted).
+func (fx *fixture) syncCountingStatus(t *testing.T) (*Summary, []string, []string) {
+	t.Helper()
 	var mu gosync.Mutex
-	var selected []string
+	var selected, statused []string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
@@ -40,13 +56,68 @@ func (fx *fixture) syncCounting(t *testing.T) (*Summary, []string) {
 		if err != nil {
 			return nil, err
 		}
-		return selectCounter{c, &mu, &selected}, nil
+		return selectCounter{c, &mu, &selected, &statused}, nil
 	})
 	if err != nil {
 		t.Fatalf("sync: %v (summary %+v)", err, sum)
 	}
 	slices.Sort(selected)
-	return sum, slices.Compact(selected)
+	slices.Sort(statused)
+	return sum, slices.Compact(selected), statused
+}
+
+// TestNoStatusForFoldersChangedLocally: a folder whose Maildir side
+// changed since the last run is synced whatever the server says, so its
+// STATUS is not asked (plan.MaySkip): its SELECT comes at once. (A STATUS
+// per folder, answered one after the other on the first connection,
+// held back every folder's sync after changes in the Maildir.) The
+// others are asked as before, and skipped when unchanged.
+func TestNoStatusForFoldersChangedLocally(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	names, err := fx.md.Folders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := fx.folder(t, "Archive/2024")
+	ents, err := arch.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arch.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	fx.deliver(t, "Ünïcödé", testMsg("new locally"), 0)
+	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
+	sum, sel, stat := fx.syncCountingStatus(t)
+	var want []string
+	for _, n := range names {
+		if n != "Archive/2024" && n != "Ünïcödé" {
+			want = append(want, n)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(stat, want) {
+		t.Errorf("STATUS asked of %q, want %q (not the folders changed in the Maildir)", stat, want)
+	}
+	if !slices.Equal(sel, []string{"Archive/2024", "INBOX", "Ünïcödé"}) || sum.FlagsToServer != 1 || sum.Uploaded != 1 || sum.FlagsToLocal != 1 {
+		t.Errorf("selected %q, summary %+v", sel, sum)
+	}
+	fx.assertInSync(t)
+
+	// Every folder changed in the Maildir: no STATUS at all.
+	for _, n := range names {
+		fx.deliver(t, n, testMsg("new in "+n), 0)
+	}
+	sum, sel, stat = fx.syncCountingStatus(t)
+	if len(stat) != 0 || len(sel) != len(names) || sum.Uploaded != len(names) {
+		t.Errorf("STATUS asked of %q, selected %q, summary %+v", stat, sel, sum)
+	}
+	fx.assertInSync(t)
+	if sum, sel, _ := fx.syncCountingStatus(t); len(sel) != 0 || sum.Changed() {
+		t.Errorf("the run after: selected %q, summary %+v", sel, sum)
+	}
 }
 
 // TestSkipUnchangedFolders: on a CONDSTORE server a run selects only the

@@ -97,6 +97,20 @@ func Skip(in SkipInput) SkipReason {
 	return SkipOK
 }
 
+// MaySkip reports whether Skip could say SkipOK for the folder should the
+// server's STATUS match its record (in.Status and in.HaveStatus are not
+// looked at). When it could not (the Maildir side changed, the record is
+// missing or too old, work is pending, no CONDSTORE), the folder is
+// synced whatever the server says, and its STATUS need not be asked:
+// after changes in the Maildir alone a run asks no STATUS at all, and
+// each folder's SELECT comes at once.
+func MaySkip(in SkipInput) bool {
+	r := in.Recorded
+	in.Status = model.FolderStatus{UIDValidity: r.UIDValidity, UIDNext: r.UIDNext, Messages: r.Messages, HighestModSeq: r.HighestModSeq}
+	in.HaveStatus = true
+	return Skip(in) == SkipOK
+}
+
 // Fine and coarse timestamp margins (see MtimeMargin).
 const (
 	FineMtimeMargin   = 20 * time.Millisecond

@@ -45,6 +45,13 @@ func TestSkip(t *testing.T) {
 			if got := Skip(in); got != tt.want {
 				t.Fatalf("Skip = %q, want %q", got, tt.want)
 			}
+			// A STATUS is asked exactly when it could make the
+			// folder skipped: every reason but the server's own is
+			// known without it.
+			serverSays := tt.want == SkipOK || tt.want == SkipServerChanged || tt.want == SkipNoStatus
+			if got := MaySkip(in); got != serverSays {
+				t.Fatalf("MaySkip = %v, want %v", got, serverSays)
+			}
 		})
 	}
 }
