@@ -20,7 +20,11 @@ import (
 //
 // The status of the selected folder is not asked for (RFC 3501 6.3.10
 // advises against it): callers use Statuses before selecting.
-func (c *Conn) Statuses(ctx context.Context, names []string) (out map[string]model.FolderStatus, err error) {
+//
+// each, when not nil, is called with every status put in the map, as
+// its answer arrives (the server answers one after the other): a caller
+// can act on the first folders' while the server works on the others'.
+func (c *Conn) Statuses(ctx context.Context, names []string, each func(name string, st model.FolderStatus)) (out map[string]model.FolderStatus, err error) {
 	end, err := c.begin(ctx, "folder status")
 	if err != nil {
 		return nil, err
@@ -61,6 +65,9 @@ func (c *Conn) Statuses(ctx context.Context, names []string) (out map[string]mod
 			st.HighestModSeq = data.HighestModSeq
 		}
 		out[p.name] = st
+		if each != nil {
+			each(p.name, st)
+		}
 	}
 	if connErr != nil {
 		return nil, connErr

@@ -21,7 +21,7 @@ func TestStatuses(t *testing.T) {
 		s.Save(t, "INBOX", msg(fmt.Sprint("m", i), "body\r\n"))
 	}
 	c := dial(t, opts(s))
-	got, err := c.Statuses(ctx, []string{"INBOX", "Empty", "Missing"})
+	got, err := c.Statuses(ctx, []string{"INBOX", "Empty", "Missing"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestStatuses(t *testing.T) {
 	}
 	s.AddFlags(t, "INBOX", 2, `\Flagged`)
 	c2 := dial(t, opts(s))
-	again, err := c2.Statuses(ctx, []string{"INBOX"})
+	again, err := c2.Statuses(ctx, []string{"INBOX"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestStatuses(t *testing.T) {
 	nc := dovecottest.Start(t, &dovecottest.Options{NoCondStore: true})
 	nc.Save(t, "INBOX", msg("a", "x\r\n"))
 	c3 := dial(t, opts(nc))
-	st, err := c3.Statuses(ctx, []string{"INBOX"})
+	st, err := c3.Statuses(ctx, []string{"INBOX"}, nil)
 	if err != nil || st["INBOX"].HighestModSeq != 0 || st["INBOX"].Messages != 1 {
 		t.Errorf("without CONDSTORE: %+v %v", st, err)
 	}

@@ -230,67 +230,83 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 		return &e.sum, err
 	}
 	e.sum.Folders = len(folders)
-	// Folders unchanged on both sides since a run left them in step
-	// need nothing (skip.go).
-	folders = e.skipUnchanged(ctx, c, folders)
 
-	// Workers: one connection each; the first reuses c. A worker whose
-	// connection cannot be opened (many servers limit connections per
-	// user) takes no folder: the others sync them.
-	work := make(chan string)
+	// Workers: one connection each; the first reuses c. The others dial
+	// when they are handed their first folder (a run with nothing to do
+	// opens no other connection), and a worker whose connection cannot
+	// be opened (many servers limit connections per user) hands its
+	// folder back and stops: the others sync it.
+	q := newFolderQueue(ctx)
 	var wg gosync.WaitGroup
 	n := min(acct.Connections, len(folders))
 	var (
 		refusedMu  gosync.Mutex
+		dialed     = 1
 		refused    int
 		refusedErr error
 	)
-	for i := 0; i < n; i++ {
-		var wc conn
-		if i == 0 {
-			wc, c = c, nil
+	work := func(wc conn) {
+		defer func() {
+			if wc != nil {
+				wc.Close()
+			}
+		}()
+		for {
+			name, ok := q.take(false)
+			if !ok {
+				return
+			}
+			wc = e.syncFolderRetrying(ctx, wc, name)
 		}
+	}
+	for i := 1; i < n; i++ {
 		wg.Add(1)
-		go func(wc conn) {
+		go func() {
 			defer wg.Done()
-			if wc == nil {
-				var err error
-				if wc, err = e.dial(ctx); err != nil {
-					refusedMu.Lock()
-					refused++
-					refusedErr = err
-					refusedMu.Unlock()
-					return
-				}
+			name, ok := q.take(true)
+			if !ok {
+				return
 			}
-			defer func() {
-				if wc != nil {
-					wc.Close()
-				}
-			}()
-			for name := range work {
-				wc = e.syncFolderRetrying(ctx, wc, name)
+			wc, err := e.dial(ctx)
+			refusedMu.Lock()
+			dialed++
+			if err != nil {
+				refused++
+				refusedErr = err
 			}
-		}(wc)
+			refusedMu.Unlock()
+			if err != nil {
+				q.giveBack(name)
+				return
+			}
+			q.started()
+			wc = e.syncFolderRetrying(ctx, wc, name)
+			work(wc)
+		}()
 	}
-	for _, name := range folders {
-		select {
-		case work <- name:
-		case <-ctx.Done():
-		}
+	// Folders unchanged on both sides since a run left them in step
+	// need nothing (skip.go); the others go to the workers as soon as
+	// they are known, while the first connection asks the STATUS of the
+	// rest. Then the first connection works too.
+	e.skipUnchanged(ctx, c, folders, q.put)
+	q.close()
+	if n > 0 {
+		wc := c
+		c = nil
+		work(wc)
 	}
-	close(work)
 	wg.Wait()
 	e.settling.Wait()
+	synced := q.total()
 	if refused > 0 && ctx.Err() == nil {
-		e.warn("only %d of %d connections could be opened (%v); the folders were synced over %d. Lower connections in the account's config to avoid this", n-refused, n, refusedErr, n-refused)
+		e.warn("only %d of %d connections could be opened (%v); the folders were synced over %d. Lower connections in the account's config to avoid this", dialed-refused, dialed, refusedErr, dialed-refused)
 	}
 
 	if err := ctx.Err(); err != nil {
 		return &e.sum, fmt.Errorf("interrupted: %w (the state is consistent; run again to finish)", err)
 	}
 	if e.failed > 0 {
-		return &e.sum, fmt.Errorf("%d of %d folders failed", e.failed, len(folders))
+		return &e.sum, fmt.Errorf("%d of %d folders failed", e.failed, synced)
 	}
 	if len(e.sum.Errors) > 0 {
 		// Every folder synced, but messages were skipped or deletions

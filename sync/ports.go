@@ -37,9 +37,10 @@ type Remote interface {
 	ListFolders(ctx context.Context) (folders []model.RemoteFolder, skipped []string, err error)
 	// Statuses returns the status of the given folders without selecting
 	// them (STATUS, pipelined), for Skip; a folder the server does not
-	// answer for is missing from the map. The error is for a broken
-	// connection.
-	Statuses(ctx context.Context, names []string) (map[string]model.FolderStatus, error)
+	// answer for is missing from the map. each, when not nil, is called
+	// with every status of the map as its answer arrives, before
+	// Statuses returns. The error is for a broken connection.
+	Statuses(ctx context.Context, names []string, each func(name string, st model.FolderStatus)) (map[string]model.FolderStatus, error)
 	// CreateFolder creates a folder (canonical name). On error the folder
 	// may exist or not; the next ListFolders tells.
 	CreateFolder(ctx context.Context, name string) error

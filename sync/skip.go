@@ -27,17 +27,25 @@ import (
 // FullListingAge at most), with --full, or by watch mode's targeted
 // passes. Flags live in file names, and a rename changes cur/'s mtime.
 
-// skipUnchanged returns the folders to sync: folders minus those
-// plan.Skip finds unchanged, which are reported done (FolderDone) with
-// nothing to do. Without CONDSTORE every folder is synced.
 // FullListingAge is how old a Skip record may be: every folder is
 // listed in full at least that often, so that a file rewritten in place
 // without a rename (which moves no directory mtime) is seen within it.
 const FullListingAge = time.Hour
 
-func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []string {
-	if len(folders) == 0 || !c.Caps().CondStore || e.opts.Full {
-		return folders
+// skipUnchanged calls toSync with each of folders that needs syncing, as
+// soon as it knows: first those synced whatever the server says (their
+// Maildir side changed, no record, pending work: plan.MaySkip; no STATUS
+// is asked of them), then each other one whose STATUS answer shows a
+// change (plan.Skip), as the answers arrive, so that workers start on it
+// while the server answers for the rest. The others are reported done
+// (FolderDone) with nothing to do. Without CONDSTORE every folder is
+// synced.
+func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string, toSync func(name string)) {
+	if !c.Caps().CondStore || e.opts.Full {
+		for _, name := range folders {
+			toSync(name)
+		}
+		return
 	}
 	now := time.Now().UnixNano()
 	var cands []skipCand
@@ -45,54 +53,66 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string) []
 	for _, name := range folders {
 		si, err := e.db.LoadSkip(name)
 		if err != nil || si.Skip == (statedb.Skip{}) {
-			continue // synced in full; Load reports a damaged state
+			toSync(name) // synced in full; Load reports a damaged state
+			continue
 		}
 		f, err := e.md.Folder(name)
 		if err != nil {
+			toSync(name)
 			continue
 		}
 		cd := skipCand{name: name, f: f, info: si, stamp: stampNanos(f.ChangeStamp())}
 		if !plan.MaySkip(cd.input(now, model.FolderStatus{}, false)) {
-			continue // synced whatever the server says: no STATUS
+			toSync(name) // synced whatever the server says: no STATUS
+			continue
 		}
 		cands = append(cands, cd)
 		names = append(names, name)
 	}
 	if len(cands) == 0 {
-		return folders
+		return
 	}
-	statuses, err := c.Statuses(ctx, names)
-	if err != nil {
-		return folders // the worker on c finds the connection broken and dials again
-	}
-	skip := map[string]bool{}
+	byName := make(map[string]skipCand, len(cands))
 	for _, cd := range cands {
-		st, ok := statuses[cd.name]
-		if plan.Skip(cd.input(now, st, ok)) != plan.SkipOK {
-			continue
+		byName[cd.name] = cd
+	}
+	decided := make(map[string]bool, len(cands))
+	// A broken connection (an error) leaves the folders not yet
+	// answered for undecided: synced below, and the worker on c finds
+	// the connection broken and dials again.
+	c.Statuses(ctx, names, func(name string, st model.FolderStatus) {
+		cd, ok := byName[name]
+		if !ok || decided[name] {
+			return
 		}
-		skip[cd.name] = true
-		// Stale deliveries are cleaned in skipped folders too (a
-		// directory read each), but for a dry run, which changes nothing.
-		if !e.opts.DryRun {
-			if err := cd.f.CleanTmp(staleTmpAge); err != nil {
-				e.warn("folder %q: %v", cd.name, err)
-			}
-			if err := cd.f.CleanStaged(e.started); err != nil {
-				e.warn("folder %q: %v", cd.name, err)
-			}
+		decided[name] = true
+		if plan.Skip(cd.input(now, st, true)) != plan.SkipOK {
+			toSync(name)
+			return
 		}
-		if e.opts.FolderDone != nil {
-			e.opts.FolderDone(cd.name, Summary{}, 0, nil)
+		e.skipped(cd)
+	})
+	for _, cd := range cands {
+		if !decided[cd.name] {
+			toSync(cd.name) // no answer for it: synced in full
 		}
 	}
-	out := folders[:0:0]
-	for _, name := range folders {
-		if !skip[name] {
-			out = append(out, name)
+}
+
+// skipped cleans a skipped folder's stale deliveries (a directory read
+// each), but in a dry run, which changes nothing, and reports it done.
+func (e *engine) skipped(cd skipCand) {
+	if !e.opts.DryRun {
+		if err := cd.f.CleanTmp(staleTmpAge); err != nil {
+			e.warn("folder %q: %v", cd.name, err)
+		}
+		if err := cd.f.CleanStaged(e.started); err != nil {
+			e.warn("folder %q: %v", cd.name, err)
 		}
 	}
-	return out
+	if e.opts.FolderDone != nil {
+		e.opts.FolderDone(cd.name, Summary{}, 0, nil)
+	}
 }
 
 // skipCand is a folder skipUnchanged considers: its Maildir folder, its

@@ -21,11 +21,11 @@ type selectCounter struct {
 	statused *[]string // the folders whose STATUS was asked
 }
 
-func (c selectCounter) Statuses(ctx context.Context, names []string) (map[string]model.FolderStatus, error) {
+func (c selectCounter) Statuses(ctx context.Context, names []string, each func(string, model.FolderStatus)) (map[string]model.FolderStatus, error) {
 	c.mu.Lock()
 	*c.statused = append(*c.statused, names...)
 	c.mu.Unlock()
-	return c.Conn.Statuses(ctx, names)
+	return c.Conn.Statuses(ctx, names, each)
 }
 
 func (c selectCounter) Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error) {
@@ -244,4 +244,85 @@ func TestChangeDuringSyncIsNotSkipped(t *testing.T) {
 		t.Fatalf("the flag changed during the sync was not synced: selected %q, summary %+v", sel, sum)
 	}
 	fx.assertInSync(t)
+}
+
+// statusGate is a real connection whose Statuses waits until a folder
+// has been selected on another connection (or 10 s have passed), and
+// reports which.
+type statusGate struct {
+	*imapconn.Conn
+	selected chan string
+	sawFirst *bool
+}
+
+func (c statusGate) Select(ctx context.Context, name string, readOnly bool) (model.FolderStatus, error) {
+	select {
+	case c.selected <- name:
+	default:
+	}
+	return c.Conn.Select(ctx, name, readOnly)
+}
+
+func (c statusGate) Statuses(ctx context.Context, names []string, each func(string, model.FolderStatus)) (map[string]model.FolderStatus, error) {
+	select {
+	case name := <-c.selected:
+		*c.sawFirst = name == "Archive/2024"
+	case <-time.After(10 * time.Second):
+	}
+	return c.Conn.Statuses(ctx, names, each)
+}
+
+// TestChangedLocallyStartsBeforeStatus: a folder changed in the Maildir
+// needs no STATUS, and a worker starts syncing it while the first
+// connection is still asking the STATUS of the others (the server may
+// take long to answer it: Dovecot answered a pipelined STATUS of five
+// large folders after 110-150 ms). A worker opens its connection only
+// once it has a folder.
+func TestChangedLocallyStartsBeforeStatus(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	arch := fx.folder(t, "Archive/2024")
+	ents, err := arch.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arch.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
+		t.Fatal(err)
+	}
+	selected := make(chan string, 1)
+	sawFirst := false
+	dials := 0
+	var mu gosync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		return statusGate{c, selected, &sawFirst}, nil
+	})
+	if err != nil || sum.FlagsToServer != 1 {
+		t.Fatalf("sync: %v (%+v)", err, sum)
+	}
+	if !sawFirst {
+		t.Error("the folder changed in the Maildir was not selected while the STATUS of the others waited")
+	}
+	if dials != 2 {
+		t.Errorf("%d connections, want 2 (the first, and one worker for the changed folder)", dials)
+	}
+	fx.assertInSync(t)
+	dials = 0
+	if sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		return imapconn.Dial(ctx, fx.acct.IMAP)
+	}); err != nil || sum.Changed() || dials != 1 {
+		t.Errorf("the no-op after: %v, %+v, %d connections (want 1)", err, sum, dials)
+	}
 }
