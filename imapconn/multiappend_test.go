@@ -16,6 +16,28 @@ import (
 	"github.com/mailsync/mailsync/model"
 )
 
+// appendScript is a hostile server script that logs in with the given
+// capabilities after login, lists INBOX, and answers every APPEND with
+// onAppend (args: the command's arguments, literals included), under mu.
+func appendScript(mu *sync.Mutex, caps string, onAppend func(w *bufio.Writer, tag, args string)) script {
+	return func(w *bufio.Writer, tag, cmd, args string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch cmd {
+		case "LOGIN", "AUTHENTICATE":
+			fmt.Fprintf(w, "%s OK [CAPABILITY IMAP4rev1 %s] logged in\r\n", tag, caps)
+		case "LIST":
+			fmt.Fprintf(w, "* LIST () \"/\" INBOX\r\n%s OK done\r\n", tag)
+		case "APPEND":
+			onAppend(w, tag, args)
+		case "CAPABILITY", "LOGOUT":
+		default:
+			fmt.Fprintf(w, "%s OK done\r\n", tag)
+		}
+		return true
+	}
+}
+
 // multiAppendReqs returns messages of the given sizes, as sync uploads
 // them: read from a file-like reader through the CRLF conversion.
 func multiAppendReqs(sizes ...int) (reqs []imapconn.AppendReq, bodies [][]byte) {
@@ -40,29 +62,16 @@ func multiAppendReqs(sizes ...int) (reqs []imapconn.AppendReq, bodies [][]byte) 
 func TestMultiAppendSendsOneCommand(t *testing.T) {
 	var mu sync.Mutex
 	var appends []int // literals per APPEND command
-	o := hostile(t, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", func(w *bufio.Writer, tag, cmd, args string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		switch cmd {
-		case "LOGIN", "AUTHENTICATE":
-			fmt.Fprintf(w, "%s OK [CAPABILITY IMAP4rev1 UIDPLUS LITERAL+ MULTIAPPEND] logged in\r\n", tag)
-		case "LIST":
-			fmt.Fprintf(w, "* LIST () \"/\" INBOX\r\n%s OK done\r\n", tag)
-		case "APPEND":
-			n := strings.Count(args, "+}\r\n")
-			appends = append(appends, n)
-			first := 11 + 10*(len(appends)-1)
-			if n == 1 {
-				fmt.Fprintf(w, "%s OK [APPENDUID 7 %d] stored\r\n", tag, first)
-			} else {
-				fmt.Fprintf(w, "%s OK [APPENDUID 7 %d:%d] stored\r\n", tag, first, first+n-1)
-			}
-		case "CAPABILITY", "LOGOUT":
-		default:
-			fmt.Fprintf(w, "%s OK done\r\n", tag)
+	o := hostile(t, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", appendScript(&mu, "UIDPLUS LITERAL+ MULTIAPPEND", func(w *bufio.Writer, tag, args string) {
+		n := strings.Count(args, "+}\r\n")
+		appends = append(appends, n)
+		first := 11 + 10*(len(appends)-1)
+		if n == 1 {
+			fmt.Fprintf(w, "%s OK [APPENDUID 7 %d] stored\r\n", tag, first)
+		} else {
+			fmt.Fprintf(w, "%s OK [APPENDUID 7 %d:%d] stored\r\n", tag, first, first+n-1)
 		}
-		return true
-	})
+	}))
 	c := dial(t, o)
 	if !c.Caps().MultiAppend {
 		t.Fatalf("caps %+v: MULTIAPPEND not seen", c.Caps())
@@ -104,30 +113,17 @@ func TestMultiAppendRefusedForOneMessage(t *testing.T) {
 	var mu sync.Mutex
 	var stored []string
 	uid := 20
-	o := hostile(t, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", func(w *bufio.Writer, tag, cmd, args string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		switch cmd {
-		case "LOGIN", "AUTHENTICATE":
-			fmt.Fprintf(w, "%s OK [CAPABILITY IMAP4rev1 UIDPLUS LITERAL+ MULTIAPPEND] logged in\r\n", tag)
-		case "LIST":
-			fmt.Fprintf(w, "* LIST () \"/\" INBOX\r\n%s OK done\r\n", tag)
-		case "APPEND":
-			switch {
-			case strings.Count(args, "+}\r\n") > 1 || strings.Contains(args, "multi1@"):
-				fmt.Fprintf(w, "%s NO Message too large\r\n", tag)
-			default:
-				uid++
-				// (The script's args lose the message's last line end.)
-				stored = append(stored, args[strings.Index(args, "+}\r\n")+4:]+"\r\n")
-				fmt.Fprintf(w, "%s OK [APPENDUID 7 %d] stored\r\n", tag, uid)
-			}
-		case "CAPABILITY", "LOGOUT":
+	o := hostile(t, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+] ready", appendScript(&mu, "UIDPLUS LITERAL+ MULTIAPPEND", func(w *bufio.Writer, tag, args string) {
+		switch {
+		case strings.Count(args, "+}\r\n") > 1 || strings.Contains(args, "multi1@"):
+			fmt.Fprintf(w, "%s NO Message too large\r\n", tag)
 		default:
-			fmt.Fprintf(w, "%s OK done\r\n", tag)
+			uid++
+			// (The script's args lose the message's last line end.)
+			stored = append(stored, args[strings.Index(args, "+}\r\n")+4:]+"\r\n")
+			fmt.Fprintf(w, "%s OK [APPENDUID 7 %d] stored\r\n", tag, uid)
 		}
-		return true
-	})
+	}))
 	c := dial(t, o)
 	reqs, bodies := multiAppendReqs(100, 200, 300)
 	var got []string

@@ -197,25 +197,10 @@ func (f *Folder) StageFile(fill func(fh *os.File) error, mtime time.Time) (*Stag
 // it recorded what it staged, or after). Only staged files are looked
 // at; other programs' tmp/ files are CleanTmp's.
 func (f *Folder) CleanStaged(before time.Time) error {
-	dir := filepath.Join(f.path, "tmp")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return f.errorf("clean tmp: %w", err)
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), stagedSuffix) {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
+	return f.removeStaged(func(p string) bool {
 		fi, err := os.Lstat(p)
-		if err != nil || !changeTime(fi).Before(before) {
-			continue // gone meanwhile, or staged by this run
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return f.errorf("clean tmp: %w", err)
-		}
-	}
-	return nil
+		return err == nil && changeTime(fi).Before(before) // not gone meanwhile, nor staged by this run
+	})
 }
 
 // RemoveStaged removes the messages staged in tmp/ and never delivered
@@ -224,6 +209,20 @@ func (f *Folder) CleanStaged(before time.Time) error {
 // a caller that recorded what it staged (by content) before the crash,
 // and may be racing with nothing but itself.
 func (f *Folder) RemoveStaged(match func(r io.ReaderAt, size int64) bool) error {
+	return f.removeStaged(func(p string) bool {
+		fh, err := os.Open(p)
+		if err != nil {
+			return false // gone meanwhile
+		}
+		defer fh.Close()
+		fi, err := fh.Stat()
+		return err == nil && match(fh, fi.Size())
+	})
+}
+
+// removeStaged removes the staged files of tmp/ (regular files named
+// with stagedSuffix) for whose path drop says so.
+func (f *Folder) removeStaged(drop func(path string) bool) error {
 	dir := filepath.Join(f.path, "tmp")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -234,17 +233,11 @@ func (f *Folder) RemoveStaged(match func(r io.ReaderAt, size int64) bool) error 
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		fh, err := os.Open(p)
-		if err != nil {
-			continue // gone meanwhile
+		if !drop(p) {
+			continue
 		}
-		fi, err := fh.Stat()
-		drop := err == nil && match(fh, fi.Size())
-		fh.Close()
-		if drop {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return f.errorf("clean tmp: %w", err)
-			}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return f.errorf("clean tmp: %w", err)
 		}
 	}
 	return nil

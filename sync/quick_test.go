@@ -43,14 +43,7 @@ func TestQuickPass(t *testing.T) {
 	step("a new message and an expunge", 2, func(s *Summary) bool { return s.Downloaded == 1 && s.DeletedLocal == 1 })
 
 	// The Maildir changed too: a whole pass.
-	inbox := fx.folder(t, "INBOX")
-	ents, err := inbox.Scan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inbox.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
-		t.Fatal(err)
-	}
+	toggleSeen(t, fx, "INBOX")
 	fx.srv.AddFlags(t, "INBOX", 3, `\Seen`)
 	step("both sides changed", 0, func(s *Summary) bool { return s.FlagsToServer == 1 && s.FlagsToLocal == 1 })
 }

@@ -80,14 +80,7 @@ func TestNoStatusForFoldersChangedLocally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arch := fx.folder(t, "Archive/2024")
-	ents, err := arch.Scan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := arch.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
-		t.Fatal(err)
-	}
+	toggleSeen(t, fx, "Archive/2024")
 	fx.deliver(t, "Ünïcödé", testMsg("new locally"), 0)
 	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
 	sum, sel, stat := fx.syncCountingStatus(t)
@@ -282,14 +275,7 @@ func TestChangedLocallyStartsBeforeStatus(t *testing.T) {
 	fx := newFixture(t, nil)
 	seed(t, fx)
 	fx.sync(t)
-	arch := fx.folder(t, "Archive/2024")
-	ents, err := arch.Scan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := arch.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
-		t.Fatal(err)
-	}
+	toggleSeen(t, fx, "Archive/2024")
 	selected := make(chan string, 1)
 	sawFirst := false
 	dials := 0
@@ -324,5 +310,19 @@ func TestChangedLocallyStartsBeforeStatus(t *testing.T) {
 		return imapconn.Dial(ctx, fx.acct.IMAP)
 	}); err != nil || sum.Changed() || dials != 1 {
 		t.Errorf("the no-op after: %v, %+v, %d connections (want 1)", err, sum, dials)
+	}
+}
+
+// toggleSeen renames the first message file of a Maildir folder to
+// toggle its \Seen flag, as a mail client does.
+func toggleSeen(t *testing.T, fx *fixture, folder string) {
+	t.Helper()
+	f := fx.folder(t, folder)
+	ents, err := f.Scan()
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("scan %s: %d messages, %v", folder, len(ents), err)
+	}
+	if _, err := f.SetFlags(ents[0].Key, ents[0].Flags^model.FlagSeen); err != nil {
+		t.Fatal(err)
 	}
 }
