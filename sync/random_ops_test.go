@@ -430,7 +430,11 @@ func srvRename(a *randSrvAct) error {
 // srvRecreate gives a folder a new UIDVALIDITY: DELETE and CREATE of a
 // folder on both sides, or CREATE of a folder deleted on the server
 // before (frozen). Its Maildir messages are no longer paired with
-// anything on the (empty) server folder: they are uploaded again.
+// anything on the server folder: if it is still empty at the next sync,
+// they are uploaded again; if another message was delivered to it
+// first, the pairs' remembered content decides, as after any UIDVALIDITY
+// change, and the files unchanged since are deleted (README "Conflict
+// rules").
 func srvRecreate(a *randSrvAct) error {
 	w := a.w
 	leaves := w.recreatable(a.folders)
@@ -456,8 +460,12 @@ func srvRecreate(a *randSrvAct) error {
 	w.renumbered[name] = true
 	for k, e := range w.ents {
 		if k.folder == name {
+			// Gone from the server. The pairs stay in the oracle as in
+			// the state: whether the next sync starts the folder over
+			// (uploads them) or deletes the unchanged ones depends on
+			// whether the new folder is still empty then
+			// (renumberedOnServer decides at the settling run).
 			e.srv = false
-			e.paired, e.delL, e.delS = false, false, false
 		}
 	}
 	return nil

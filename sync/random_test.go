@@ -599,20 +599,24 @@ func (w *randWorld) refresh() {
 		if err != nil {
 			w.fail("refresh: %v", err)
 		}
-		if st.UIDValidity != 0 && st.UIDValidity != w.validity[name] {
-			if onServer[name] {
-				w.renumbered[name] = true
-			}
-			continue // pairs of an old UIDVALIDITY: the next run re-pairs by content
-		}
 		get := func(id int, ok bool) *randEnt {
 			if !ok || id < 0 {
 				return nil
 			}
 			return w.ents[randKey{name, id}]
 		}
+		old := st.UIDValidity != 0 && st.UIDValidity != w.validity[name]
+		if old && onServer[name] {
+			w.renumbered[name] = true
+		}
 		for _, p := range st.Pairs {
-			byUID := get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil)
+			var byUID *randEnt
+			if !old {
+				byUID = get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil)
+			}
+			// Pairs of an old UIDVALIDITY name their files alone: the
+			// next run re-pairs by content, or starts the folder over
+			// (renumberedOnServer).
 			byKey := get(w.keyID[name][p.Key], w.keyID[name] != nil)
 			if byKey != nil && w.editedSince(name, p) {
 				// The file was edited since (saved again under its
@@ -625,6 +629,9 @@ func (w *randWorld) refresh() {
 					e.paired, e.base, e.delL, e.delS = true, p.Flags, true, true
 				}
 			}
+		}
+		if old {
+			continue
 		}
 		for _, it := range st.Intents {
 			if id, ok := w.keyID[name][it.Key]; ok {
@@ -701,19 +708,34 @@ func (w *randWorld) renumberedOnServer() {
 			continue // gone from the server, or unchanged
 		}
 		w.logf("(UIDVALIDITY of %q changed on the server: %d → %d)", name, v, st.UIDValidity)
-		if st.NumMessages != nil && *st.NumMessages > 0 {
-			// Not emptied (imap4d renumbers a folder; or recreated and
-			// written to since): the pairs' remembered content decides
-			// (README "Conflict rules"), so every pair still counts: a
-			// message gone from one side since is deleted on the other.
+		if st.NumMessages != nil && *st.NumMessages > 0 && w.oldPairOnServer(name) {
+			// Renumbered (imap4d renumbers a folder): the server still
+			// holds a message paired before, so the pairs' remembered
+			// content decides (README "Conflict rules"), and every pair
+			// still counts: a message gone from one side since is
+			// deleted on the other.
 			continue
 		}
+		// Empty, or holding none of the messages paired before
+		// (deleted and created again, then written to): the folder
+		// starts over.
 		for k, e := range w.ents {
 			if k.folder == name {
 				e.paired, e.delL, e.delS = false, false, false
 			}
 		}
 	}
+}
+
+// oldPairOnServer reports whether the server folder holds a message the
+// oracle has paired (before its UIDVALIDITY changed).
+func (w *randWorld) oldPairOnServer(folder string) bool {
+	for k, e := range w.ents {
+		if k.folder == folder && e.paired && e.srv {
+			return true
+		}
+	}
+	return false
 }
 
 func randChanged(s *Summary) bool {

@@ -256,35 +256,52 @@ func TestValidityResetWithLocalDeletion(t *testing.T) {
 	}
 }
 
-// After a UIDVALIDITY change, a message paired before, unchanged in the
-// Maildir since, whose content is not on the server was deleted there:
-// the file is deleted too. A file changed since is uploaded.
+// After a UIDVALIDITY change, when the server folder still holds a
+// message paired before (found by content: the server renumbered the
+// folder), a message paired before, unchanged in the Maildir since,
+// whose content is not on the server was deleted there: the file is
+// deleted too. A file changed since is uploaded. When the server folder
+// holds none of the messages paired before, empty or not, it was
+// deleted and created again: it starts over and nothing in the Maildir
+// is deleted, even when mail reached the new folder before this run.
 func TestValidityResetWithServerDeletion(t *testing.T) {
 	st := &model.FolderState{UIDValidity: 1, Pairs: []model.Pair{
 		{UID: 1, Key: "same", Size: 10, ModTime: 100, Hash: "h1", Fingerprint: "f1"},
 		{UID: 2, Key: "touched", Size: 10, ModTime: 100, Hash: "h2", Fingerprint: "f2"},
-		{UID: 3, Key: "old", Flags: S}}}
+		{UID: 3, Key: "old", Flags: S},
+		{UID: 4, Key: "kept", Size: 10, ModTime: 100, Hash: "h4", Fingerprint: "f4"}}}
 	in := &Input{Folder: "F", State: st, UIDValidity: 7, Local: []model.LocalMsg{
-		{Key: "same", Size: 10, ModTime: 100}, {Key: "touched", Size: 10, ModTime: 200}, {Key: "old", Size: 10, ModTime: 100}},
-		Remote: []model.RemoteMsg{{UID: 9, Size: 5, Fingerprint: "f9", Hash: "h9"}}}
+		{Key: "same", Size: 10, ModTime: 100}, {Key: "touched", Size: 10, ModTime: 200}, {Key: "old", Size: 10, ModTime: 100},
+		{Key: "kept", Size: 10, ModTime: 100, Hash: "h4", Fingerprint: "f4"}},
+		Remote: []model.RemoteMsg{{UID: 9, Size: 5, Fingerprint: "f9", Hash: "h9"}, {UID: 10, Size: 10, Fingerprint: "f4", Hash: "h4"}}}
 	p, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Plan{Folder: "F", ResetPairs: true, DeleteLocal: []Ref{{0, "same"}}, Download: []Download{{UID: 9, Size: 5}},
+	want := Plan{Folder: "F", ResetPairs: true, Pair: []NewPair{{UID: 10, Key: "kept"}}, DeleteLocal: []Ref{{0, "same"}}, Download: []Download{{UID: 9, Size: 5}},
 		Upload: []Upload{{Key: "old"}, {Key: "touched"}}}
 	if !reflect.DeepEqual(*p, want) {
 		t.Fatalf("got %+v\nwant %+v", *p, want)
 	}
-	// An empty server folder (deleted and created again) starts over:
-	// nothing in the Maildir is deleted, everything is uploaded.
+	startOver := Plan{Folder: "F", ResetPairs: true, Upload: []Upload{{Key: "kept"}, {Key: "old"}, {Key: "same"}, {Key: "touched"}}}
+	// Deleted and created again, and a message delivered to the new
+	// folder before this run: none of the old ones is there.
+	in.Remote = in.Remote[:1]
+	if p, err = Build(in); err != nil {
+		t.Fatal(err)
+	}
+	startOver.Download = []Download{{UID: 9, Size: 5}}
+	if !reflect.DeepEqual(*p, startOver) {
+		t.Fatalf("recreated server folder with new mail: got %+v\nwant %+v", *p, startOver)
+	}
+	// An empty server folder (deleted and created again).
 	in.Remote = nil
 	if p, err = Build(in); err != nil {
 		t.Fatal(err)
 	}
-	want = Plan{Folder: "F", ResetPairs: true, Upload: []Upload{{Key: "old"}, {Key: "same"}, {Key: "touched"}}}
-	if !reflect.DeepEqual(*p, want) {
-		t.Fatalf("empty server: got %+v\nwant %+v", *p, want)
+	startOver.Download = nil
+	if !reflect.DeepEqual(*p, startOver) {
+		t.Fatalf("empty server: got %+v\nwant %+v", *p, startOver)
 	}
 }
 

@@ -535,6 +535,9 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 		gone[x.UID] = true
 	}
 	repaired := map[model.UID]bool{}
+	// oldFound: the server folder still holds a message paired before
+	// the UIDVALIDITY changed (found by content): renumbered, not new.
+	oldFound := false
 	byPrint := map[string][]string{}
 	var unpairedLocal []model.LocalMsg
 	for _, l := range in.Local {
@@ -589,6 +592,9 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 					base = r.Flags & l.Flags
 					baseKw = r.Keywords.Intersect(l.Keywords)
 				}
+				if _, old := oldPair[key]; old {
+					oldFound = true
+				}
 				p.Pair = append(p.Pair, NewPair{UID: r.UID, Key: key, Base: base, BaseKw: baseKw})
 				p.flagSync(r.UID, key, base, r.Flags, l.Flags, baseKw, r.Keywords, l.Keywords)
 				newUID[r.UID] = true
@@ -611,6 +617,7 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			}
 			if keys := goneByContent[content]; len(keys) > 0 {
 				// Deleted locally before the UIDVALIDITY changed.
+				oldFound = true
 				goneByContent[content] = keys[1:]
 				p.ExpungeRemote = append(p.ExpungeRemote, Ref{r.UID, keys[0]})
 				newUID[r.UID] = true
@@ -645,13 +652,16 @@ func PairByContent(p *Plan, in *Input, pairs []model.Pair, oldBase map[string]mo
 			p.RemoveOrphans = append(p.RemoveOrphans, l.Key)
 			continue
 		}
-		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime && len(in.Remote) > 0 {
+		if pr, ok := oldPair[l.Key]; ok && pr.Hash != "" && l.Size != 0 && l.Size == pr.Size && l.ModTime == pr.ModTime && oldFound {
 			// Paired before the UIDVALIDITY changed, unchanged since,
-			// and its content is not on the server: deleted there. (UID
-			// 0: the pair's UID belongs to the old UIDVALIDITY.) Not
-			// when the server folder is empty: a folder deleted and
-			// created again starts over, and nothing in the Maildir is
-			// deleted (README "Conflict rules").
+			// and its content is not on the server, which still holds
+			// other messages paired before (the server renumbered the
+			// folder): deleted there. (UID 0: the pair's UID belongs to
+			// the old UIDVALIDITY.) Not when the server folder holds
+			// none of them, empty or not: a folder deleted and created
+			// again starts over, even when mail reached it before this
+			// run, and nothing in the Maildir is deleted (README
+			// "Conflict rules").
 			p.DeleteLocal = append(p.DeleteLocal, Ref{0, l.Key})
 			continue
 		}
