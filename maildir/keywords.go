@@ -237,22 +237,29 @@ func (f *Folder) AddKeywords(names ...string) (*Keywords, error) {
 	return k, nil
 }
 
+// keywordLockWait is how long lockKeywords waits for another holder.
+var keywordLockWait = 10 * time.Second
+
 // lockKeywords takes dovecot-keywords.lock (created with O_EXCL, as
-// Dovecot's dotlock does), waiting for another holder up to a few
-// seconds and breaking a lock older than keywordLockStale.
+// Dovecot's dotlock does, holding "PID:HOST" as Dovecot's do), waiting
+// for another holder up to keywordLockWait. A lock is broken when it is
+// older than keywordLockStale, or at once when it names a process of
+// this host that no longer runs (a run killed while it held the lock:
+// its next run must not fail on the leftover).
 func (f *Folder) lockKeywords() (func(), error) {
 	p := filepath.Join(f.path, KeywordsFile+".lock")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(keywordLockWait)
 	for {
 		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
+			fh.WriteString(lockOwner())
 			fh.Close()
 			return func() { os.Remove(p) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, f.errorf("lock %s: %w", KeywordsFile, err)
 		}
-		if fi, serr := os.Stat(p); serr == nil && time.Since(fi.ModTime()) > keywordLockStale {
+		if staleLock(p) {
 			os.Remove(p)
 			continue
 		}
@@ -261,6 +268,37 @@ func (f *Folder) lockKeywords() (func(), error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// lockOwner is what a lock file of this process holds: "PID:HOST".
+func lockOwner() string {
+	host, _ := os.Hostname()
+	return strconv.Itoa(os.Getpid()) + ":" + host
+}
+
+// staleLock reports whether the lock file p is a leftover: older than
+// keywordLockStale, or naming a process of this host that is gone. A
+// lock whose holder cannot be told (empty while being written, another
+// host, another program's format) waits for the age rule.
+func staleLock(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false // gone meanwhile: try again
+	}
+	if time.Since(fi.ModTime()) > keywordLockStale {
+		return true
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	pidText, host, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	me, _ := os.Hostname()
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 || host != me {
+		return false
+	}
+	return processGone(pid)
 }
 
 // writeFileAtomic writes dir/name through a temporary file in dir:
