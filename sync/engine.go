@@ -232,10 +232,12 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	e.sum.Folders = len(folders)
 
 	// Workers: one connection each; the first reuses c. The others dial
-	// when they are handed their first folder (a run with nothing to do
-	// opens no other connection), and a worker whose connection cannot
-	// be opened (many servers limit connections per user) hands its
-	// folder back and stops: the others sync it.
+	// when there is a folder for them (a run with nothing to do opens no
+	// other connection), holding it meanwhile; a connected worker short
+	// of work takes a held folder, and the largest folders go first
+	// (folderQueue). A worker whose connection cannot be opened (many
+	// servers limit connections per user) gives its folder back and
+	// stops: the others sync it.
 	q := newFolderQueue(ctx)
 	var wg gosync.WaitGroup
 	n := min(acct.Connections, len(folders))
@@ -279,8 +281,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 				q.giveBack(name)
 				return
 			}
-			q.started()
-			wc = e.syncFolderRetrying(ctx, wc, name)
+			q.started(name)
 			work(wc)
 		}()
 	}

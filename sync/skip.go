@@ -32,18 +32,19 @@ import (
 // without a rename (which moves no directory mtime) is seen within it.
 const FullListingAge = time.Hour
 
-// skipUnchanged calls toSync with each of folders that needs syncing, as
-// soon as it knows: first those synced whatever the server says (their
+// skipUnchanged calls toSync with each of folders that needs syncing
+// and its number of messages as last known (0: unknown), as soon as it
+// knows: first those synced whatever the server says (their
 // Maildir side changed, no record, pending work: plan.MaySkip; no STATUS
 // is asked of them), then each other one whose STATUS answer shows a
 // change (plan.Skip), as the answers arrive, so that workers start on it
 // while the server answers for the rest. The others are reported done
 // (FolderDone) with nothing to do. Without CONDSTORE every folder is
 // synced.
-func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string, toSync func(name string)) {
+func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string, toSync func(name string, size uint32)) {
 	if !c.Caps().CondStore || e.opts.Full {
 		for _, name := range folders {
-			toSync(name)
+			toSync(name, 0)
 		}
 		return
 	}
@@ -53,17 +54,17 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string, to
 	for _, name := range folders {
 		si, err := e.db.LoadSkip(name)
 		if err != nil || si.Skip == (statedb.Skip{}) {
-			toSync(name) // synced in full; Load reports a damaged state
+			toSync(name, 0) // synced in full; Load reports a damaged state
 			continue
 		}
 		f, err := e.md.Folder(name)
 		if err != nil {
-			toSync(name)
+			toSync(name, si.Skip.Messages)
 			continue
 		}
 		cd := skipCand{name: name, f: f, info: si, stamp: stampNanos(f.ChangeStamp())}
 		if !plan.MaySkip(cd.input(now, model.FolderStatus{}, false)) {
-			toSync(name) // synced whatever the server says: no STATUS
+			toSync(name, si.Skip.Messages) // synced whatever the server says: no STATUS
 			continue
 		}
 		cands = append(cands, cd)
@@ -87,14 +88,14 @@ func (e *engine) skipUnchanged(ctx context.Context, c conn, folders []string, to
 		}
 		decided[name] = true
 		if plan.Skip(cd.input(now, st, true)) != plan.SkipOK {
-			toSync(name)
+			toSync(name, st.Messages)
 			return
 		}
 		e.skipped(cd)
 	})
 	for _, cd := range cands {
 		if !decided[cd.name] {
-			toSync(cd.name) // no answer for it: synced in full
+			toSync(cd.name, cd.info.Skip.Messages) // no answer for it: synced in full
 		}
 	}
 }
