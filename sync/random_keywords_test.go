@@ -52,15 +52,12 @@ func (w *randWorld) kwOf(e *randEnt) *randKw {
 // keywordOp may do one keyword change instead of another operation (one
 // in four, never while a sync runs) by the actor of side (0 the server,
 // 1 the Maildir) when only one acts per round; it reports whether it did.
-func (w *randWorld) keywordOp(concurrent bool, side int) (bool, error) {
+func (w *randWorld) keywordOp(concurrent bool) (bool, error) {
 	if concurrent || w.rng.Intn(4) != 0 {
 		return false, nil
 	}
 	name := randKeywordNames[w.rng.Intn(len(randKeywordNames))]
 	server := w.rng.Intn(2) == 0
-	if w.srv.oneActorPerRound {
-		server = side == 0
-	}
 	if server && !w.keywordsCreatable() {
 		return false, nil
 	}

@@ -58,17 +58,12 @@ package sync
 // Mailutils imap4d, whose actors use only \Draft, \Flagged and \Answered
 // (imap4d answers BAD to $Forwarded and keeps no flag given with APPEND,
 // so the server actor STOREs them after it; \Seen is left out so that no
-// message is uploaded with it) and act one at a time between two syncs
-// (imap4d gives a folder it empties a new UIDVALIDITY, and a UIDVALIDITY
-// change while a synced file was deleted locally is refused today: an
-// open bug, issue 8 case 8).
+// message is uploaded with it; imap4d gives a folder it empties a new
+// UIDVALIDITY).
 //
 // MAILSYNC_SEED=N (or N,M,...) runs those seeds; MAILSYNC_SOAK=1 runs new
 // seeds for MAILSYNC_SOAK_DURATION (default 10m) on every server;
 // MAILSYNC_RANDOM_LOG=1 prints the operation log of passing seeds too.
-// MAILSYNC_RANDOM_ALL=1 switches on what open bugs still break:
-// $Forwarded, and both actors between two syncs on imap4d. Keywords are
-// not exercised yet.
 
 import (
 	"bytes"
@@ -117,12 +112,6 @@ type randServer struct {
 	// appendDropsFlags: the server keeps no flags given with APPEND
 	// (imap4d): the server actor STOREs them after the APPEND.
 	appendDropsFlags bool
-	// oneActorPerRound: between two syncs only one actor acts. imap4d
-	// assigns a new UIDVALIDITY when mail arrives, and a UIDVALIDITY
-	// change with local changes is refused today (open bug): with both
-	// actors the run fails by design of that bug. MAILSYNC_RANDOM_ALL=1
-	// lets both act.
-	oneActorPerRound bool
 	// concurrent: the actors may act while a sync runs (not with one
 	// connection allowed: the actor's login would be refused).
 	concurrent bool
@@ -133,11 +122,7 @@ type randServer struct {
 }
 
 func randServers() []randServer {
-	std := model.FlagDraft | model.FlagFlagged | model.FlagReplied | model.FlagSeen
-	all := os.Getenv("MAILSYNC_RANDOM_ALL") == "1"
-	if all {
-		std |= model.FlagPassed
-	}
+	std := model.FlagDraft | model.FlagFlagged | model.FlagReplied | model.FlagSeen | model.FlagPassed
 	dovecot := func(opts *dovecottest.Options) func(t *testing.T) *fixture {
 		return func(t *testing.T) *fixture { return newFixture(t, opts) }
 	}
@@ -154,7 +139,7 @@ func randServers() []randServer {
 			return fx
 		}, folderOps: true},
 		{name: "imap4d", flags: model.FlagDraft | model.FlagFlagged | model.FlagReplied, appendDropsFlags: true,
-			oneActorPerRound: !all, start: newImap4dFixture, folderOps: true},
+			start: newImap4dFixture, folderOps: true},
 	}
 }
 
@@ -257,12 +242,9 @@ type randWorld struct {
 	// synced are the folders the state knows (at the last refresh).
 	synced map[string]bool
 	// renumbered are the folders whose server UIDVALIDITY differs from
-	// the state's: until a sync re-pairs them, a local deletion there
-	// makes the sync refuse the folder (open bug, issue 8 case 8), so
-	// the local actor deletes nothing there unless all is set.
+	// the state's (re-paired by content, or started over, by the next
+	// sync).
 	renumbered map[string]bool
-	// all: MAILSYNC_RANDOM_ALL=1, do what open bugs still break.
-	all   bool
 	next  int
 	log   []string
 	uidID map[string]map[uint32]int // folder → UID → id, every UID seen under validity[folder]
@@ -871,13 +853,11 @@ func (w *randWorld) check() {
 // actors does n random operations of both actors.
 func (w *randWorld) actors(n int, concurrent bool) {
 	w.t.Helper()
-	side := w.rng.Intn(2)
+	w.rng.Intn(2) // (the side of the first operation once; keeps the seeds' sequences)
 	for i := 0; i < n; i++ {
 		var err error
-		if !w.srv.oneActorPerRound {
-			side = w.rng.Intn(2)
-		}
-		if did, err := w.keywordOp(concurrent, side); did {
+		side := w.rng.Intn(2)
+		if did, err := w.keywordOp(concurrent); did {
 			if err != nil {
 				w.fail("actor: %v", err)
 			}
@@ -937,7 +917,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 	}
 	w := &randWorld{t: t, fx: fx, srv: srv, rng: rand.New(rand.NewSource(seed)), seed: seed, start: start,
 		ents: map[randKey]*randEnt{}, folders: map[string]bool{model.Inbox: true}, frozen: map[string]bool{}, synced: map[string]bool{}, validity: map[string]uint32{},
-		renumbered: map[string]bool{}, all: os.Getenv("MAILSYNC_RANDOM_ALL") == "1",
+		renumbered: map[string]bool{},
 		uidID: map[string]map[uint32]int{}, keyID: map[string]map[string]int{}}
 	w.actors(6, false)
 	w.settle()
