@@ -15,14 +15,7 @@ import (
 )
 
 func TestKeywordsFileFormat(t *testing.T) {
-	md, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := md.CreateFolder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newInbox(t)
 	// A file written by Dovecot, with a gap, a bad line and a repeat.
 	orig := "0 $Junk\n2 NonJunk\nbogus line\n30 TooHigh\n2 Again\n"
 	if err := os.WriteFile(filepath.Join(f.Path(), KeywordsFile), []byte(orig), 0o600); err != nil {
@@ -163,14 +156,7 @@ func TestStageDiscardAndMoveToCur(t *testing.T) {
 // one whose holder cannot be told, is waited for; one older than
 // keywordLockStale is broken.
 func TestKeywordLockLeftByAKilledRun(t *testing.T) {
-	md, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := md.CreateFolder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newInbox(t)
 	lock := filepath.Join(f.Path(), KeywordsFile+".lock")
 	dead := exec.Command("true")
 	if err := dead.Run(); err != nil {
@@ -231,4 +217,18 @@ func TestKeywordLockLeftByAKilledRun(t *testing.T) {
 			t.Errorf("keyword %s not written", n)
 		}
 	}
+}
+
+// newInbox returns the INBOX of a new Maildir in a temporary directory.
+func newInbox(t *testing.T) *Folder {
+	t.Helper()
+	md, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := md.CreateFolder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -245,9 +245,9 @@ type randWorld struct {
 	// the state's (re-paired by content, or started over, by the next
 	// sync).
 	renumbered map[string]bool
-	next  int
-	log   []string
-	uidID map[string]map[uint32]int // folder → UID → id, every UID seen under validity[folder]
+	next       int
+	log        []string
+	uidID      map[string]map[uint32]int // folder → UID → id, every UID seen under validity[folder]
 	// validity is each server folder's UIDVALIDITY when last listed.
 	validity map[string]uint32
 	start    time.Time
@@ -918,7 +918,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 	w := &randWorld{t: t, fx: fx, srv: srv, rng: rand.New(rand.NewSource(seed)), seed: seed, start: start,
 		ents: map[randKey]*randEnt{}, folders: map[string]bool{model.Inbox: true}, frozen: map[string]bool{}, synced: map[string]bool{}, validity: map[string]uint32{},
 		renumbered: map[string]bool{},
-		uidID: map[string]map[uint32]int{}, keyID: map[string]map[string]int{}}
+		uidID:      map[string]map[uint32]int{}, keyID: map[string]map[string]int{}}
 	w.actors(6, false)
 	w.settle()
 	rounds := 6

@@ -13,23 +13,7 @@ import (
 // test, MAILSYNC_RANDOM_ALL=1 MAILSYNC_SEED=1795443431595043018 on
 // dovecot-oneconn).
 func TestRecreatedEmptyFolderWithLocalDeletion(t *testing.T) {
-	fx := newFixture(t, nil)
-	seed(t, fx)
-	fx.sync(t)
-	n := len(fx.srv.Messages(t, "Sent"))
-	if n < 2 {
-		t.Fatalf("seed put %d messages in Sent, want 2 or more", n)
-	}
-	before := fx.srv.UIDValidity(t, "Sent")
-	fx.srv.DeleteMailbox(t, "Sent")
-	c := fx.srv.client(t)
-	if err := c.Create("Sent", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	if fx.srv.UIDValidity(t, "Sent") == before {
-		t.Fatal("the server kept the UIDVALIDITY of the recreated folder")
-	}
+	fx, n := recreatedSent(t)
 	sent := fx.folder(t, "Sent")
 	ents, err := sent.Scan()
 	if err != nil {
@@ -60,19 +44,7 @@ func TestRecreatedEmptyFolderWithLocalDeletion(t *testing.T) {
 // deleted every Maildir message unchanged since its last sync
 // (randomized test, MAILSYNC_SEED=1796582552836290443 on dovecot).
 func TestRecreatedFolderWithNewMail(t *testing.T) {
-	fx := newFixture(t, nil)
-	seed(t, fx)
-	fx.sync(t)
-	n := len(fx.srv.Messages(t, "Sent"))
-	if n < 2 {
-		t.Fatalf("seed put %d messages in Sent, want 2 or more", n)
-	}
-	fx.srv.DeleteMailbox(t, "Sent")
-	c := fx.srv.client(t)
-	if err := c.Create("Sent", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	fx, n := recreatedSent(t)
 	fx.srv.Save(t, "Sent", []byte("From: a@example.org\r\nSubject: new in the new Sent\r\nMessage-ID: <new-sent@example.org>\r\n\r\nhello\r\n"))
 	sum, err := fx.run(t, Options{})
 	if err != nil {
@@ -88,4 +60,29 @@ func TestRecreatedFolderWithNewMail(t *testing.T) {
 	if sum := fx.sync(t); sum.Changed() {
 		t.Fatalf("one more run changed something: %+v", sum)
 	}
+}
+
+// recreatedSent syncs the seed, then deletes Sent on the server and
+// creates it again (a new UIDVALIDITY, no messages); n is the number of
+// messages Sent had.
+func recreatedSent(t *testing.T) (fx *fixture, n int) {
+	t.Helper()
+	fx = newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	n = len(fx.srv.Messages(t, "Sent"))
+	if n < 2 {
+		t.Fatalf("seed put %d messages in Sent, want 2 or more", n)
+	}
+	before := fx.srv.UIDValidity(t, "Sent")
+	fx.srv.DeleteMailbox(t, "Sent")
+	c := fx.srv.client(t)
+	if err := c.Create("Sent", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if fx.srv.UIDValidity(t, "Sent") == before {
+		t.Fatal("the server kept the UIDVALIDITY of the recreated folder")
+	}
+	return fx, n
 }
