@@ -581,8 +581,11 @@ func (w *randWorld) refresh() {
 		if err != nil {
 			w.fail("refresh: %v", err)
 		}
-		get := func(id int, ok bool) *randEnt {
-			if !ok || id < 0 {
+		// get is the entry of message id, looked up with the comma-ok
+		// form: a UID the oracle never saw (expunged before it looked)
+		// is not message 0's.
+		get := func(id int) *randEnt {
+			if id < 0 {
 				return nil
 			}
 			return w.ents[randKey{name, id}]
@@ -592,14 +595,16 @@ func (w *randWorld) refresh() {
 			w.renumbered[name] = true
 		}
 		for _, p := range st.Pairs {
-			var byUID *randEnt
-			if !old {
-				byUID = get(w.uidID[name][uint32(p.UID)], w.uidID[name] != nil)
+			var byUID, byKey *randEnt
+			if id, ok := w.uidID[name][uint32(p.UID)]; ok && !old {
+				byUID = get(id)
 			}
 			// Pairs of an old UIDVALIDITY name their files alone: the
 			// next run re-pairs by content, or starts the folder over
 			// (renumberedOnServer).
-			byKey := get(w.keyID[name][p.Key], w.keyID[name] != nil)
+			if id, ok := w.keyID[name][p.Key]; ok {
+				byKey = get(id)
+			}
 			if byKey != nil && w.editedSince(name, p) {
 				// The file was edited since (saved again under its
 				// name): its content is another message, not paired
@@ -617,14 +622,14 @@ func (w *randWorld) refresh() {
 		}
 		for _, it := range st.Intents {
 			if id, ok := w.keyID[name][it.Key]; ok {
-				if e := get(id, true); e != nil && !e.paired {
+				if e := get(id); e != nil && !e.paired {
 					e.delL = true
 				}
 			}
 		}
 		for _, d := range st.Downloads {
 			if id, ok := w.uidID[name][uint32(d.UID)]; ok {
-				if e := get(id, true); e != nil && !e.paired {
+				if e := get(id); e != nil && !e.paired {
 					e.delS = true
 				}
 			}
