@@ -278,10 +278,10 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 			}
 			refusedMu.Unlock()
 			if err != nil {
-				q.giveBack(name)
+				q.release(name)
 				return
 			}
-			q.started(name)
+			q.release(name)
 			work(wc)
 		}()
 	}

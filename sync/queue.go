@@ -16,7 +16,7 @@ import (
 // with a connection that runs out of work takes it (the first
 // connection, free after the STATUS answers, does not wait for a
 // second login to finish before the changed folder is synced). Once
-// connected, the holder gives its hold up (started) and takes the next
+// connected, the holder gives its hold up (release) and takes the next
 // folder like any worker.
 type folderQueue struct {
 	ctx    context.Context
@@ -82,7 +82,7 @@ func (q *folderQueue) largest(any bool) int {
 // not, and syncs it; false once the queue is closed and nothing is left
 // (no folder held either), or the context is done. A worker that has
 // yet to open its connection (hold true) gets the largest free folder,
-// held for it, and calls started or giveBack next; false once the queue
+// held for it, and calls release next; false once the queue
 // is closed with no free folder.
 func (q *folderQueue) take(hold bool) (string, bool) {
 	q.mu.Lock()
@@ -106,8 +106,10 @@ func (q *folderQueue) take(hold bool) (string, bool) {
 	return "", false
 }
 
-// release frees the hold on name (unless another worker took it
-// meanwhile).
+// release says a worker that held name opened its connection (it then
+// takes folders with take(false)) or could not (the folder is for the
+// other workers): the hold is freed, unless another worker took the
+// folder meanwhile.
 func (q *folderQueue) release(name string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -120,14 +122,6 @@ func (q *folderQueue) release(name string) {
 	q.held--
 	q.cond.Broadcast()
 }
-
-// started says a worker that held name opened its connection: it gives
-// the hold up and takes folders with take(false).
-func (q *folderQueue) started(name string) { q.release(name) }
-
-// giveBack says a worker that held name could not open its connection:
-// the folder is for the other workers.
-func (q *folderQueue) giveBack(name string) { q.release(name) }
 
 // total is the number of folders put.
 func (q *folderQueue) total() int {

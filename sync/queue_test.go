@@ -66,7 +66,7 @@ func TestFolderQueueHeldFolderIsTaken(t *testing.T) {
 		t.Fatal("take returned while a worker still held a folder")
 	case <-time.After(50 * time.Millisecond):
 	}
-	q.started(held)
+	q.release(held)
 	if <-done {
 		t.Fatal("a folder was taken twice")
 	}
@@ -78,7 +78,7 @@ func TestFolderQueueHeldFolderIsTaken(t *testing.T) {
 	q = newFolderQueue(context.Background())
 	q.put("Sent", 5)
 	name, _ := q.take(true)
-	q.giveBack(name)
+	q.release(name)
 	q.close()
 	if name, ok := q.take(false); !ok || name != "Sent" {
 		t.Fatalf("given back: %q %v", name, ok)
@@ -97,7 +97,7 @@ func TestFolderQueueHeldFolderIsTaken(t *testing.T) {
 			if !ok {
 				return
 			}
-			q.started(name)
+			q.release(name)
 			for {
 				name, ok := q.take(false)
 				if !ok {

@@ -11,10 +11,7 @@ import (
 // files older than 36 hours (deliveries a crash interrupted) and keeps
 // younger ones, which another program may still be writing.
 func TestStaleTmpFilesAreRemoved(t *testing.T) {
-	fx := newFixture(t, nil)
-	fx.srv.Save(t, "INBOX", testMsg("inbox"))
-	fx.srv.Save(t, "Archive", testMsg("archive"))
-	fx.sync(t)
+	fx := syncedInboxAndArchive(t)
 	var left []string
 	for _, name := range []string{"INBOX", "Archive"} {
 		p := filepath.Join(fx.folder(t, name).Path(), "tmp", "1700000000.M1P1.crashed")
@@ -49,10 +46,7 @@ func TestStaleTmpFilesAreRemoved(t *testing.T) {
 // in a folder it syncs and in one it skips, while a fresh tmp/ file of
 // another program stays. A dry run removes nothing.
 func TestStagedLeftoversAreRemoved(t *testing.T) {
-	fx := newFixture(t, nil)
-	fx.srv.Save(t, "INBOX", testMsg("inbox"))
-	fx.srv.Save(t, "Archive", testMsg("archive"))
-	fx.sync(t)
+	fx := syncedInboxAndArchive(t)
 	var staged []string
 	for _, name := range []string{"INBOX", "Archive"} {
 		p := filepath.Join(fx.folder(t, name).Path(), "tmp", "1700000000.M1P1Q1.host.staged")
@@ -88,4 +82,15 @@ func TestStagedLeftoversAreRemoved(t *testing.T) {
 	}
 	os.Remove(other)
 	fx.assertInSync(t)
+}
+
+// syncedInboxAndArchive is a fixture whose INBOX and Archive hold a
+// message each, synced.
+func syncedInboxAndArchive(t *testing.T) *fixture {
+	t.Helper()
+	fx := newFixture(t, nil)
+	fx.srv.Save(t, "INBOX", testMsg("inbox"))
+	fx.srv.Save(t, "Archive", testMsg("archive"))
+	fx.sync(t)
+	return fx
 }
