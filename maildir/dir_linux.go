@@ -226,6 +226,12 @@ func (d *dirStatter) Close() { syscall.Close(d.fd) }
 // stat returns the size, mtime and inode number of the regular file
 // name; ok is false when it is gone or not a regular file.
 func (d *dirStatter) stat(name string) (size int64, mtime time.Time, ino uint64, ok bool) {
+	return statIn(d, name)
+}
+
+// statIn is dirStatter.stat for a name of either type (no string made
+// of a []byte).
+func statIn[N string | []byte](d *dirStatter, name N) (size int64, mtime time.Time, ino uint64, ok bool) {
 	d.cname = append(append(d.cname[:0], name...), 0)
 	for {
 		err := fstatat(d.fd, d.cname, &d.st)

@@ -62,7 +62,12 @@ func openDirStatter(dir string) (*dirStatter, error) { return &dirStatter{dir}, 
 func (d *dirStatter) Close() {}
 
 func (d *dirStatter) stat(name string) (size int64, mtime time.Time, ino uint64, ok bool) {
-	fi, err := os.Lstat(filepath.Join(d.dir, name))
+	return statIn(d, name)
+}
+
+// statIn is dirStatter.stat for a name of either type.
+func statIn[N string | []byte](d *dirStatter, name N) (size int64, mtime time.Time, ino uint64, ok bool) {
+	fi, err := os.Lstat(filepath.Join(d.dir, string(name)))
 	if err != nil || !fi.Mode().IsRegular() {
 		return 0, time.Time{}, 0, false
 	}

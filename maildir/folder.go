@@ -35,7 +35,7 @@ type Folder struct {
 	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
 	index []indexEntry      // from the last List, sorted by key; cache overrides it
 	// others are the names (in new/ and cur/) of the message files the
-	// last ListKeys found and left out of index (zero after List).
+	// last ListSome found and left out of index (zero after List).
 	others [2]nameset.Set
 	// surprised: since the last List, a lookup found a file elsewhere
 	// than index and cache said, or not at all (see Unchanged).

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mailsync/mailsync/internal/nameset"
+	"github.com/mailsync/mailsync/model"
 )
 
 // dirent is what a directory listing tells of a name: its file type
@@ -82,38 +83,66 @@ func (f *Folder) setIndex(ents []Entry, others [2]nameset.Set) {
 	f.mu.Unlock()
 }
 
-// ListKeys is List for a caller that needs only some of the folder's
-// messages, those of keys (in any order): it reads new/ and cur/ once
-// each, with no string made per file, and returns the entries of those
-// keys as List gives them (sorted by Key, the same choice among files of
-// one key; a key with no file is left out), and the set of the keys of
-// every message file there (a key once per file: a key with two files
-// counts twice). Afterwards Lookup, ReadFile, SetFlags and Remove find
-// the returned files without reading the directories again, and
-// Unchanged compares with everything ListKeys found. The sync engine
-// uses it for a folder that nobody changed since a sync left it in
-// step, when only the server changed.
-func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err error) {
-	want := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		want[k] = true
+// FileView is a message file as ListSome reads it, before any string is
+// made of it. Its byte slices are valid only during the call to keep.
+type FileView struct {
+	Dir             string // "new" or "cur"
+	Name, Key, Info []byte // as ParseName splits Name
+	Flags           model.Flags
+	Ino             uint64 // from the directory listing (0: unknown)
+	ds              **dirStatter
+	path            string
+}
+
+// Stat returns the file's size and mtime (Unix nanoseconds), with one
+// fstatat relative to its directory; ok is false when the file is gone
+// or cannot be stat'ed.
+func (v *FileView) Stat() (size, mtime int64, ok bool) {
+	if *v.ds == nil {
+		ds, err := openDirStatter(v.path)
+		if err != nil {
+			return 0, 0, false
+		}
+		*v.ds = ds
 	}
+	size, mt, _, ok := statIn(*v.ds, v.Name)
+	if !ok {
+		return 0, 0, false
+	}
+	return size, mt.UnixNano(), true
+}
+
+// ListSome is List for a caller that needs Go values of some of the
+// folder's messages only: it reads new/ and cur/ once each and calls
+// keep with each message file, making no string of it unless keep
+// returns true. It returns the kept files' entries as List gives them
+// (sorted by Key; among kept files of one key, List's choice). When a
+// directory changed while it was read, ListSome reads both again,
+// calling start first (as it does before the first read): keep's
+// caller starts over there. Afterwards Lookup, ReadFile, SetFlags and
+// Remove find the kept files without reading the directories again, and
+// Unchanged compares with every file found (the others by name only).
+// The sync engine uses it to plan only what changed since its last run
+// (quick passes).
+func (f *Folder) ListSome(start func(), keep func(v *FileView) bool) (ents []Entry, err error) {
 	for attempt := 0; ; attempt++ {
 		before := f.dirMtimes()
 		var others [2]nameset.Set
-		all = nameset.Set{}
 		ents = ents[:0]
 		vanished := false
 		var atomic [2]bool
+		start()
 		for i, dir := range [...]string{"new", "cur"} {
 			var gone bool
+			var ds *dirStatter
+			v := FileView{Dir: dir, ds: &ds, path: filepath.Join(f.path, dir)}
 			atomic[i], gone, err = f.scanMessages(dir, nil, func(name []byte, ino uint64) {
-				key := name
+				v.Name, v.Key, v.Info, v.Ino = name, name, nil, ino
 				if j := bytes.Index(name, []byte(infoSep)); j >= 0 {
-					key = name[:j]
+					v.Key, v.Info = name[:j], name[j+len(infoSep):]
 				}
-				all.AddBytes(key)
-				if !want[string(key)] {
+				v.Flags = model.FlagsFromLetters(v.Info)
+				if !keep(&v) {
 					others[i].AddBytes(name)
 					return
 				}
@@ -121,8 +150,11 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 				k, info, flags := ParseName(n)
 				ents = append(ents, Entry{Key: k, Name: n, Dir: dir, Flags: flags, Info: info, Size: sizeField(k), Ino: ino})
 			})
+			if ds != nil {
+				ds.Close()
+			}
 			if err != nil {
-				return nil, nameset.Set{}, err
+				return nil, err
 			}
 			vanished = vanished || gone
 		}
@@ -130,7 +162,7 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 			continue
 		}
 		if vanished {
-			return nil, nameset.Set{}, f.errorf("list: files keep being renamed by another program; try again")
+			return nil, f.errorf("list: files keep being renamed by another program; try again")
 		}
 		// List's choice among files of one key: cur/ first, then the
 		// first name. A file not chosen is in neither index nor others,
@@ -149,7 +181,7 @@ func (f *Folder) ListKeys(keys []string) (ents []Entry, all nameset.Set, err err
 		})
 		ents = slices.CompactFunc(ents, func(a, b Entry) bool { return a.Key == b.Key })
 		f.setIndex(ents, others)
-		return ents, all, nil
+		return ents, nil
 	}
 }
 

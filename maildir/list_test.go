@@ -214,10 +214,24 @@ func TestListGivesInodes(t *testing.T) {
 	}
 }
 
-// TestListKeys: ListKeys gives the entries of the keys asked for exactly
-// as List gives them, and the set of the keys of every file; Unchanged
-// afterwards holds through the Folder's own changes to listed and new
-// messages and sees another program's change to any file, listed or not.
+// listKeys is ListSome keeping the files of keys, with the set of the
+// keys of every file.
+func listKeys(f *Folder, keys []string) (ents []Entry, all nameset.Set, err error) {
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	ents, err = f.ListSome(func() { all = nameset.Set{} }, func(v *FileView) bool {
+		all.AddBytes(v.Key)
+		return want[string(v.Key)]
+	})
+	return ents, all, err
+}
+
+// TestListKeys: ListSome gives the entries of the files kept exactly as
+// List gives them; Unchanged afterwards holds through the Folder's own
+// changes to listed and new messages and sees another program's change
+// to any file, listed or not.
 func TestListKeys(t *testing.T) {
 	_, f := newFolder(t, "INBOX")
 	var keys []string
@@ -242,7 +256,7 @@ func TestListKeys(t *testing.T) {
 		wantAll.Add(e.Key)
 	}
 	some := []string{keys[6], keys[1], keys[4], "1699999999.M9P9.gone"}
-	got, all, err := f.ListKeys(some)
+	got, all, err := listKeys(f, some)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +267,7 @@ func TestListKeys(t *testing.T) {
 		}
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ListKeys gives\n%+v\nList gives\n%+v", got, want)
+		t.Fatalf("ListSome gives\n%+v\nList gives\n%+v", got, want)
 	}
 	if all != wantAll {
 		t.Fatalf("the set of all keys differs from List's (%d against %d)", all.Len(), wantAll.Len())
@@ -275,12 +289,12 @@ func TestListKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("own changes", true)
-	// Another program renames a file ListKeys did not return.
+	// Another program renames a file ListSome did not return.
 	if err := os.Rename(filepath.Join(f.Path(), "new", keys[2]), filepath.Join(f.Path(), "cur", keys[2]+":2,S")); err != nil {
 		t.Fatal(err)
 	}
 	expect("foreign rename of a file not asked for", false)
-	if _, _, err := f.ListKeys(nil); err != nil {
+	if _, _, err := listKeys(f, nil); err != nil {
 		t.Fatal(err)
 	}
 	expect("listed again", true)
@@ -288,7 +302,7 @@ func TestListKeys(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.Path(), "new", keys[6]), []byte("Subject: o\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, all, err = f.ListKeys([]string{keys[6]})
+	got, all, err = listKeys(f, []string{keys[6]})
 	if err != nil || len(got) != 1 || got[0].Dir != "cur" {
 		t.Fatalf("a key in new/ and cur/: %+v, %v (want the cur/ file once)", got, err)
 	}
@@ -369,5 +383,43 @@ func TestPermute(t *testing.T) {
 		if !reflect.DeepEqual(s, want) && n > 0 {
 			t.Fatalf("n=%d: %v, want %v", n, s, want)
 		}
+	}
+}
+
+// TestListSomeFileView: keep sees each message file split as ParseName
+// splits its name, with the flags of its info and the inode the
+// directory gives; Stat gives the file's size and mtime as os.Stat does.
+func TestListSomeFileView(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	name := "1700000000.M1P1.other,S=12:2,FSab"
+	path := filepath.Join(f.Path(), "cur", name)
+	if err := os.WriteFile(path, []byte("Subject: o\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts, seen := 0, 0
+	ents, err := f.ListSome(func() { starts++ }, func(v *FileView) bool {
+		seen++
+		if string(v.Name) != name {
+			return false
+		}
+		size, mtime, ok := v.Stat()
+		if string(v.Key) != "1700000000.M1P1.other,S=12" || string(v.Info) != "FSab" || v.Dir != "cur" ||
+			v.Flags != model.FlagFlagged|model.FlagSeen || v.Ino != inode(fi) || !ok || size != 12 || mtime != fi.ModTime().UnixNano() {
+			t.Errorf("view of %s: key %q info %q dir %s flags %v ino %d (want %d); stat %d %d %v", name, v.Key, v.Info, v.Dir, v.Flags, v.Ino, inode(fi), size, mtime, ok)
+		}
+		return true
+	})
+	if err != nil || starts != 1 || seen != 2 || len(ents) != 1 || ents[0].Name != name {
+		t.Fatalf("ListSome: %+v, %v; %d starts, %d files seen", ents, err, starts, seen)
+	}
+	if ok, err := f.Unchanged(); !ok || err != nil {
+		t.Fatalf("Unchanged after ListSome: %v, %v", ok, err)
 	}
 }

@@ -66,7 +66,7 @@ func (f Flags) String() string {
 // FlagsFromLetters parses Maildir info letters. Letters it does not know
 // (lowercase keywords, other uppercase letters) are ignored here; the
 // maildir package keeps them in the file name.
-func FlagsFromLetters(s string) Flags {
+func FlagsFromLetters[S string | []byte](s S) Flags {
 	var f Flags
 	for i := 0; i < len(s); i++ {
 		for _, e := range flagTable {

@@ -72,14 +72,22 @@ func pairKey(v []byte) ([]byte, error) {
 
 // decodePair reads a pair value of either version; uid is set by the
 // caller.
-func decodePair(v []byte) (model.Pair, error) {
+func decodePair(v []byte) (model.Pair, error) { return decodePairAs(v, true) }
+
+// decodeSummary is decodePair without the key, Hash and Fingerprint
+// (left empty): no string is made but the keywords'.
+func decodeSummary(v []byte) (model.Pair, error) { return decodePairAs(v, false) }
+
+func decodePairAs(v []byte, whole bool) (model.Pair, error) {
 	var p model.Pair
 	if len(v) < 1 {
 		return p, errPairEncoding
 	}
 	if v[0] < 0x80 {
 		p.Flags = model.Flags(v[0]) & model.AllFlags
-		p.Key = string(v[1:])
+		if whole {
+			p.Key = string(v[1:])
+		}
 		return p, nil
 	}
 	if v[0] != pairV1 || len(v) < 2 {
@@ -89,7 +97,10 @@ func decodePair(v []byte) (model.Pair, error) {
 	// One string for the whole value, of which the key, hash,
 	// fingerprint and keywords are substrings: one allocation per pair
 	// rather than one per field.
-	sv := string(v)
+	var sv string
+	if whole {
+		sv = string(v)
+	}
 	rest := v[2:]
 	bad := false
 	uvarint := func() uint64 {
@@ -108,7 +119,25 @@ func decodePair(v []byte) (model.Pair, error) {
 			return ""
 		}
 		off := len(v) - len(rest)
-		s := sv[off : off+int(l)]
+		var s string
+		if whole {
+			s = sv[off : off+int(l)]
+		} else if l > 0 {
+			s = "-" // not made (an empty key reads as corrupt below)
+		}
+		rest = rest[l:]
+		return s
+	}
+	kwStr := func() string {
+		if whole {
+			return str()
+		}
+		l := uvarint()
+		if bad || l > uint64(len(rest)) {
+			bad = true
+			return ""
+		}
+		s := string(rest[:l])
 		rest = rest[l:]
 		return s
 	}
@@ -124,18 +153,24 @@ func decodePair(v []byte) (model.Pair, error) {
 	}
 	p.Hash = str()
 	p.Fingerprint = str()
+	if !whole {
+		p.Hash, p.Fingerprint = "", ""
+	}
 	nk := uvarint()
 	if nk > uint64(len(rest)) {
 		bad = true
 	}
 	for i := uint64(0); i < nk && !bad; i++ {
-		p.Keywords = append(p.Keywords, str())
+		p.Keywords = append(p.Keywords, kwStr())
 	}
 	if !bad && len(rest) > 0 {
 		p.Ino = uvarint()
 	}
 	if bad || p.Key == "" {
 		return model.Pair{}, errPairEncoding
+	}
+	if !whole {
+		p.Key = ""
 	}
 	return p, nil
 }

@@ -38,16 +38,20 @@ func TestPairEncodingReadsOldRecords(t *testing.T) {
 	if !reflect.DeepEqual(st.Pairs, want) {
 		t.Fatalf("pairs\n got %+v\nwant %+v", st.Pairs, want)
 	}
-	// PairKeys reads the keys of both encodings, in UID order.
+	// PairSummaries reads the keys of both encodings, in UID order, and
+	// each pair without its key, hash and fingerprint.
+	var sums []model.Pair
 	var keys []string
-	var uids []model.UID
-	if err := db.PairKeys("INBOX", func(uid model.UID, key []byte) {
-		uids, keys = append(uids, uid), append(keys, string(key))
+	if err := db.PairSummaries("INBOX", func(key []byte, p model.Pair) {
+		keys, sums = append(keys, string(key)), append(sums, p)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(keys, []string{"old.key:x", full.Key, "new"}) || !reflect.DeepEqual(uids, []model.UID{5, 7, 9}) {
-		t.Fatalf("PairKeys: %v %v", uids, keys)
+	bare := full
+	bare.Key, bare.Hash, bare.Fingerprint = "", "", ""
+	wantSums := []model.Pair{{UID: 5, Flags: model.FlagSeen | model.FlagReplied}, bare, {UID: 9}}
+	if !reflect.DeepEqual(keys, []string{"old.key:x", full.Key, "new"}) || !reflect.DeepEqual(sums, wantSums) {
+		t.Fatalf("PairSummaries: %q\n got %+v\nwant %+v", keys, sums, wantSums)
 	}
 	head, err := db.LoadHead("INBOX")
 	if err != nil || head.Pairs != nil {
@@ -74,14 +78,16 @@ func TestPairEncodingRejectsGarbage(t *testing.T) {
 	if p, err := decodePair(good[:len(good)-1]); err != nil || p.Ino != 0 || p.Hash != "h" {
 		t.Errorf("a record without the inode: %+v, %v", p, err)
 	}
-	for i := 1; i < len(good)-1; i++ {
-		if _, err := decodePair(good[:i]); err == nil {
-			t.Errorf("truncated to %d bytes: no error", i)
+	for _, decode := range []func([]byte) (model.Pair, error){decodePair, decodeSummary} {
+		for i := 1; i < len(good)-1; i++ {
+			if _, err := decode(good[:i]); err == nil {
+				t.Errorf("truncated to %d bytes: no error", i)
+			}
 		}
-	}
-	for _, v := range [][]byte{nil, {0x82, 0}, {0xff}} {
-		if _, err := decodePair(v); err == nil {
-			t.Errorf("%x: no error", v)
+		for _, v := range [][]byte{nil, {0x82, 0}, {0xff}, {pairV1, 0, 0, 0, 0, 0, 0, 0}} {
+			if _, err := decode(v); err == nil {
+				t.Errorf("%x: no error", v)
+			}
 		}
 	}
 }

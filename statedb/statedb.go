@@ -257,31 +257,6 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 	return out, err
 }
 
-// PairKeys calls fn with the UID and Maildir key of every stored pair of
-// folder name, in UID order, decoding nothing else of the pairs (key is
-// valid only during the call).
-func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err error) {
-	defer guard(d.path, d, &err)()
-	err = d.db.View(func(tx *bolt.Tx) error {
-		pb := pairsBucket(tx, name)
-		if pb == nil {
-			return nil
-		}
-		return pb.ForEach(func(k, v []byte) error {
-			key, err := pairKey(v)
-			if len(k) != 4 || err != nil {
-				return fmt.Errorf("folder %q: corrupt pair entry", name)
-			}
-			fn(model.UID(binary.BigEndian.Uint32(k)), key)
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("state %s: %w", d.path, err)
-	}
-	return nil
-}
-
 // Load reads the state of one folder; a folder never synced comes back
 // empty (UIDValidity 0), not as an error.
 func (d *DB) Load(name string) (*Folder, error) { return d.load(name, true) }
@@ -613,4 +588,36 @@ func u32(v uint32) []byte {
 	b := make([]byte, 4)
 	binary.BigEndian.PutUint32(b, v)
 	return b
+}
+
+// PairSummaries calls fn with the Maildir key (valid only during the
+// call) and the pair of every stored pair of folder name, in UID order,
+// the pair without its Key, Hash and Fingerprint: what a quick pass
+// compares with the folder's files, with no string made but the
+// keywords'.
+func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) (err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.View(func(tx *bolt.Tx) error {
+		pb := pairsBucket(tx, name)
+		if pb == nil {
+			return nil
+		}
+		return pb.ForEach(func(k, v []byte) error {
+			key, err := pairKey(v)
+			if len(k) != 4 || err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			p, err := decodeSummary(v)
+			if err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			p.UID = model.UID(binary.BigEndian.Uint32(k))
+			fn(key, p)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return nil
 }

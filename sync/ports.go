@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
-	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/statedb"
@@ -123,11 +122,11 @@ type LocalFolder interface {
 	// List is Scan without a stat per file: Size is from the name's
 	// ",S=" or -1, ModTime is zero.
 	List() ([]maildir.Entry, error)
-	// ListKeys is List for the messages of keys alone (the others are
-	// read but not returned), with the set of the keys of every message
-	// file (one per file); Unchanged then compares with everything it
-	// read.
-	ListKeys(keys []string) ([]maildir.Entry, nameset.Set, error)
+	// ListSome is List for the files keep returns true for (keep sees
+	// every message file, before any string is made of it; start is
+	// called before each read of the directories); Unchanged then
+	// compares with everything it read.
+	ListSome(start func(), keep func(v *maildir.FileView) bool) ([]maildir.Entry, error)
 	// StatEntries fills in the size, mtime and inode number of listed
 	// entries without an mtime for whose keys want is true.
 	StatEntries(ents []maildir.Entry, want func(key string) bool) error
@@ -198,9 +197,10 @@ type State interface {
 	// LoadPairs reads the stored pairs of the given UIDs alone (those
 	// that have one).
 	LoadPairs(name string, uids []model.UID) ([]model.Pair, error)
-	// PairKeys calls fn with the UID and key of every stored pair, in
-	// UID order, decoding nothing else (key is valid during the call).
-	PairKeys(name string, fn func(uid model.UID, key []byte)) error
+	// PairSummaries calls fn with the key (valid during the call) and
+	// the pair of every stored pair, in UID order, each pair without its
+	// Key, Hash and Fingerprint (no string made but its keywords').
+	PairSummaries(name string, fn func(key []byte, p model.Pair)) error
 	// Commit applies one change to one folder atomically and durably.
 	Commit(name string, ch model.StateChange) error
 	// LoadSkip reads a folder's Skip record and whether work is pending

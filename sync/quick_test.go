@@ -42,18 +42,27 @@ func TestQuickPass(t *testing.T) {
 	fx.srv.Expunge(t, "Archive/2024", 2)
 	step("a new message and an expunge", 2, func(s *Summary) bool { return s.Downloaded == 1 && s.DeletedLocal == 1 })
 
-	// The Maildir changed too: a whole pass.
+	// The Maildir changed too: still a quick pass, which plans the
+	// renamed file and the message the server changed alone.
 	toggleSeen(t, fx, "INBOX")
 	fx.srv.AddFlags(t, "INBOX", 3, `\Seen`)
-	step("both sides changed", 0, func(s *Summary) bool { return s.FlagsToServer == 1 && s.FlagsToLocal == 1 })
+	step("both sides changed", 1, func(s *Summary) bool { return s.FlagsToServer == 1 && s.FlagsToLocal == 1 })
+
+	// Only the Maildir changed: a flag renamed, a file removed, a new
+	// file.
+	toggleSeen(t, fx, "Sent")
+	fx.deliver(t, "Archive/2024", testMsg("new in the Maildir"), 0)
+	removeOne(t, fx, "INBOX")
+	step("the Maildir changed", 3, func(s *Summary) bool {
+		return s.FlagsToServer == 1 && s.Uploaded == 1 && s.ExpungedRemote == 1
+	})
 }
 
 // TestQuickPassSeesEveryFile: a quick pass must not miss a Maildir
 // file: under pull, a file only in the Maildir stays unpaired; when the
 // same message then arrives on the server it is paired with the file by
-// content, not downloaded as a second copy (a quick pass, which plans
-// the new message alone, would download it: the keys of the files are
-// not the pairs' keys, so the pass is a whole one).
+// content, not downloaded as a second copy (the quick pass plans every
+// file of no pair beside the new message).
 func TestQuickPassSeesEveryFile(t *testing.T) {
 	fx := newFixture(t, nil)
 	fx.exempt.staleState = true // pull: the Maildir-only message is never uploaded
@@ -68,8 +77,8 @@ func TestQuickPassSeesEveryFile(t *testing.T) {
 	fx.srv.Save(t, "INBOX", msg)
 	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
 	sum, err := fx.run(t, pull)
-	if err != nil || sum.Downloaded != 0 || sum.Paired != 1 || sum.QuickPasses != 0 {
-		t.Fatalf("the server's copy of a Maildir-only message: %v %+v (want it paired, not downloaded, by a whole pass)", err, sum)
+	if err != nil || sum.Downloaded != 0 || sum.Paired != 1 || sum.QuickPasses != 1 {
+		t.Fatalf("the server's copy of a Maildir-only message: %v %+v (want it paired, not downloaded, by a quick pass)", err, sum)
 	}
 	if n := fx.localCount(t, "INBOX"); n != 4 {
 		t.Fatalf("%d files in INBOX, want 4", n)
@@ -127,4 +136,18 @@ func TestQuickPassRandomServerChanges(t *testing.T) {
 		t.Fatalf("seed %d: no quick pass in 8 rounds of server changes", s)
 	}
 	t.Logf("%d quick passes", quick)
+}
+
+// removeOne removes a message file of a Maildir folder, as a mail client
+// deleting it would.
+func removeOne(t *testing.T, fx *fixture, folder string) {
+	t.Helper()
+	f := fx.folder(t, folder)
+	ents, err := f.List()
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("list %s: %d messages, %v", folder, len(ents), err)
+	}
+	if err := os.Remove(f.EntryPath(ents[len(ents)-1])); err != nil {
+		t.Fatal(err)
+	}
 }

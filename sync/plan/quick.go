@@ -7,20 +7,20 @@ import (
 	"github.com/mailsync/mailsync/model"
 )
 
-// Quick passes. When only the server changed since a sync left a folder
-// in step, a pass needs only the messages that changed there: the pairs
-// of the messages CHANGEDSINCE reports and of those expunged, and their
-// Maildir files. A quick pass plans those alone (Input.TotalPairs says
-// how many pairs the folder has, for the mass-deletion guard) instead of
-// decoding every pair and listing every file in Go values: what is left
-// out is, by the conditions below, as the last pass left it, and the
-// planner decides about each message from that message alone. Before
-// planning, the executor proves that the Maildir folder holds exactly
-// one file for each pair and nothing else (the set of the keys of its
-// files equals the set of the pairs' keys): then no unpaired file can
-// pair by content with a new server message, and the planner sees every
-// file the plan touches. Otherwise, and whenever a condition fails, the
-// pass is a whole one.
+// Quick passes. After a sync left a folder in step, a pass needs only
+// the messages that changed since on either side: on the server, those
+// CHANGEDSINCE reports and those expunged; in the Maildir, the files
+// whose name, inode or (when the pass stats them) size and mtime are no
+// longer what their pairs remember (LocalUnchanged), the files of no
+// pair, and the pairs whose file is gone. A quick pass plans those alone
+// (Input.TotalPairs says how many pairs the folder has, for the
+// mass-deletion guard) instead of decoding every pair and listing every
+// file in Go values: every message left out is, by the conditions
+// below, as the last pass left it on both sides, a whole pass would plan
+// nothing for it, and the planner decides about each message from that
+// message alone, but for pairing by content, which looks only at
+// unpaired messages of both sides (all of them in the quick pass too).
+// Whenever a condition fails, the pass is a whole one.
 
 // QuickInput is what Quick looks at, before the folder is listed.
 type QuickInput struct {
@@ -33,13 +33,6 @@ type QuickInput struct {
 	// FirstPass: this is the run's first pass over the folder (a later
 	// pass follows changes of its own or another client's).
 	FirstPass bool
-	// LocalUntouched: new/ and cur/ have the mtimes the Skip record of
-	// the last in-step sync holds (nothing was delivered, renamed or
-	// removed since it listed the folder).
-	LocalUntouched bool
-	// EditCheck: the paired files are to be stat'ed for edits in place
-	// this run (editCheckDue, --full, watch mode).
-	EditCheck bool
 }
 
 // QuickReason says why a pass is a whole one; QuickOK means it may be
@@ -48,23 +41,19 @@ type QuickReason string
 
 // The reasons of Quick.
 const (
-	QuickOK            QuickReason = ""
-	QuickNoCondStore   QuickReason = "no CONDSTORE"
-	QuickLaterPass     QuickReason = "not the first pass"
-	QuickPending       QuickReason = "unfinished work in the state"
-	QuickNoPosition    QuickReason = "no stored HIGHESTMODSEQ or a new UIDVALIDITY"
-	QuickMaildir       QuickReason = "changed in the Maildir"
-	QuickEditCheck     QuickReason = "edit check due"
-	QuickUnkept        QuickReason = "flags or keywords the server or the Maildir cannot store"
-	QuickNotProvenHere QuickReason = "the Maildir does not hold exactly the paired files"
+	QuickOK          QuickReason = ""
+	QuickNoCondStore QuickReason = "no CONDSTORE"
+	QuickLaterPass   QuickReason = "not the first pass"
+	QuickPending     QuickReason = "unfinished work in the state"
+	QuickNoPosition  QuickReason = "no stored HIGHESTMODSEQ or a new UIDVALIDITY"
+	QuickUnkept      QuickReason = "flags or keywords the server or the Maildir cannot store"
 )
 
 // Quick decides whether a pass over a folder may be a quick one: on a
 // CONDSTORE server, in the run's first pass, with no unfinished work in
 // the state (intents, interrupted downloads, held-back deletions, flags
 // or keywords said to stay on one side), the same UIDVALIDITY and a
-// stored HIGHESTMODSEQ, a Maildir folder untouched since the last sync
-// left it in step, and no edit check due.
+// stored HIGHESTMODSEQ.
 func Quick(in QuickInput) QuickReason {
 	st, s := in.State, in.Status
 	switch {
@@ -78,12 +67,32 @@ func Quick(in QuickInput) QuickReason {
 		return QuickUnkept
 	case st.UIDValidity == 0 || st.UIDValidity != s.UIDValidity || st.HighestModSeq == 0 || s.HighestModSeq == 0:
 		return QuickNoPosition
-	case !in.LocalUntouched:
-		return QuickMaildir
-	case in.EditCheck:
-		return QuickEditCheck
 	}
 	return QuickOK
+}
+
+// LocalUnchanged reports whether the Maildir file l of pair p is as the
+// last sync left it, so that a pass in which the server did not change
+// the message plans nothing for it: the flags and keywords of its name
+// are the pair's, it was not replaced by a rename over its name (its
+// inode number, where both are known, is the pair's), and, in a pass
+// that stats the paired files (stat: the Maildir folder changed since
+// the last run, or the edit check is due), it was stat'ed and has the
+// size and mtime the pair remembers (and an inode number, if the file
+// has one). These are the files NeedEditCheck would not read, Edits
+// would not record again and no flag sync would touch. (Two pairs of
+// one key are a whole pass's work: Edits keeps the newer.)
+func LocalUnchanged(p model.Pair, l model.LocalMsg, stat bool) bool {
+	if l.Flags != p.Flags || !l.Keywords.Equal(p.Keywords) {
+		return false
+	}
+	if l.Ino != 0 && p.Ino != 0 && l.Ino != p.Ino {
+		return false
+	}
+	if stat && (l.ModTime == 0 || p.Size == 0 || l.Size != p.Size || l.ModTime != p.ModTime || p.Ino == 0 && l.Ino != 0) {
+		return false // (a pair recorded before inodes were gets its inode: Edits)
+	}
+	return true
 }
 
 // ServerDelta is what changed on the server since the stored

@@ -12,7 +12,7 @@ import (
 
 func TestQuick(t *testing.T) {
 	base := func() QuickInput {
-		return QuickInput{CondStore: true, FirstPass: true, LocalUntouched: true,
+		return QuickInput{CondStore: true, FirstPass: true,
 			State:  &model.FolderState{UIDValidity: 7, UIDNext: 10, HighestModSeq: 50},
 			Status: model.FolderStatus{UIDValidity: 7, UIDNext: 12, HighestModSeq: 60, Messages: 11}}
 	}
@@ -33,8 +33,6 @@ func TestQuick(t *testing.T) {
 		{"new UIDVALIDITY", func(in *QuickInput) { in.Status.UIDValidity = 8 }, QuickNoPosition},
 		{"never synced", func(in *QuickInput) { in.State = &model.FolderState{} }, QuickNoPosition},
 		{"no stored HIGHESTMODSEQ", func(in *QuickInput) { in.State.HighestModSeq = 0 }, QuickNoPosition},
-		{"Maildir changed", func(in *QuickInput) { in.LocalUntouched = false }, QuickMaildir},
-		{"edit check due", func(in *QuickInput) { in.EditCheck = true }, QuickEditCheck},
 	}
 	for _, tc := range tests {
 		in := base()
@@ -69,61 +67,160 @@ func TestChanges(t *testing.T) {
 	}
 }
 
-// TestQuickPlanIsTheWholePlan: for a folder in step whose server side
-// changed (flags, keywords, new messages, expunges, under every policy),
-// the plan of a quick pass, over the changed messages alone, is the plan
-// of a whole pass.
+// TestQuickPlanIsTheWholePlan: for a folder left in step whose server
+// side changed (flags, keywords, new messages, expunges) and whose
+// Maildir side changed (flags and keywords renamed, files removed,
+// replaced by a rename, touched or edited, new files, some with the
+// content of a new server message), under every policy, with and
+// without the paired files stat'ed, the plan of a quick pass over the
+// messages changed on either side is the plan of a whole pass.
 func TestQuickPlanIsTheWholePlan(t *testing.T) {
 	policies := []Policy{{}, {Direction: Pull}, {Direction: Push}, {Deletions: Keep}, {Restore: true}}
-	for seed := int64(0); seed < 400; seed++ {
+	kws := []string{"$label1", "Work"}
+	randFlags := func(rng *rand.Rand) model.Flags { return model.Flags(rng.Intn(64)) & model.AllFlags }
+	randKw := func(rng *rand.Rand) model.Keywords {
+		if rng.Intn(3) == 0 {
+			return nil
+		}
+		return model.NewKeywords(kws[rng.Intn(2)])
+	}
+	for seed := int64(0); seed < 1500; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		n := 1 + rng.Intn(40)
+		stat := rng.Intn(2) == 0                        // the pass stats the paired files
+		localRate := []float64{0, 0.1, 0.5}[seed%3]     // 0: only the server changed
+		goneRate := []float64{0.1, 0.15, 0.7}[seed%3/2] // 0.7: the guard holds deletions back
 		st := &model.FolderState{UIDValidity: 1, UIDNext: model.UID(n + 1), HighestModSeq: 100}
 		var local []model.LocalMsg
-		var remote []model.RemoteMsg
-		var changed []model.RemoteMsg
-		kws := []string{"$label1", "Work"}
-		goneRate := []float64{0.15, 0.7}[seed%2] // 0.7: the guard holds deletions back
+		var remote, changed []model.RemoteMsg
+		// What the test's "files" and "server messages" hold, for the
+		// edit check and pairing by content.
+		localContent := map[string]string{}
+		remoteContent := map[model.UID]string{}
 		for i := 1; i <= n; i++ {
-			f := model.Flags(rng.Intn(64)) & model.AllFlags
+			f := randFlags(rng)
 			var kw model.Keywords
 			if rng.Intn(4) == 0 {
 				kw = model.NewKeywords(kws[rng.Intn(2)])
 			}
 			key := fmt.Sprintf("k%d", i)
-			st.Pairs = append(st.Pairs, model.Pair{UID: model.UID(i), Key: key, Flags: f, Keywords: kw, Size: 10, Ino: uint64(i)})
-			local = append(local, model.LocalMsg{Key: key, Flags: f, Keywords: kw, Size: -1, Ino: uint64(i)})
+			pr := model.Pair{UID: model.UID(i), Key: key, Flags: f, Keywords: kw, Size: 10, ModTime: int64(1000 + i),
+				Ino: uint64(i), Hash: "h" + key, Fingerprint: "fp" + key}
+			switch rng.Intn(12) {
+			case 0:
+				pr.Ino = 0 // recorded before inodes were
+			case 1:
+				pr.Size, pr.ModTime, pr.Hash = 0, 0, "" // recorded before sizes were
+			}
+			st.Pairs = append(st.Pairs, pr)
+			remoteContent[pr.UID] = key
+			l := model.LocalMsg{Key: key, Flags: f, Keywords: kw, Size: -1, Ino: uint64(i)}
+			if stat {
+				l.Size, l.ModTime = 10, int64(1000+i)
+			}
+			localContent[key] = key
+			gone := false
+			if rng.Float64() < localRate {
+				switch rng.Intn(6) {
+				case 0:
+					l.Flags = randFlags(rng)
+				case 1:
+					l.Keywords = randKw(rng)
+				case 2:
+					gone = true
+				case 3: // saved again by a rename: another inode
+					l.Ino = uint64(1000 + i)
+					if rng.Intn(2) == 0 {
+						localContent[key] = "edited " + key
+					}
+				case 4: // touched or edited in place
+					if stat {
+						l.ModTime++
+					}
+					if rng.Intn(2) == 0 {
+						localContent[key] = "edited " + key
+					}
+				case 5: // gone between listing and stat
+					if stat {
+						l.ModTime = 0
+					}
+				}
+			}
+			if !gone {
+				local = append(local, l)
+			}
 			if rng.Float64() < goneRate {
 				continue // expunged
 			}
-			switch rng.Intn(5) {
-			case 0: // flags changed
-				m := model.RemoteMsg{UID: model.UID(i), Flags: model.Flags(rng.Intn(64)) & model.AllFlags, Keywords: kw}
+			if rng.Intn(5) == 0 { // flags changed
+				m := model.RemoteMsg{UID: model.UID(i), Flags: randFlags(rng), Keywords: kw}
 				if rng.Intn(3) == 0 {
-					m.Keywords = model.NewKeywords(kws[rng.Intn(2)])
+					m.Keywords = randKw(rng)
 				}
 				remote = append(remote, m)
 				changed = append(changed, m)
-			default:
-				remote = append(remote, model.RemoteMsg{UID: model.UID(i), Flags: f, Keywords: kw})
+				continue
 			}
+			remote = append(remote, model.RemoteMsg{UID: model.UID(i), Flags: f, Keywords: kw})
 		}
 		for i := n + 1; i <= n+rng.Intn(4); i++ {
-			m := model.RemoteMsg{UID: model.UID(i), Flags: model.Flags(rng.Intn(64)) & model.AllFlags, Size: 100}
+			m := model.RemoteMsg{UID: model.UID(i), Flags: randFlags(rng), Size: 100}
+			remoteContent[m.UID] = fmt.Sprintf("c%d", rng.Intn(3))
 			remote = append(remote, m)
 			changed = append(changed, m)
+		}
+		if rng.Float64() < localRate {
+			for i := 0; i < 1+rng.Intn(3); i++ {
+				key := fmt.Sprintf("new%d", i)
+				local = append(local, model.LocalMsg{Key: key, Flags: randFlags(rng), Keywords: randKw(rng), Size: -1, Ino: uint64(5000 + i)})
+				localContent[key] = fmt.Sprintf("c%d", rng.Intn(3))
+			}
 		}
 		var uids []model.UID
 		for _, m := range remote {
 			uids = append(uids, m.UID)
 		}
+		// fill reads what the planner asks for, in the executor's order
+		// (editCheck, fingerprint, hash).
+		fill := func(in *Input) *Input {
+			in.Local, in.Remote = slices.Clone(in.Local), slices.Clone(in.Remote)
+			setLocal := func(keys []string, set func(l *model.LocalMsg, c string)) {
+				for _, k := range keys {
+					for i := range in.Local {
+						if in.Local[i].Key == k {
+							set(&in.Local[i], localContent[k])
+						}
+					}
+				}
+			}
+			setRemote := func(uids []model.UID, set func(m *model.RemoteMsg, c string)) {
+				for _, u := range uids {
+					for i := range in.Remote {
+						if in.Remote[i].UID == u {
+							set(&in.Remote[i], remoteContent[u])
+						}
+					}
+				}
+			}
+			setLocal(NeedEditCheck(in), func(l *model.LocalMsg, c string) { l.Hash, l.Fingerprint, l.WireSize = "h"+c, "fp"+c, 10 })
+			ruids, lkeys := NeedFingerprints(in)
+			setRemote(ruids, func(m *model.RemoteMsg, c string) { m.Fingerprint = "fp" + c })
+			setLocal(lkeys, func(l *model.LocalMsg, c string) { l.Fingerprint = "fp" + c })
+			ruids, lkeys = NeedHashes(in)
+			setRemote(ruids, func(m *model.RemoteMsg, c string) { m.Hash = "h" + c })
+			setLocal(lkeys, func(l *model.LocalMsg, c string) { l.Hash = "h" + c })
+			return in
+		}
 		pol := policies[rng.Intn(len(policies))]
 		allow := rng.Intn(2) == 0
-		whole, err := Build(&Input{Folder: "F", State: st, UIDValidity: 1, Remote: remote, Local: local, Policy: pol, AllowMassDelete: allow})
+		whole, err := Build(fill(&Input{Folder: "F", State: st, UIDValidity: 1, Remote: remote, Local: local, Policy: pol, AllowMassDelete: allow}))
 		if err != nil {
 			t.Fatal(err)
 		}
 
+		// The quick pass: what changed on the server (Changes), the
+		// pairs whose files changed or are gone (LocalUnchanged), the
+		// files of no pair.
 		var pairUIDs []model.UID
 		for _, p := range st.Pairs {
 			pairUIDs = append(pairUIDs, p.UID)
@@ -135,22 +232,40 @@ func TestQuickPlanIsTheWholePlan(t *testing.T) {
 		if need || !ok {
 			t.Fatalf("seed %d: Changes: need %v ok %v", seed, need, ok)
 		}
+		localOf := map[string]model.LocalMsg{}
+		for _, l := range local {
+			localOf[l.Key] = l
+		}
 		part := *st
 		part.Pairs = nil
-		var partLocal []model.LocalMsg
+		partRemote := slices.Clone(d.Changed)
+		pairedKeys := map[string]bool{}
 		for _, p := range st.Pairs {
-			if _, found := slices.BinarySearch(d.Load, p.UID); found {
-				part.Pairs = append(part.Pairs, p)
-				partLocal = append(partLocal, local[p.UID-1])
+			pairedKeys[p.Key] = true
+			_, serverChanged := slices.BinarySearch(d.Load, p.UID)
+			l, ok := localOf[p.Key]
+			if !serverChanged && ok && LocalUnchanged(p, l, stat) {
+				continue
+			}
+			part.Pairs = append(part.Pairs, p)
+			if !serverChanged { // unchanged on the server: as the pair says
+				partRemote = append(partRemote, model.RemoteMsg{UID: p.UID, Flags: p.Flags, Keywords: p.Keywords})
 			}
 		}
-		quick, err := Build(&Input{Folder: "F", State: &part, UIDValidity: 1, Remote: d.Changed, Local: partLocal, Policy: pol,
-			AllowMassDelete: allow, TotalPairs: len(st.Pairs)})
+		slices.SortFunc(partRemote, func(a, b model.RemoteMsg) int { return int(a.UID) - int(b.UID) })
+		var partLocal []model.LocalMsg
+		for _, l := range local {
+			if !pairedKeys[l.Key] || slices.ContainsFunc(part.Pairs, func(p model.Pair) bool { return p.Key == l.Key }) {
+				partLocal = append(partLocal, l)
+			}
+		}
+		quick, err := Build(fill(&Input{Folder: "F", State: &part, UIDValidity: 1, Remote: partRemote, Local: partLocal, Policy: pol,
+			AllowMassDelete: allow, TotalPairs: len(st.Pairs)}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(quick, whole) {
-			t.Fatalf("seed %d (policy %+v, allow %v): quick plan\n%+v\nwhole plan\n%+v", seed, pol, allow, quick, whole)
+			t.Fatalf("seed %d (policy %+v, allow %v, stat %v): quick plan\n%+v\nwhole plan\n%+v", seed, pol, allow, stat, quick, whole)
 		}
 	}
 }
