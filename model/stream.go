@@ -396,7 +396,9 @@ func headerFrom(h io.Writer, src io.ReaderAt, size, hdrLen int64) error {
 // than a header of it.
 func SumLocal(r io.ReaderAt, size int64) (fingerprint, hash string, crlfSize int64, err error) {
 	c := canon{sum: sha256.New()}
-	buf := make([]byte, 64<<10)
+	bp := getBuf()
+	defer bufs.Put(bp)
+	buf := *bp
 	for off := int64(0); off < size; {
 		n, rerr := r.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		c.write(buf[:n])
@@ -420,7 +422,9 @@ func HashReader(r io.Reader) (string, error) {
 // header held X-TUID lines (left out of the hash, see normalize.go).
 func HashReaderTUID(r io.Reader) (hash string, tuid bool, err error) {
 	c := canon{sum: sha256.New()}
-	buf := make([]byte, 64<<10)
+	bp := getBuf()
+	defer bufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := r.Read(buf)
 		c.write(buf[:n])
@@ -435,11 +439,19 @@ func HashReaderTUID(r io.Reader) (hash string, tuid bool, err error) {
 }
 
 // crlfReader is NewCRLFReader's reader.
+// bufs holds 64 KiB buffers for reading messages: hashing or uploading
+// hundreds of messages in a run would otherwise allocate (and fault in)
+// a fresh one for each.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
 type crlfReader struct {
 	r       io.Reader
 	prev    byte
 	started bool
 	in, out []byte
+	inBuf   *[]byte // from bufs, holding in and out
 	off     int
 	err     error
 }
@@ -470,19 +482,23 @@ func (c *crlfSeeker) Seek(offset int64, whence int) (int64, error) {
 	if _, err := c.s.Seek(0, io.SeekStart); err != nil {
 		return 0, err
 	}
-	in, out := c.in, c.out
-	c.crlfReader = crlfReader{r: c.crlfReader.r, in: in, out: out[:0]}
+	c.release()
+	c.crlfReader = crlfReader{r: c.crlfReader.r}
 	return 0, nil
 }
 
 func (c *crlfReader) Read(p []byte) (int, error) {
 	for c.off == len(c.out) {
 		if c.err != nil {
+			c.release()
 			return 0, c.err
 		}
-		if c.in == nil {
-			c.in = make([]byte, 32<<10)
-			c.out = make([]byte, 0, 2*len(c.in))
+		if c.inBuf == nil {
+			// One pooled 64 KiB buffer: a third read, the rest for
+			// what it becomes (each LF may gain a CR).
+			c.inBuf = getBuf()
+			b := *c.inBuf
+			c.in, c.out = b[:len(b)/3:len(b)/3], b[len(b)/3:len(b)/3]
 		}
 		n, err := c.r.Read(c.in)
 		c.out, c.off, c.err = c.out[:0], 0, err
@@ -497,4 +513,13 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	n := copy(p, c.out[c.off:])
 	c.off += n
 	return n, nil
+}
+
+// release gives the reader's buffer back once everything is read (a
+// Seek to the start takes another).
+func (c *crlfReader) release() {
+	if c.inBuf != nil {
+		bufs.Put(c.inBuf)
+		c.inBuf, c.in, c.out, c.off = nil, nil, nil, 0
+	}
 }
