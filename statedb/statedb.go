@@ -15,6 +15,7 @@
 package statedb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -43,12 +44,15 @@ var ErrCorrupt = errors.New("the state file is damaged")
 
 var ErrLocked = errors.New("in use by another mailsync (is a sync of this account already running?)")
 
-const schemaVersion = 1
+// schemaVersion 2: pairs in the version 2 encoding, their hashes in the
+// content bucket (pairenc.go); Open converts a state of schema 1.
+const schemaVersion = 2
 
 var (
 	bucketFolders   = []byte("folders")
 	bucketMeta      = []byte("meta")
 	bucketPairs     = []byte("pairs")
+	bucketContent   = []byte("content")
 	bucketIntents   = []byte("intents")
 	bucketDownloads = []byte("downloads")
 	keyVersion      = []byte("version")
@@ -115,14 +119,20 @@ func Open(path string) (d *DB, err error) {
 		if err != nil {
 			return err
 		}
-		if v := b.Get(keyVersion); v != nil && binary.BigEndian.Uint32(v) > schemaVersion {
+		v := b.Get(keyVersion)
+		if v != nil && binary.BigEndian.Uint32(v) > schemaVersion {
 			return fmt.Errorf("written by a newer mailsync (schema %d): upgrade mailsync", binary.BigEndian.Uint32(v))
 		}
-		if err := b.Put(keyVersion, u32(schemaVersion)); err != nil {
+		folders, err := tx.CreateBucketIfNotExists(bucketFolders)
+		if err != nil {
 			return err
 		}
-		_, err = tx.CreateBucketIfNotExists(bucketFolders)
-		return err
+		if v != nil && binary.BigEndian.Uint32(v) < 2 {
+			if err := toSchema2(folders); err != nil {
+				return err
+			}
+		}
+		return b.Put(keyVersion, u32(schemaVersion))
 	})
 	if err != nil {
 		db.Close()
@@ -240,12 +250,18 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 		if pb == nil {
 			return nil
 		}
+		cb := tx.Bucket(bucketFolders).Bucket([]byte(name)).Bucket(bucketContent)
 		for _, u := range uids {
-			v := pb.Get(u32(uint32(u)))
+			k := u32(uint32(u))
+			v := pb.Get(k)
 			if v == nil {
 				continue
 			}
-			p, err := decodePair(v)
+			var c []byte
+			if cb != nil {
+				c = cb.Get(k)
+			}
+			p, err := decodeStored(v, c)
 			if err != nil {
 				return fmt.Errorf("folder %q: corrupt pair entry", name)
 			}
@@ -298,8 +314,23 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 		}
 		if pb := fb.Bucket(bucketPairs); pb != nil && withPairs {
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
+			// The content bucket holds the same UIDs (or fewer): walked
+			// beside the pairs, in the same order.
+			var cc *bolt.Cursor
+			var ck, cv []byte
+			if cb := fb.Bucket(bucketContent); cb != nil {
+				cc = cb.Cursor()
+				ck, cv = cc.First()
+			}
 			err := pb.ForEach(func(k, v []byte) error {
-				p, err := decodePair(v)
+				for cc != nil && ck != nil && bytes.Compare(ck, k) < 0 {
+					ck, cv = cc.Next()
+				}
+				var c []byte
+				if ck != nil && bytes.Equal(ck, k) {
+					c = cv
+				}
+				p, err := decodeStored(v, c)
 				if len(k) != 4 || err != nil {
 					return fmt.Errorf("folder %q: corrupt pair entry", name)
 				}
@@ -506,7 +537,26 @@ func (t *Tx) PutPair(name string, p Pair) error {
 	// rewritten in place at about the same size: full pages rather than
 	// bbolt's default half-full ones halve the pages a Load reads.
 	pb.FillPercent = pairsFillPercent
-	return pb.Put(u32(uint32(p.UID)), encodePair(p))
+	cb, err := t.sub(name, bucketContent)
+	if err != nil {
+		return err
+	}
+	cb.FillPercent = pairsFillPercent
+	return putPair(pb, cb, p)
+}
+
+// putPair writes p in the version 2 encoding into its folder's pairs
+// and content buckets.
+func putPair(pb, cb *bolt.Bucket, p Pair) error {
+	k := u32(uint32(p.UID))
+	pv, cv := encodePair(p)
+	if err := pb.Put(k, pv); err != nil {
+		return err
+	}
+	if cv == nil {
+		return cb.Delete(k)
+	}
+	return cb.Put(k, cv)
 }
 
 // pairsFillPercent is how full bbolt packs the pages of a pairs bucket.
@@ -518,7 +568,17 @@ func (t *Tx) DeletePair(name string, uid model.UID) error {
 	if err != nil {
 		return err
 	}
-	return pb.Delete(u32(uint32(uid)))
+	if err := pb.Delete(u32(uint32(uid))); err != nil {
+		return err
+	}
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	if cb := fb.Bucket(bucketContent); cb != nil {
+		return cb.Delete(u32(uint32(uid)))
+	}
+	return nil
 }
 
 // ResetPairs forgets every pair of the folder (after a UIDVALIDITY change).
@@ -527,9 +587,11 @@ func (t *Tx) ResetPairs(name string) error {
 	if err != nil {
 		return err
 	}
-	if fb.Bucket(bucketPairs) != nil {
-		if err := fb.DeleteBucket(bucketPairs); err != nil {
-			return err
+	for _, b := range [][]byte{bucketPairs, bucketContent} {
+		if fb.Bucket(b) != nil {
+			if err := fb.DeleteBucket(b); err != nil {
+				return err
+			}
 		}
 	}
 	_, err = fb.CreateBucket(bucketPairs)
@@ -618,6 +680,52 @@ func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) (err 
 	})
 	if err != nil {
 		return fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// toSchema2 rewrites every pair of a schema 1 state in the version 2
+// encoding (its hashes in the content bucket), in the transaction that
+// records schema 2: a crash leaves the state as it was.
+func toSchema2(folders *bolt.Bucket) error {
+	var names [][]byte
+	if err := folders.ForEach(func(k, v []byte) error {
+		if v == nil {
+			names = append(names, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range names {
+		fb := folders.Bucket(name)
+		pb := fb.Bucket(bucketPairs)
+		if pb == nil {
+			continue
+		}
+		var pairs []Pair
+		err := pb.ForEach(func(k, v []byte) error {
+			p, err := decodePair(v)
+			if len(k) != 4 || err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			p.UID = model.UID(binary.BigEndian.Uint32(k))
+			pairs = append(pairs, p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		cb, err := fb.CreateBucketIfNotExists(bucketContent)
+		if err != nil {
+			return err
+		}
+		pb.FillPercent, cb.FillPercent = pairsFillPercent, pairsFillPercent
+		for _, p := range pairs {
+			if err := putPair(pb, cb, p); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
