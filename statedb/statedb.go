@@ -250,6 +250,7 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 		if pb == nil {
 			return nil
 		}
+		defer dropPages(d.db, tx)
 		cb := tx.Bucket(bucketFolders).Bucket([]byte(name)).Bucket(bucketContent)
 		for _, u := range uids {
 			k := u32(uint32(u))
@@ -313,6 +314,7 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 			return fmt.Errorf("folder %q: corrupt held-back list", name)
 		}
 		if pb := fb.Bucket(bucketPairs); pb != nil && withPairs {
+			defer dropPages(d.db, tx)
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
 			// The content bucket holds the same UIDs (or fewer): walked
 			// beside the pairs, in the same order.
@@ -379,7 +381,10 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 // returns an error nothing is written.
 func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	defer guard(d.path, d, &err)()
-	err = d.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	err = d.db.Update(func(btx *bolt.Tx) error {
+		defer dropPages(d.db, btx) // the pages the changes went through
+		return fn(&Tx{tx: btx})
+	})
 	if err != nil {
 		return fmt.Errorf("state %s: %w", d.path, err)
 	}
@@ -664,6 +669,7 @@ func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) (err 
 		if pb == nil {
 			return nil
 		}
+		defer dropPages(d.db, tx)
 		return pb.ForEach(func(k, v []byte) error {
 			key, err := pairKey(v)
 			if len(k) != 4 || err != nil {
@@ -714,6 +720,14 @@ func toSchema2(folders *bolt.Bucket) error {
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		// Written afresh in UID order, full pages: values rewritten in
+		// place at half their size would leave the pages half empty.
+		if err := fb.DeleteBucket(bucketPairs); err != nil {
+			return err
+		}
+		if pb, err = fb.CreateBucket(bucketPairs); err != nil {
 			return err
 		}
 		cb, err := fb.CreateBucketIfNotExists(bucketContent)

@@ -1,0 +1,76 @@
+package statedb
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mailsync/mailsync/model"
+)
+
+// rssFileKB is the process's resident file-backed memory (RssFile).
+func rssFileKB(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no RssFile in /proc/self/status")
+	return 0
+}
+
+// TestReadsLeaveNoPagesMapped: walking a folder's pairs (PairSummaries,
+// Load) leaves the state file's pages out of the process's resident
+// memory: 40,000 pairs are about 6 MB of pages, which a run would
+// otherwise keep mapped in to its end.
+func TestReadsLeaveNoPagesMapped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40000
+	pairs := make([]model.Pair, n)
+	for i := range pairs {
+		key := fmt.Sprintf("17000%05d.M%dP%d.host.example.org,S=%d", i, i*7, i*13, 1000+i)
+		pairs[i] = model.Pair{UID: model.UID(i + 1), Key: key, Flags: model.FlagSeen, Size: int64(1000 + i), ModTime: int64(i) << 20,
+			Ino: uint64(i + 1000), Hash: model.ContentHash([]byte(key)), Fingerprint: model.Fingerprint(int64(i), []byte(key))}
+	}
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: pairs}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := rssFileKB(t)
+	count := 0
+	if err := db.PairSummaries("INBOX", func(key []byte, p model.Pair) { count++ }); err != nil || count != n {
+		t.Fatalf("PairSummaries: %d pairs, %v", count, err)
+	}
+	if grew := rssFileKB(t) - before; grew > 1024 {
+		t.Errorf("PairSummaries left %d kB of the state mapped", grew)
+	}
+	st, err := db.Load("INBOX")
+	if err != nil || len(st.Pairs) != n || !reflect.DeepEqual(st.Pairs[n-1], pairs[n-1]) {
+		t.Fatalf("Load: %d pairs, %v", len(st.Pairs), err)
+	}
+	if grew := rssFileKB(t) - before; grew > 1024 {
+		t.Errorf("Load left %d kB of the state mapped", grew)
+	}
+}
