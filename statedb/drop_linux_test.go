@@ -33,7 +33,7 @@ func rssFileKB(t *testing.T) int {
 }
 
 // TestReadsLeaveNoPagesMapped: walking a folder's pairs (PairSummaries,
-// Load) leaves the state file's pages out of the process's resident
+// PairKeys, Load) leaves the state file's pages out of the process's resident
 // memory: 40,000 pairs are about 6 MB of pages, which a run would
 // otherwise keep mapped in to its end.
 func TestReadsLeaveNoPagesMapped(t *testing.T) {
@@ -66,11 +66,30 @@ func TestReadsLeaveNoPagesMapped(t *testing.T) {
 	if grew := rssFileKB(t) - before; grew > 1024 {
 		t.Errorf("PairSummaries left %d kB of the state mapped", grew)
 	}
+	if err := db.PairKeys("INBOX", func(model.UID, []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	if grew := rssFileKB(t) - before; grew > 1024 {
+		t.Errorf("PairKeys left %d kB of the state mapped", grew)
+	}
 	st, err := db.Load("INBOX")
 	if err != nil || len(st.Pairs) != n || !reflect.DeepEqual(st.Pairs[n-1], pairs[n-1]) {
 		t.Fatalf("Load: %d pairs, %v", len(st.Pairs), err)
 	}
 	if grew := rssFileKB(t) - before; grew > 1024 {
 		t.Errorf("Load left %d kB of the state mapped", grew)
+	}
+	// A commit of pairs all over the folder (a batch of flag changes).
+	var some []model.Pair
+	for i := 0; i < n; i += 40 {
+		p := pairs[i]
+		p.Flags |= model.FlagFlagged
+		some = append(some, p)
+	}
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: some}); err != nil {
+		t.Fatal(err)
+	}
+	if grew := rssFileKB(t) - before; grew > 1024 {
+		t.Errorf("a commit of %d pairs left %d kB of the state mapped", len(some), grew)
 	}
 }

@@ -42,10 +42,21 @@ func TestPairEncodingReadsOldRecords(t *testing.T) {
 	if !reflect.DeepEqual(st.Pairs, want) {
 		t.Fatalf("pairs\n got %+v\nwant %+v", st.Pairs, want)
 	}
+	// PairKeys reads the keys of both encodings, in UID order.
+	var keys []string
+	var uids []model.UID
+	if err := db.PairKeys("INBOX", func(uid model.UID, key []byte) {
+		uids, keys = append(uids, uid), append(keys, string(key))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(keys, []string{"old.key:x", full.Key, "new"}) || !reflect.DeepEqual(uids, []model.UID{5, 7, 9}) {
+		t.Fatalf("PairKeys: %v %v", uids, keys)
+	}
 	// PairSummaries reads the keys of both encodings, in UID order, and
 	// each pair without its key, hash and fingerprint.
 	var sums []model.Pair
-	var keys []string
+	keys = nil
 	if err := db.PairSummaries("INBOX", func(key []byte, p model.Pair) {
 		keys, sums = append(keys, string(key)), append(sums, p)
 	}); err != nil {

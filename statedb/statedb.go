@@ -250,7 +250,6 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 		if pb == nil {
 			return nil
 		}
-		defer dropPages(d.db, tx)
 		cb := tx.Bucket(bucketFolders).Bucket([]byte(name)).Bucket(bucketContent)
 		for _, u := range uids {
 			k := u32(uint32(u))
@@ -381,10 +380,18 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 // returns an error nothing is written.
 func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	defer guard(d.path, d, &err)()
+	var pairs int
 	err = d.db.Update(func(btx *bolt.Tx) error {
-		defer dropPages(d.db, btx) // the pages the changes went through
-		return fn(&Tx{tx: btx})
+		tx := &Tx{tx: btx}
+		err := fn(tx)
+		pairs = tx.pairs
+		return err
 	})
+	if err == nil && pairs >= dropAfterPairs {
+		// After the commit, which maps in the pages it frees; in a read
+		// transaction, which keeps bbolt from remapping the file.
+		d.db.View(func(tx *bolt.Tx) error { dropPages(d.db, tx); return nil })
+	}
 	if err != nil {
 		return fmt.Errorf("state %s: %w", d.path, err)
 	}
@@ -495,7 +502,12 @@ func (d *DB) Check() (err error) {
 
 // Tx is a write transaction, valid only inside the function given to
 // Update.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx *bolt.Tx
+	// pairs counts the pairs written or deleted: a transaction that
+	// went through many lets go of the pages it mapped in (Update).
+	pairs int
+}
 
 func (t *Tx) folder(name string) (*bolt.Bucket, error) {
 	if name == "" {
@@ -534,6 +546,7 @@ func (t *Tx) PutPair(name string, p Pair) error {
 	if p.UID == 0 || p.Key == "" {
 		return fmt.Errorf("folder %q: invalid pair (uid %d, key %q)", name, p.UID, p.Key)
 	}
+	t.pairs++
 	pb, err := t.sub(name, bucketPairs)
 	if err != nil {
 		return err
@@ -564,11 +577,20 @@ func putPair(pb, cb *bolt.Bucket, p Pair) error {
 	return cb.Put(k, cv)
 }
 
+// dropAfterPairs is how many pairs a transaction writes or deletes
+// before Update lets go of the pages of the state file it mapped in
+// (dropPages): a batch of downloads or flag changes goes through pages
+// all over a folder's pairs, which would stay in the process's memory
+// to the end of the run; a commit of a few pairs maps in a few pages,
+// which are cheaper to keep than to map in again.
+const dropAfterPairs = 32
+
 // pairsFillPercent is how full bbolt packs the pages of a pairs bucket.
 const pairsFillPercent = 0.95
 
 // DeletePair forgets the pair of uid.
 func (t *Tx) DeletePair(name string, uid model.UID) error {
+	t.pairs++
 	pb, err := t.sub(name, bucketPairs)
 	if err != nil {
 		return err
@@ -655,6 +677,32 @@ func u32(v uint32) []byte {
 	b := make([]byte, 4)
 	binary.BigEndian.PutUint32(b, v)
 	return b
+}
+
+// PairKeys calls fn with the UID and Maildir key of every stored pair of
+// folder name, in UID order, decoding nothing else of the pairs (key is
+// valid only during the call).
+func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.View(func(tx *bolt.Tx) error {
+		pb := pairsBucket(tx, name)
+		if pb == nil {
+			return nil
+		}
+		defer dropPages(d.db, tx)
+		return pb.ForEach(func(k, v []byte) error {
+			key, err := pairKey(v)
+			if len(k) != 4 || err != nil {
+				return fmt.Errorf("folder %q: corrupt pair entry", name)
+			}
+			fn(model.UID(binary.BigEndian.Uint32(k)), key)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return nil
 }
 
 // PairSummaries calls fn with the Maildir key (valid only during the
