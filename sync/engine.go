@@ -126,6 +126,15 @@ type engine struct {
 	// settling counts the Skip records being settled in the background
 	// (recordSkip): the run waits for them before it ends.
 	settling gosync.WaitGroup
+	// planning is held by the quick pass that is reading a folder's
+	// pairs and files and planning them (quickPass): one folder's
+	// summaries and listing in memory at a time, whatever the number of
+	// connections. The rest of a pass (the server's answers, the
+	// transfers) runs beside it.
+	planning chan struct{}
+	// tab is the table of pair summaries of the quick pass holding
+	// planning, kept from folder to folder.
+	tab pairTable
 }
 
 // note logs something done or skipped by design (see Options.Logf).
@@ -169,7 +178,7 @@ func run(ctx context.Context, acct Account, opts Options, dial func(context.Cont
 	if acct.Connections <= 0 {
 		acct.Connections = 3
 	}
-	e := &engine{acct: acct, opts: opts, dial: dial, started: time.Now(), dryNewOnServer: map[string]bool{}}
+	e := &engine{acct: acct, opts: opts, dial: dial, started: time.Now(), dryNewOnServer: map[string]bool{}, planning: make(chan struct{}, 1)}
 	e.sum.Account = acct.Name
 
 	// Log in first: a wrong password or an unreachable server must not

@@ -197,6 +197,9 @@ type State interface {
 	// LoadPairs reads the stored pairs of the given UIDs alone (those
 	// that have one).
 	LoadPairs(name string, uids []model.UID) ([]model.Pair, error)
+	// PairKeys calls fn with the UID and key of every stored pair, in
+	// UID order, decoding nothing else (key is valid during the call).
+	PairKeys(name string, fn func(uid model.UID, key []byte)) error
 	// PairSummaries calls fn with the key (valid during the call) and
 	// the pair of every stored pair, in UID order, each pair without its
 	// Key, Hash and Fingerprint (no string made but its keywords').

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/maildir"
 	"github.com/mailsync/mailsync/model"
 	"github.com/mailsync/mailsync/sync/plan"
@@ -30,7 +31,9 @@ import (
 //   - no two pairs name one key and no key has two files;
 //   - new/ and cur/ kept their mtimes while the pass listed them.
 //
-// Otherwise the pass is a whole one, having changed nothing. The paired
+// Otherwise the pass is a whole one, having changed nothing. One quick
+// pass at a time reads and compares (engine.planning), so that a run
+// holds one folder's summaries and listing at a time. The paired
 // files are stat'ed, one fstatat each while the directory is read, when
 // a whole pass would stat them: the Maildir folder changed since the
 // last in-step run, or the edit check is due.
@@ -62,26 +65,150 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 	if err != nil {
 		return false, false, fmt.Errorf("list messages on the server: %w", err)
 	}
-	var tab pairTable
-	tab.grow(int(status.Messages) + int(status.Messages)/32)
-	if err := r.e.db.PairSummaries(r.name, tab.add); err != nil {
+	select {
+	case r.e.planning <- struct{}{}:
+	case <-ctx.Done():
+		return false, false, ctx.Err()
+	}
+	held := true
+	release := func() {
+		if held {
+			<-r.e.planning
+			held = false
+		}
+	}
+	defer release()
+	var q quickListing
+	var ok bool
+	if !stat {
+		var unproven bool
+		ok, unproven, err = r.listServerChanged(ctx, st, status, changed, pre, &q)
+		if unproven {
+			// A file of no pair (kept under pull, say): every file is
+			// compared with its pair instead.
+			ok, err = r.listChanged(ctx, st, status, changed, pre, false, &q)
+		}
+	} else {
+		ok, err = r.listChanged(ctx, st, status, changed, pre, true, &q)
+	}
+	if err != nil || !ok {
 		return false, false, err
 	}
-	tab.index()
-	if tab.dupKey {
+	release()
+	r.status, r.kwRule = status, r.c.KeywordRule()
+	r.readAt, r.pre = readAt, pre
+	again, err = r.planAndApply(ctx, q.st, q.remote, q.entries, q.total)
+	if errors.Is(err, errNotQuick) {
 		return false, false, nil
 	}
-	pairUIDs := tab.uids()
+	if err == nil {
+		r.sum.QuickPasses++
+	}
+	return again, true, err
+}
+
+// quickListing is what a quick pass plans: the state with the pairs of
+// the messages changed on either side, those messages on the server and
+// their files, and the folder's number of pairs.
+type quickListing struct {
+	st      *model.FolderState
+	remote  []model.RemoteMsg
+	entries []maildir.Entry
+	total   int
+}
+
+// serverDelta works out what changed on the server from the pairs' UIDs
+// (plan.Changes), asking the server for its UIDs when the counts say
+// something was expunged. ok is false when the folder must be listed in
+// full.
+func (r *folderRun) serverDelta(ctx context.Context, pairUIDs []model.UID, changed []model.RemoteMsg, status model.FolderStatus) (plan.ServerDelta, bool, error) {
 	d, needUIDs, ok := plan.Changes(pairUIDs, changed, nil, false, status.Messages)
 	if needUIDs {
 		uids, err := r.c.UIDs(ctx)
 		if err != nil {
-			return false, false, fmt.Errorf("list messages on the server: %w", err)
+			return d, false, fmt.Errorf("list messages on the server: %w", err)
 		}
 		d, _, ok = plan.Changes(pairUIDs, changed, uids, true, status.Messages)
 	}
-	if !ok {
+	return d, ok, nil
+}
+
+// listServerChanged lists a quick pass when the Maildir folder is as
+// the last in-step run left it (its directories have the recorded
+// mtimes) and no edit check is due: only the server changed, so the
+// pass needs the pairs and files of the messages it changed alone. The
+// pairs' keys are read but not decoded, and the folder is proved to
+// hold exactly one file per pair and nothing else (the set of its files'
+// keys equals the set of the pairs' keys, compared as keyed-hash sums);
+// otherwise ok is false, and unproven says it was that proof which
+// failed (listChanged can still list the pass).
+func (r *folderRun) listServerChanged(ctx context.Context, st *model.FolderState, status model.FolderStatus, changed []model.RemoteMsg, pre [2]int64, q *quickListing) (ok, unproven bool, err error) {
+	var pairUIDs []model.UID
+	var pairKeys nameset.Set
+	if err := r.e.db.PairKeys(r.name, func(uid model.UID, key []byte) {
+		pairUIDs = append(pairUIDs, uid)
+		pairKeys.AddBytes(key)
+	}); err != nil {
+		return false, false, err
+	}
+	d, ok, err := r.serverDelta(ctx, pairUIDs, changed, status)
+	if err != nil || !ok {
+		return false, false, err
+	}
+	pairs, err := r.e.db.LoadPairs(r.name, d.Load)
+	if err != nil {
+		return false, false, err
+	}
+	if len(pairs) != len(d.Load) {
+		return false, false, nil // changed since PairKeys: only this process writes it, but be sure
+	}
+	want := make(map[string]bool, len(pairs))
+	for _, p := range pairs {
+		want[p.Key] = true
+	}
+	var fileKeys nameset.Set
+	entries, err := r.f.ListSome(func() { fileKeys = nameset.Set{} }, func(v *maildir.FileView) bool {
+		fileKeys.AddBytes(v.Key)
+		return want[string(v.Key)]
+	})
+	if err != nil {
+		return false, false, err
+	}
+	if stampNanos(r.f.ChangeStamp()) != pre {
 		return false, false, nil
+	}
+	if fileKeys != pairKeys {
+		return false, true, nil
+	}
+	st.Pairs = pairs
+	*q = quickListing{st: st, remote: d.Changed, entries: entries, total: len(pairUIDs)}
+	return true, false, nil
+}
+
+// listChanged lists a quick pass when the Maildir folder changed since
+// the last in-step run (or its edit check is due; then stat is set), or
+// holds a file of no pair: every file is compared with its pair's
+// summary as the directories are read (plan.LocalUnchanged, with a stat
+// of each paired file when stat is set), and the pass
+// plans the files that differ, those of no pair, the pairs whose file
+// is gone, and the messages the server changed. ok is false when two
+// pairs or two files have one key, or the directories changed while
+// they were read.
+func (r *folderRun) listChanged(ctx context.Context, st *model.FolderState, status model.FolderStatus, changed []model.RemoteMsg, pre [2]int64, stat bool, q *quickListing) (bool, error) {
+	tab := &r.e.tab
+	tab.reset()
+	tab.grow(int(status.Messages) + int(status.Messages)/32)
+	if err := r.e.db.PairSummaries(r.name, tab.add); err != nil {
+		return false, err
+	}
+	tab.index()
+	if tab.dupKey {
+		return false, nil
+	}
+	pairUIDs := tab.uids()
+	d, ok, err := r.serverDelta(ctx, pairUIDs, changed, status)
+	if err != nil || !ok {
+		return false, err
 	}
 	for _, u := range d.Load {
 		if i, found := slices.BinarySearch(pairUIDs, u); found {
@@ -90,7 +217,7 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 	}
 	kw, err := r.f.Keywords()
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	dupFile := false
 	start := func() {
@@ -119,17 +246,17 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 		if stat {
 			l.Size, l.ModTime, _ = v.Stat()
 		}
-		if plan.LocalUnchanged(e.pair(), l, stat) {
+		if plan.LocalUnchanged(tab.pair(e), l, stat) {
 			return false
 		}
 		e.local = true
 		return true
 	})
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	if dupFile || stampNanos(r.f.ChangeStamp()) != pre {
-		return false, false, nil
+		return false, nil
 	}
 	var load []model.UID
 	for _, e := range tab.ents {
@@ -139,10 +266,10 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 	}
 	pairs, err := r.e.db.LoadPairs(r.name, load)
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	if len(pairs) != len(load) {
-		return false, false, nil // changed since PairSummaries: only this process writes it, but be sure
+		return false, nil // changed since PairSummaries: only this process writes it, but be sure
 	}
 	st.Pairs = pairs
 	// The server's side of the messages planned: what CHANGEDSINCE
@@ -155,16 +282,8 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 		}
 	}
 	slices.SortFunc(remote, func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) })
-	r.status, r.kwRule = status, r.c.KeywordRule()
-	r.readAt, r.pre = readAt, pre
-	again, err = r.planAndApply(ctx, st, remote, entries, len(pairUIDs))
-	if errors.Is(err, errNotQuick) {
-		return false, false, nil
-	}
-	if err == nil {
-		r.sum.QuickPasses++
-	}
-	return again, true, err
+	*q = quickListing{st: st, remote: remote, entries: entries, total: len(pairUIDs)}
+	return true, nil
 }
 
 // indexOfUID returns the index of u in uids (sorted), which holds it.
