@@ -682,27 +682,11 @@ func u32(v uint32) []byte {
 // PairKeys calls fn with the UID and Maildir key of every stored pair of
 // folder name, in UID order, decoding nothing else of the pairs (key is
 // valid only during the call).
-func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err error) {
-	defer guard(d.path, d, &err)()
-	err = d.db.View(func(tx *bolt.Tx) error {
-		pb := pairsBucket(tx, name)
-		if pb == nil {
-			return nil
-		}
-		defer dropPages(d.db, tx)
-		return pb.ForEach(func(k, v []byte) error {
-			key, err := pairKey(v)
-			if len(k) != 4 || err != nil {
-				return fmt.Errorf("folder %q: corrupt pair entry", name)
-			}
-			fn(model.UID(binary.BigEndian.Uint32(k)), key)
-			return nil
-		})
+func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) error {
+	return d.walkPairs(name, func(uid model.UID, key, _ []byte) error {
+		fn(uid, key)
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("state %s: %w", d.path, err)
-	}
-	return nil
 }
 
 // PairSummaries calls fn with the Maildir key (valid only during the
@@ -710,7 +694,21 @@ func (d *DB) PairKeys(name string, fn func(uid model.UID, key []byte)) (err erro
 // the pair without its Key, Hash and Fingerprint: what a quick pass
 // compares with the folder's files, with no string made but the
 // keywords'.
-func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) (err error) {
+func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) error {
+	return d.walkPairs(name, func(uid model.UID, key, v []byte) error {
+		p, err := decodeSummary(v)
+		if err != nil {
+			return fmt.Errorf("folder %q: corrupt pair entry", name)
+		}
+		p.UID = uid
+		fn(key, p)
+		return nil
+	})
+}
+
+// walkPairs calls fn with the UID, key and value of every stored pair of
+// folder name, in UID order, and then lets go of the pages it mapped in.
+func (d *DB) walkPairs(name string, fn func(uid model.UID, key, v []byte) error) (err error) {
 	defer guard(d.path, d, &err)()
 	err = d.db.View(func(tx *bolt.Tx) error {
 		pb := pairsBucket(tx, name)
@@ -723,13 +721,7 @@ func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) (err 
 			if len(k) != 4 || err != nil {
 				return fmt.Errorf("folder %q: corrupt pair entry", name)
 			}
-			p, err := decodeSummary(v)
-			if err != nil {
-				return fmt.Errorf("folder %q: corrupt pair entry", name)
-			}
-			p.UID = model.UID(binary.BigEndian.Uint32(k))
-			fn(key, p)
-			return nil
+			return fn(model.UID(binary.BigEndian.Uint32(k)), key, v)
 		})
 	})
 	if err != nil {
