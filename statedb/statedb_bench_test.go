@@ -56,6 +56,36 @@ func BenchmarkLoad(b *testing.B) {
 
 // BenchmarkCommit writes changes to a folder of 60,000 pairs: 1% of its
 // pairs (a delta run), and all of them (an initial run of that folder).
+// BenchmarkPairSummaries and BenchmarkPairKeys are the walks of a quick
+// pass over the same pairs as BenchmarkLoad.
+func BenchmarkPairSummaries(b *testing.B) {
+	benchmarkWalk(b, func(d *DB, count func()) error {
+		return d.PairSummaries("INBOX", func([]byte, model.Pair) { count() })
+	})
+}
+
+// BenchmarkPairKeys: see BenchmarkPairSummaries.
+func BenchmarkPairKeys(b *testing.B) {
+	benchmarkWalk(b, func(d *DB, count func()) error {
+		return d.PairKeys("INBOX", func(model.UID, []byte) { count() })
+	})
+}
+
+func benchmarkWalk(b *testing.B, walk func(d *DB, count func()) error) {
+	d := benchDB(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		if err := walk(d, func() { n++ }); err != nil {
+			b.Fatal(err)
+		}
+		if n != benchPairs {
+			b.Fatalf("walked %d pairs, want %d", n, benchPairs)
+		}
+	}
+}
+
 func BenchmarkCommit(b *testing.B) {
 	for _, c := range []struct {
 		name string
