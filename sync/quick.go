@@ -240,8 +240,15 @@ func (r *folderRun) listChanged(ctx context.Context, st *model.FolderState, stat
 			return true
 		}
 		l := model.LocalMsg{Flags: v.Flags, Ino: v.Ino}
-		if hasKeywordLetters(v.Info) {
-			l.Keywords = model.NewKeywords(kw.NamesOf(string(v.Info))...)
+		if n := keywordLetters(v.Info); n > 0 {
+			names := kw.NamesOf(string(v.Info))
+			if len(names) != n {
+				// A letter the keyword map does not name: planned,
+				// as the pass may give it a name (prepareKeywords).
+				e.local = true
+				return true
+			}
+			l.Keywords = model.NewKeywords(names...)
 		}
 		if stat {
 			l.Size, l.ModTime, _ = v.Stat()
@@ -292,15 +299,16 @@ func indexOfUID(uids []model.UID, u model.UID) int {
 	return i
 }
 
-// hasKeywordLetters reports whether a file name's info part has a
-// keyword letter (a to z).
-func hasKeywordLetters(info []byte) bool {
+// keywordLetters counts the keyword letters (a to z) of a file name's
+// info part.
+func keywordLetters(info []byte) int {
+	n := 0
 	for _, c := range info {
 		if c >= 'a' && c <= 'z' {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // oneSidedKeyword reports whether a Maildir message carries a keyword
