@@ -188,6 +188,7 @@ func decodePairAs(v []byte, whole bool) (model.Pair, error) {
 	if whole {
 		sv = string(v)
 	}
+	v = v[:len(v):len(v)] // (for field's offsets: nothing past v's end)
 	rest := v[2:]
 	bad := false
 	uvarint := func() uint64 {
@@ -199,36 +200,27 @@ func decodePairAs(v []byte, whole bool) (model.Pair, error) {
 		rest = rest[n:]
 		return x
 	}
-	str := func() string {
+	// field reads a uvarint length and that many bytes (a slice of v,
+	// which runs to v's end: its offset in v is len(v)-cap).
+	field := func() []byte {
 		l := uvarint()
 		if bad || l > uint64(len(rest)) {
 			bad = true
+			return nil
+		}
+		f := rest[:l]
+		rest = rest[l:]
+		return f
+	}
+	sub := func(f []byte) string {
+		if !whole {
 			return ""
 		}
-		off := len(v) - len(rest)
-		var s string
-		if whole {
-			s = sv[off : off+int(l)]
-		} else if l > 0 {
-			s = "-" // not made (an empty key reads as corrupt below)
-		}
-		rest = rest[l:]
-		return s
+		off := len(v) - cap(f)
+		return sv[off : off+len(f)]
 	}
-	kwStr := func() string {
-		if whole {
-			return str()
-		}
-		l := uvarint()
-		if bad || l > uint64(len(rest)) {
-			bad = true
-			return ""
-		}
-		s := string(rest[:l])
-		rest = rest[l:]
-		return s
-	}
-	p.Key = str()
+	key := field()
+	p.Key = sub(key)
 	p.Size = int64(uvarint())
 	if !bad {
 		mt, n := binary.Varint(rest)
@@ -238,26 +230,25 @@ func decodePairAs(v []byte, whole bool) (model.Pair, error) {
 			p.ModTime, rest = mt, rest[n:]
 		}
 	}
-	p.Hash = str()
-	p.Fingerprint = str()
-	if !whole {
-		p.Hash, p.Fingerprint = "", ""
-	}
+	p.Hash = sub(field())
+	p.Fingerprint = sub(field())
 	nk := uvarint()
 	if nk > uint64(len(rest)) {
 		bad = true
 	}
 	for i := uint64(0); i < nk && !bad; i++ {
-		p.Keywords = append(p.Keywords, kwStr())
+		f := field()
+		if whole {
+			p.Keywords = append(p.Keywords, sub(f))
+		} else {
+			p.Keywords = append(p.Keywords, string(f))
+		}
 	}
 	if !bad && len(rest) > 0 {
 		p.Ino = uvarint()
 	}
-	if bad || p.Key == "" {
+	if bad || len(key) == 0 {
 		return model.Pair{}, errPairEncoding
-	}
-	if !whole {
-		p.Key = ""
 	}
 	return p, nil
 }
