@@ -88,6 +88,17 @@ func TestFolderQueueHeldFolderIsTaken(t *testing.T) {
 	q = newFolderQueue(context.Background())
 	var mu gosync.Mutex
 	seen := map[string]int{}
+	drain := func() {
+		for {
+			name, ok := q.take(false)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			seen[name]++
+			mu.Unlock()
+		}
+	}
 	var wg gosync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -98,30 +109,14 @@ func TestFolderQueueHeldFolderIsTaken(t *testing.T) {
 				return
 			}
 			q.release(name)
-			for {
-				name, ok := q.take(false)
-				if !ok {
-					return
-				}
-				mu.Lock()
-				seen[name]++
-				mu.Unlock()
-			}
+			drain()
 		}()
 	}
 	for i := 0; i < 200; i++ {
 		q.put(string(rune('A'+i%26))+string(rune('a'+i/26)), uint32(i%7))
 	}
 	q.close()
-	for {
-		name, ok := q.take(false)
-		if !ok {
-			break
-		}
-		mu.Lock()
-		seen[name]++
-		mu.Unlock()
-	}
+	drain()
 	wg.Wait()
 	if len(seen) != 200 {
 		t.Fatalf("%d folders synced, want 200", len(seen))
