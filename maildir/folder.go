@@ -43,6 +43,50 @@ type Folder struct {
 	// deferSync: SetFlags, SetInfo and Remove leave the directory fsync
 	// to SyncDirs (DeferDirSync).
 	deferSync bool
+	// watch, between Watch and Unwatch (or Unchanged): the inotify
+	// watch on new/ and cur/ and the events our own changes make
+	// (watch_linux.go); nil when the folder cannot be watched.
+	watch *watch
+}
+
+// Watch starts watching new/ and cur/ for changes, so that Unchanged
+// can tell that nobody but this Folder changed them without reading
+// them again (watch_linux.go). Where the folder cannot be watched
+// (another system, a network file system, no inotify instance left)
+// Unchanged reads them. Unchanged ends the watch, as Unwatch does.
+func (f *Folder) Watch() {
+	w := startWatch(f.path)
+	f.mu.Lock()
+	old := f.watch
+	f.watch = w
+	f.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+}
+
+// Unwatch ends Watch's watch, if any.
+func (f *Folder) Unwatch() {
+	if w := f.takeWatch(); w != nil {
+		w.close()
+	}
+}
+
+func (f *Folder) takeWatch() *watch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.watch
+	f.watch = nil
+	return w
+}
+
+// expect notes a change of our own in new/ or cur/ for the watch.
+func (f *Folder) expect(dir string, in bool, name string) {
+	f.mu.Lock()
+	if f.watch != nil {
+		f.watch.expect(dir, in, name)
+	}
+	f.mu.Unlock()
 }
 
 // DeferDirSync makes SetFlags, SetInfo and Remove skip their directory
@@ -378,6 +422,7 @@ func (f *Folder) Remove(key string) error {
 			return f.errorf("remove %s: %w", key, err)
 		}
 		f.forget(key)
+		f.expect(e.Dir, false, e.Name)
 		if err := f.syncDirNow(e.Dir); err != nil {
 			return f.errorf("%w", err)
 		}

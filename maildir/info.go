@@ -40,6 +40,8 @@ func (f *Folder) setInfo(key string, newInfo func(old string) string) (Entry, er
 			return Entry{}, f.errorf("set flags of %s: %w", key, err)
 		}
 		f.remember(key, to)
+		f.expect(e.Dir, false, e.Name)
+		f.expect(to.dir, true, to.name)
 		if err := f.syncDirNow(to.dir); err != nil {
 			return Entry{}, f.errorf("%w", err)
 		}
@@ -78,6 +80,8 @@ func (f *Folder) MoveToCur(key string) (Entry, error) {
 			return Entry{}, f.errorf("move %s to cur: %w", key, err)
 		}
 		f.remember(key, to)
+		f.expect(e.Dir, false, e.Name)
+		f.expect(to.dir, true, to.name)
 		e.Dir, e.Name = to.dir, to.name
 		return e, nil
 	}
@@ -273,6 +277,7 @@ func (s *Staged) Deliver(flags model.Flags, keywords string) (Entry, error) {
 		return Entry{}, s.f.errorf("deliver %s: %w", s.key, err)
 	}
 	s.f.remember(s.key, l)
+	s.f.expect(l.dir, true, l.name)
 	return makeEntry(s.key, l, s.fi), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/model"
@@ -80,6 +81,9 @@ func (f *Folder) setIndex(ents []Entry, others [2]nameset.Set) {
 	f.index = idx
 	f.others = others
 	f.surprised = false
+	if f.watch != nil {
+		f.watch.listed = true
+	}
 	f.mu.Unlock()
 }
 
@@ -331,16 +335,33 @@ func (f *Folder) surprise() {
 // Unchanged reports whether new/ and cur/ hold exactly the files the
 // last List found, changed only by this Folder's own Deliver, SetFlags
 // and Remove since: same keys, same names (flags and keywords), same
-// directories. It reads the directories again (no stat per file). It
-// is false when no List was made, or when a lookup since found a file
-// moved, gone or new (another program's doing). The sync engine uses it
-// to learn that nobody changed a folder while it synced it.
+// directories. It reads the directories again (no stat per file),
+// unless the folder was watched (Watch) since before the listing and
+// every change seen since is one of this Folder's own. It is false when
+// no List was made, or when a lookup since found a file moved, gone or
+// new (another program's doing). It ends the watch. The sync engine uses
+// it to learn that nobody changed a folder while it synced it.
 func (f *Folder) Unchanged() (bool, error) {
+	w := f.takeWatch()
+	if w != nil {
+		defer w.close()
+	}
 	f.mu.Lock()
 	if f.index == nil || f.surprised {
 		f.mu.Unlock()
 		return false, nil
 	}
+	if w != nil && w.listed {
+		// Watched since before the listing: when every change the
+		// kernel saw is one of ours, the directories hold what the
+		// listing found plus those changes.
+		f.mu.Unlock()
+		if w.drain(f.path) {
+			return true, nil
+		}
+		f.mu.Lock()
+	}
+	unchangedReads.Add(1)
 	// What the directories should hold, as sets of names: counted and
 	// summed by two keyed hashes, so that the sets compare in any
 	// order, with no string built or sorted per file (a folder of tens
@@ -390,6 +411,10 @@ func (f *Folder) Unchanged() (bool, error) {
 		return !vanished && gotNew == wantNew && gotCur == wantCur, nil
 	}
 }
+
+// unchangedReads counts the times Unchanged read the directories (for
+// tests).
+var unchangedReads atomic.Int64
 
 // messageSet reads the names of the message files in dir ("new" or
 // "cur") as listTyped takes them (no dotfiles, regular files only) into

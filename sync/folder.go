@@ -85,6 +85,9 @@ type folderRun struct {
 	// of its uploads and how many messages it expunged.
 	passUploaded []model.UID
 	passExpunged int
+	// settling: settleLocal runs (or will) beside the next folder; it
+	// ends the folder's watch.
+	settling bool
 }
 
 // syncFolder syncs one folder. It may run up to maxPasses times over:
@@ -115,6 +118,14 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 	// the commit that records them (SyncDirs), not one fsync each.
 	f.DeferDirSync()
 	r := &folderRun{e: e, c: c, name: name, f: f, sum: sum, unconfirmed: map[string]bool{}, refused: refused}
+	// Watched from before the first listing, so that settleLocal can
+	// learn that nobody else changed the folder without reading it again.
+	f.Watch()
+	defer func() {
+		if !r.settling {
+			f.Unwatch()
+		}
+	}()
 	r.checkEdits, r.checked, r.recorded = e.editCheckDue(name)
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {

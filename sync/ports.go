@@ -136,8 +136,13 @@ type LocalFolder interface {
 	ChangeStamp() maildir.Stamp
 	// Unchanged reports whether the folder holds exactly what the last
 	// List found plus this process's own Deliver, SetFlags and Remove
-	// since (no other program changed it).
+	// since (no other program changed it). It ends a watch.
 	Unchanged() (bool, error)
+	// Watch starts watching the folder's directories, before the
+	// listing, so that Unchanged need not read them again; Unwatch ends
+	// the watch.
+	Watch()
+	Unwatch()
 	// Lookup finds a message by key.
 	Lookup(key string) (maildir.Entry, error)
 	// Open opens a message's file by key (its content as stored, LF

@@ -153,6 +153,7 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 		// runs beside the connection's next folder; the run waits for
 		// it before it ends (engine.settling).
 		r.e.settling.Add(1)
+		r.settling = true
 		go func() {
 			defer r.e.settling.Done()
 			rec := r.settleLocal(ctx)
@@ -223,6 +224,7 @@ func (r *folderRun) commitMeta() error {
 // Otherwise (or on any error) the record is zero and the next run syncs
 // the folder in full.
 func (r *folderRun) settleLocal(ctx context.Context) plan.SkipRecord {
+	defer r.f.Unwatch()
 	now := stampNanos(r.f.ChangeStamp())
 	latest := max(now[0], now[1])
 	if latest <= 0 || plan.MtimeMargin(latest) > plan.FineMtimeMargin {
