@@ -37,11 +37,13 @@ import (
 
 // watch is an inotify instance on a folder's new/ and cur/.
 type watch struct {
-	fd     int
-	wd     [2]int32 // new/, cur/
-	want   map[watchEvent]int
-	broken bool // an event that is not one of ours, or the queue overflowed
-	listed bool // the folder was listed while watched (setIndex)
+	fd      int
+	wd      [2]int32 // new/, cur/
+	want    map[watchEvent]int
+	broken  bool // an event that is not one of ours, or the queue overflowed
+	pending int  // changes noted since the queue was last read
+	buf     []byte
+	listed  bool // the folder was listed while watched (setIndex)
 }
 
 // watchEvent is a name appearing in (in) or leaving (!in) new/ (dir 0)
@@ -89,10 +91,25 @@ func startWatch(path string) *watch {
 }
 
 // expect notes one of our own changes: name appeared in (in) or left
-// dir ("new" or "cur").
+// dir ("new" or "cur"). Its event is queued by then (the kernel queues
+// it before the rename, link or unlink returns): every expectBatch
+// changes, the queue is read and matched, so that a pass that delivers
+// tens of thousands of messages neither holds all their names nor
+// overflows the queue (fs.inotify.max_queued_events, 16384 by default).
 func (w *watch) expect(dir string, in bool, name string) {
+	if w.broken {
+		return
+	}
 	w.want[watchEvent{dirIndex(dir), in, name}]++
+	if w.pending++; w.pending >= expectBatch {
+		w.pending = 0
+		w.read()
+	}
 }
+
+// expectBatch is how many changes of our own are noted before the queue
+// is read.
+const expectBatch = 256
 
 func dirIndex(dir string) uint8 {
 	if dir == "cur" {
@@ -111,9 +128,17 @@ func (w *watch) drain(path string) bool {
 			return false
 		}
 	}
-	buf := make([]byte, 64<<10)
+	w.read()
+	return !w.broken && len(w.want) == 0
+}
+
+// read matches the events queued so far.
+func (w *watch) read() {
+	if w.buf == nil {
+		w.buf = make([]byte, 64<<10)
+	}
 	for !w.broken {
-		n, err := unix.Read(w.fd, buf)
+		n, err := unix.Read(w.fd, w.buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -124,9 +149,11 @@ func (w *watch) drain(path string) bool {
 			w.broken = true
 			break
 		}
-		w.events(buf[:n])
+		w.events(w.buf[:n])
 	}
-	return !w.broken && len(w.want) == 0
+	if w.broken {
+		w.want = nil // no longer needed: Unchanged reads the directories
+	}
 }
 
 // events matches a buffer of inotify_event records.

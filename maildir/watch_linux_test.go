@@ -174,3 +174,39 @@ func TestWatchEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchManyChanges: a watch reads its queue as the changes come, so
+// that a pass of many deliveries and renames holds few names and never
+// overflows the kernel's queue.
+func TestWatchManyChanges(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	f.Watch()
+	if _, err := f.List(); err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for i := 0; i < 3*expectBatch+7; i++ {
+		en, err := f.Deliver([]byte("Subject: x\n\nbody\n"), 0, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if _, err := f.SetFlags(en.Key, model.FlagSeen); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.mu.Lock()
+		most = max(most, len(f.watch.want))
+		f.mu.Unlock()
+	}
+	if most > expectBatch {
+		t.Errorf("the watch held %d names at once, want at most %d", most, expectBatch)
+	}
+	before := unchangedReads.Load()
+	if ok, err := f.Unchanged(); !ok || err != nil {
+		t.Fatalf("Unchanged = %v, %v", ok, err)
+	}
+	if unchangedReads.Load() != before {
+		t.Error("Unchanged read the directories")
+	}
+}
