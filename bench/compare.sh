@@ -14,8 +14,9 @@
 #   initial        first download of N messages
 #   noop           nothing changed (BENCH_REPEAT runs, interleaved; median)
 #   server-delta   another client changed flags of pct/2 % and added pct/2 %
+#                  (BENCH_REPEAT times, each followed by a run of each tool; median)
 #   local-delta    the user toggled \Seen on pct/2 % of the files (renames)
-#                  and pct/2 % new files appeared in new/
+#                  and pct/2 % new files appeared in new/ (BENCH_REPEAT times)
 #   initial-N/10, noop-N/10   the same on a tenth of the corpus: does the
 #                  cost of a no-op grow with the number of messages?
 #
@@ -200,24 +201,34 @@ export BENCH_PASSWORD=$PASS
 RES="$W"/results LOG="$W"/clients.log
 : >"$RES"
 
-run() { # run STEP SIZE: mailsync, then mbsync
-  local step=$1 size=$2
-  "$BT" measure -label "$step/mailsync" -out "$RES" -log "$LOG" -- \
-    "$W"/bin/mailsync -q -c "$W/c/$size/mailsync/config.toml" sync bench
-  HOME="$W/c/$size/mbsync" "$BT" measure -label "$step/mbsync" -out "$RES" -log "$LOG" -- \
-    "$MBSYNC" -q -c "$W/c/$size/mbsync/mbsyncrc" -a
+run_ms() { # run_ms STEP SIZE
+  "$BT" measure -label "$1/mailsync" -out "$RES" -log "$LOG" -- \
+    "$W"/bin/mailsync -q -c "$W/c/$2/mailsync/config.toml" sync bench
+}
+run_mb() {
+  HOME="$W/c/$2/mbsync" "$BT" measure -label "$1/mbsync" -out "$RES" -log "$LOG" -- \
+    "$MBSYNC" -q -c "$W/c/$2/mbsync/mbsyncrc" -a
+}
+run() { # run STEP SIZE [I]: both tools, mailsync first unless I is odd
+  if [ $(( ${3:-0} % 2 )) = 1 ]; then run_mb "$1" "$2"; run_ms "$1" "$2"; else run_ms "$1" "$2"; run_mb "$1" "$2"; fi
 }
 
+# Each repeated step alternates which tool goes first; a delta step makes
+# the same changes anew on both sides before each of its runs.
 run initial big
-for _ in $(seq "$R"); do run noop big; done
-"$BT" server-delta -addr "$ADDR" -user ms -pass "$PASS" -pct "$PCT" -seed 2
-"$BT" server-delta -addr "$ADDR" -user mb -pass "$PASS" -pct "$PCT" -seed 2
-run server-delta big
-"$BT" local-delta -maildir "$W/c/big/mailsync/Maildir" -pct "$PCT" -seed 3
-"$BT" local-delta -maildir "$W/c/big/mbsync/Maildir" -pct "$PCT" -seed 3
-run local-delta big
+for i in $(seq "$R"); do run noop big "$i"; done
+for i in $(seq "$R"); do
+  "$BT" server-delta -addr "$ADDR" -user ms -pass "$PASS" -pct "$PCT" -seed $((20 + i))
+  "$BT" server-delta -addr "$ADDR" -user mb -pass "$PASS" -pct "$PCT" -seed $((20 + i))
+  run server-delta big "$i"
+done
+for i in $(seq "$R"); do
+  "$BT" local-delta -maildir "$W/c/big/mailsync/Maildir" -pct "$PCT" -seed $((30 + i))
+  "$BT" local-delta -maildir "$W/c/big/mbsync/Maildir" -pct "$PCT" -seed $((30 + i))
+  run local-delta big "$i"
+done
 run "initial-N/10" small
-for _ in $(seq "$R"); do run "noop-N/10" small; done
+for i in $(seq "$R"); do run "noop-N/10" small "$i"; done
 
 count() { find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
 echo "messages at the end: mailsync's Maildir $(count "$W/c/big/mailsync/Maildir"), mbsync's $(count "$W/c/big/mbsync/Maildir")"

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/mailsync/mailsync/internal/nameset"
 	"github.com/mailsync/mailsync/model"
@@ -81,9 +82,52 @@ func (f *Folder) setIndex(ents []Entry, others [2]nameset.Set) {
 	f.index = idx
 	f.others = others
 	f.surprised = false
+	f.partial = false
 	if f.watch != nil {
 		f.watch.listed = true
 	}
+	f.mu.Unlock()
+}
+
+// FindFile returns the file of message key where a Maildir writer puts
+// a message of these flags and keyword letters: cur/<key>:2,<letters in
+// ASCII order>, or new/<key> when there are none (as Deliver and
+// SetFlags name it). It makes one lstat per name it tries and reads no
+// directory; false when no such file is there (it may have another
+// name). The entry is as List gives it: Size from the name's ",S=" or
+// -1, no ModTime, and the inode number.
+func (f *Folder) FindFile(key string, flags model.Flags, keywordLetters string) (Entry, bool) {
+	if !validKey(key) {
+		return Entry{}, false
+	}
+	info := sortedUnique([]byte(flags.Letters() + keywordLetters))
+	tries := []loc{{"cur", key + infoSep + info}, {"new", key + infoSep + info}}
+	if info == "" {
+		tries = []loc{{"new", key}, {"cur", key + infoSep}}
+	}
+	for _, l := range tries {
+		if e, ok := f.stat(key, l); ok {
+			e.Size, e.ModTime = sizeField(key), time.Time{}
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// SetKnown is for a caller that knows what the folder holds without
+// listing it (the sync engine's record of how its last run left the
+// folder, whose directories kept their mtimes since): ents, found by
+// FindFile, are the files it works on, which Lookup, SetFlags and
+// Remove find without reading the directories. The folder must be
+// watched (Watch) since before the caller read the mtimes: Unchanged
+// then answers from the watch alone, and is false when the watch saw
+// another program's change (there is no listing to compare with).
+func (f *Folder) SetKnown(ents []Entry) {
+	ents = slices.Clone(ents)
+	slices.SortFunc(ents, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	f.setIndex(ents, [2]nameset.Set{})
+	f.mu.Lock()
+	f.partial = true
 	f.mu.Unlock()
 }
 
@@ -360,6 +404,10 @@ func (f *Folder) Unchanged() (bool, error) {
 			return true, nil
 		}
 		f.mu.Lock()
+	}
+	if f.partial {
+		f.mu.Unlock()
+		return false, nil // SetKnown: nothing to compare a reading with
 	}
 	unchangedReads.Add(1)
 	// What the directories should hold, as sets of names: counted and

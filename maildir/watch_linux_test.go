@@ -210,3 +210,71 @@ func TestWatchManyChanges(t *testing.T) {
 		t.Error("Unchanged read the directories")
 	}
 }
+
+// TestFindFileAndSetKnown: FindFile finds a file where Deliver and
+// SetFlags name it (and not under another order of its letters);
+// SetKnown makes the files found the ones Lookup and SetFlags work on
+// without a listing, and Unchanged then answers from the watch alone:
+// true after our own changes, false (no reading to compare with) after
+// another program's.
+func TestFindFileAndSetKnown(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	plain, err := f.DeliverSync([]byte("Subject: a\n\nbody\n"), 0, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := f.DeliverSync([]byte("Subject: b\n\nbody\n"), model.FlagSeen|model.FlagFlagged, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd, err := f.DeliverSync([]byte("Subject: c\n\nbody\n"), model.FlagSeen, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.EntryPath(odd), filepath.Join(f.Path(), "cur", odd.Key+":2,Sa")); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := f.FindFile(plain.Key, 0, ""); !ok || e.Dir != "new" || e.Name != plain.Key || e.Ino != plain.Ino || !e.ModTime.IsZero() {
+		t.Fatalf("new/: %+v %v", e, ok)
+	}
+	if e, ok := f.FindFile(seen.Key, model.FlagSeen|model.FlagFlagged, ""); !ok || e.Name != seen.Key+":2,FS" {
+		t.Fatalf("cur/: %+v %v", e, ok)
+	}
+	if _, ok := f.FindFile(seen.Key, model.FlagSeen, ""); ok {
+		t.Fatal("found under other flags")
+	}
+	if e, ok := f.FindFile(odd.Key, model.FlagSeen, "a"); !ok || e.Name != odd.Key+":2,Sa" {
+		t.Fatalf("a keyword letter: %+v %v", e, ok)
+	}
+	if _, ok := f.FindFile("../x", 0, ""); ok {
+		t.Fatal("an invalid key found")
+	}
+
+	for _, foreign := range []bool{false, true} {
+		f.Watch()
+		e1, _ := f.FindFile(seen.Key, model.FlagSeen|model.FlagFlagged, "")
+		f.SetKnown([]Entry{e1})
+		if _, err := f.SetFlags(seen.Key, model.FlagSeen); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Deliver([]byte("Subject: d\n\nbody\n"), model.FlagSeen, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if foreign {
+			if err := os.Rename(f.EntryPath(plain), filepath.Join(f.Path(), "cur", plain.Key+":2,S")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := unchangedReads.Load()
+		if ok, err := f.Unchanged(); ok != !foreign || err != nil {
+			t.Fatalf("another program's change %v: Unchanged = %v, %v", foreign, ok, err)
+		}
+		if unchangedReads.Load() != before {
+			t.Fatal("Unchanged read the directories of a folder known without a listing")
+		}
+		if _, err := f.SetFlags(seen.Key, model.FlagSeen|model.FlagFlagged); err != nil {
+			t.Fatal(err)
+		}
+		seen, _ = f.Lookup(seen.Key)
+	}
+}

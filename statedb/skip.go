@@ -13,6 +13,12 @@ import (
 // like at the end of the last sync that left the folder fully in step.
 var keySkip = []byte("skip")
 
+// keySkipExact holds, when the folder's Skip record is Exact, a copy of
+// that record: a record written by a version that knows nothing of
+// Exact (or any other record) differs from the copy, so Exact is never
+// read from a stale key.
+var keySkipExact = []byte("skipexact")
+
 // Skip is what a folder looked like when a sync last left it fully in
 // step with its state: the server's STATUS values and the modification
 // times (nanoseconds since the epoch) of the Maildir folder's new/ and
@@ -34,6 +40,9 @@ type Skip struct {
 	// Listed is when the folder was last listed in full (Unix
 	// nanoseconds; 0 in records of versions before it).
 	Listed int64
+	// Exact: at those mtimes the Maildir folder held exactly one file
+	// per stored pair and no other message file.
+	Exact bool
 }
 
 // skipLen is the length of a record; oldSkipLen that of the records
@@ -43,6 +52,7 @@ const (
 	skipLen    = oldSkipLen + 8
 )
 
+// encode encodes s but Exact (keySkipExact).
 func (s Skip) encode() []byte {
 	b := make([]byte, 0, skipLen)
 	b = binary.BigEndian.AppendUint32(b, s.UIDValidity)
@@ -98,6 +108,7 @@ func (d *DB) LoadSkip(name string) (si SkipInfo, err error) {
 			if !ok {
 				return fmt.Errorf("folder %q: corrupt skip record", name)
 			}
+			s.Exact = string(fb.Get(keySkipExact)) == string(v)
 			si.Skip = s
 		}
 		nonEmpty := func(sub []byte) bool {
@@ -137,7 +148,8 @@ func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 				return nil
 			}
 			old := fb.Get(keySkip)
-			same = string(old) == string(v) || (old == nil && s == Skip{})
+			exact := old != nil && string(fb.Get(keySkipExact)) == string(old)
+			same = string(old) == string(v) && exact == s.Exact || (old == nil && s == Skip{})
 			return nil
 		})
 	}()
@@ -155,17 +167,31 @@ func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 			return err
 		}
 		if s == (Skip{}) {
-			return fb.Delete(keySkip)
+			return deleteSkip(fb)
 		}
-		return fb.Put(keySkip, v)
+		if err := fb.Put(keySkip, v); err != nil {
+			return err
+		}
+		if !s.Exact {
+			return fb.Delete(keySkipExact)
+		}
+		return fb.Put(keySkipExact, v)
 	})
+}
+
+// deleteSkip deletes a folder's Skip record.
+func deleteSkip(fb *bolt.Bucket) error {
+	if err := fb.Delete(keySkip); err != nil {
+		return err
+	}
+	return fb.Delete(keySkipExact)
 }
 
 // clearSkip deletes a folder's Skip record (Commit calls it).
 func (t *Tx) clearSkip(name string) error {
 	fb := t.tx.Bucket(bucketFolders).Bucket([]byte(name))
-	if fb == nil || fb.Get(keySkip) == nil {
+	if fb == nil || fb.Get(keySkip) == nil && fb.Get(keySkipExact) == nil {
 		return nil
 	}
-	return fb.Delete(keySkip)
+	return deleteSkip(fb)
 }

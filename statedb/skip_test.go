@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/mailsync/mailsync/model"
 )
 
@@ -68,5 +70,60 @@ func TestSkipRecord(t *testing.T) {
 	}
 	if si, err := db.LoadSkip("none"); err != nil || si.Skip != s {
 		t.Fatalf("record %+v %v", si, err)
+	}
+}
+
+// TestSkipRecordExact: Exact round-trips with its record, is dropped
+// with it by a Commit or a zero record, and is not read from a stale
+// copy: a record written by a version that knows nothing of Exact (here,
+// keySkip put alone) is not Exact.
+func TestSkipRecordExact(t *testing.T) {
+	db, _ := openTest(t)
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []Pair{{UID: 1, Key: "k1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s := Skip{UIDValidity: 7, UIDNext: 2, Messages: 1, HighestModSeq: 9, NewMtime: 5, CurMtime: 6, Exact: true}
+	load := func(step string, want Skip) {
+		t.Helper()
+		if si, err := db.LoadSkip("INBOX"); err != nil || si.Skip != want {
+			t.Fatalf("%s: %+v %v, want %+v", step, si.Skip, err, want)
+		}
+	}
+	if err := db.SetSkip("INBOX", s, nil); err != nil {
+		t.Fatal(err)
+	}
+	load("exact", s)
+	inexact := s
+	inexact.Exact = false
+	if err := db.SetSkip("INBOX", inexact, nil); err != nil { // same record, no longer exact: written
+		t.Fatal(err)
+	}
+	load("no longer exact", inexact)
+	if err := db.SetSkip("INBOX", s, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An older mailsync writes another record, leaving the copy.
+	older := s
+	older.Exact, older.CurMtime = false, 7
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Put(keySkip, older.encode())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	load("a record written by an older version", older)
+	if err := db.SetSkip("INBOX", s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []Pair{{UID: 2, Key: "k2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	load("after a commit", Skip{})
+	if err := db.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Get(keySkipExact); v != nil {
+			t.Errorf("the copy outlived its record: %x", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -78,6 +78,11 @@ type folderRun struct {
 	checkEdits bool
 	checked    int64
 	recorded   [2]int64 // the Skip record's mtimes of new/ and cur/ at the start
+	// recordExact: the Skip record at the start is Exact; exact: the
+	// passes so far leave the folder with one file per pair and nothing
+	// else (a quick pass proved it at its start and made only changes
+	// that keep it: plan.KeepsExact), for the next record.
+	recordExact, exact bool
 	// passed: the run made a pass over the folder (the first may be a
 	// quick one).
 	passed bool
@@ -126,7 +131,9 @@ func (e *engine) syncFolder(ctx context.Context, c conn, name string, sum *Summa
 			f.Unwatch()
 		}
 	}()
-	r.checkEdits, r.checked, r.recorded = e.editCheckDue(name)
+	var rec plan.SkipRecord
+	r.checkEdits, r.checked, rec = e.editCheckDue(name)
+	r.recorded, r.recordExact = [2]int64{rec.NewMtime, rec.CurMtime}, rec.Exact
 	settled := false
 	for pass := 0; pass < maxPasses; pass++ {
 		again, err := r.pass(ctx)
@@ -178,6 +185,7 @@ func (r *folderRun) pass(ctx context.Context) (bool, error) {
 // wholePass is a pass that reads every pair and lists every message of
 // both sides (the server's through CHANGEDSINCE where it can).
 func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
+	r.exact = false
 	st, err := r.e.db.Load(r.name)
 	if err != nil {
 		return false, err
@@ -275,10 +283,12 @@ func (r *folderRun) planAndApply(ctx context.Context, st *model.FolderState, rem
 		}
 	}
 	r.serverChanged = r.serverChanged || r.passServerChanged
+	r.exact = r.exact && total > 0 && !r.passServerChanged && plan.KeepsExact(pl)
 	again, err := r.apply(ctx, st, pl)
 	if err != nil {
 		return false, err
 	}
+	r.exact = r.exact && !again
 	if !again && len(pl.Blocked) == 0 {
 		// Everything up to the HIGHESTMODSEQ and UIDNEXT seen at SELECT
 		// is applied: remember them for the next run's shortcut (with

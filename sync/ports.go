@@ -138,6 +138,11 @@ type LocalFolder interface {
 	// List found plus this process's own Deliver, SetFlags and Remove
 	// since (no other program changed it). It ends a watch.
 	Unchanged() (bool, error)
+	// FindFile finds a message's file by the name its flags and
+	// keyword letters give it, reading no directory; SetKnown gives the
+	// files found so to a folder known without a listing (see maildir).
+	FindFile(key string, flags model.Flags, keywordLetters string) (maildir.Entry, bool)
+	SetKnown(ents []maildir.Entry)
 	// Watch starts watching the folder's directories, before the
 	// listing, so that Unchanged need not read them again; Unwatch ends
 	// the watch.

@@ -43,6 +43,9 @@ type Summary struct {
 	// QuickPasses counts the folders synced by a quick pass (only the
 	// server changed: quick.go), for tests.
 	QuickPasses int `json:"-"`
+	// QuickUnlisted counts the quick passes that found their files by
+	// name, without reading the Maildir folder (listServerKnown).
+	QuickUnlisted int `json:"-"`
 }
 
 func (s *Summary) add(o *Summary) {
@@ -57,6 +60,7 @@ func (s *Summary) add(o *Summary) {
 	s.Paired += o.Paired
 	s.Skipped += o.Skipped
 	s.QuickPasses += o.QuickPasses
+	s.QuickUnlisted += o.QuickUnlisted
 	s.Warnings = append(s.Warnings, o.Warnings...)
 	s.Errors = append(s.Errors, o.Errors...)
 }

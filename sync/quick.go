@@ -31,6 +31,15 @@ import (
 //   - no two pairs name one key and no key has two files;
 //   - new/ and cur/ kept their mtimes while the pass listed them.
 //
+// When only the server changed and the folder's Skip record says the
+// Maildir folder held exactly one file per pair and nothing else (Exact:
+// the last quick pass proved it and made only changes that keep it, see
+// plan.KeepsExact), the pass reads neither directory: each changed
+// message's file is where its pair's flags and keywords name it
+// (listServerKnown, plan.KnownFiles). Its settling reads nothing either
+// (a watch, see maildir.Folder.Watch), so a resync after changes on the
+// server alone costs O(changes) on the Maildir side.
+//
 // Otherwise the pass is a whole one, having changed nothing. One quick
 // pass at a time reads and compares (engine.planning), so that a run
 // holds one folder's summaries and listing at a time. The paired
@@ -80,7 +89,15 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 	defer release()
 	var q quickListing
 	var ok bool
-	if !stat {
+	r.exact = false
+	if !stat && plan.KnownFiles(plan.SkipRecord{NewMtime: r.recorded[0], CurMtime: r.recorded[1], Exact: r.recordExact}, pre, r.checkEdits) {
+		ok, err = r.listServerKnown(ctx, st, status, changed, pre, &q)
+		if err != nil {
+			return false, false, err
+		}
+	}
+	unlisted := ok
+	if !ok && !stat {
 		var unproven bool
 		ok, unproven, err = r.listServerChanged(ctx, st, status, changed, pre, &q)
 		if unproven {
@@ -103,6 +120,9 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 	}
 	if err == nil {
 		r.sum.QuickPasses++
+		if unlisted {
+			r.sum.QuickUnlisted++
+		}
 	}
 	return again, true, err
 }
@@ -180,9 +200,59 @@ func (r *folderRun) listServerChanged(ctx context.Context, st *model.FolderState
 	if fileKeys != pairKeys {
 		return false, true, nil
 	}
+	r.exact = true
 	st.Pairs = pairs
 	*q = quickListing{st: st, remote: d.Changed, entries: entries, total: len(pairUIDs)}
 	return true, false, nil
+}
+
+// listServerKnown is listServerChanged without reading the Maildir
+// folder, when its Skip record says it held exactly one file per pair
+// and nothing else, and its directories kept the record's mtimes
+// (plan.KnownFiles): the file of each message the server changed is
+// where its pair's flags and keywords name it (maildir FindFile). ok is
+// false, nothing changed, when one is not there (a name another program
+// gave it, flags the server cannot keep) or the directories changed
+// meanwhile: the folder is then listed.
+func (r *folderRun) listServerKnown(ctx context.Context, st *model.FolderState, status model.FolderStatus, changed []model.RemoteMsg, pre [2]int64, q *quickListing) (bool, error) {
+	var pairUIDs []model.UID
+	if err := r.e.db.PairKeys(r.name, func(uid model.UID, _ []byte) {
+		pairUIDs = append(pairUIDs, uid)
+	}); err != nil {
+		return false, err
+	}
+	d, ok, err := r.serverDelta(ctx, pairUIDs, changed, status)
+	if err != nil || !ok {
+		return false, err
+	}
+	pairs, err := r.e.db.LoadPairs(r.name, d.Load)
+	if err != nil || len(pairs) != len(d.Load) {
+		return false, err
+	}
+	kw, err := r.f.Keywords()
+	if err != nil {
+		return false, err
+	}
+	entries := make([]maildir.Entry, 0, len(pairs))
+	for _, p := range pairs {
+		letters, missing := kw.LettersOf(p.Keywords)
+		if len(missing) > 0 {
+			return false, nil
+		}
+		e, found := r.f.FindFile(p.Key, p.Flags, letters)
+		if !found {
+			return false, nil
+		}
+		entries = append(entries, e)
+	}
+	if stampNanos(r.f.ChangeStamp()) != pre {
+		return false, nil
+	}
+	r.f.SetKnown(entries)
+	r.exact = true
+	st.Pairs = pairs
+	*q = quickListing{st: st, remote: d.Changed, entries: entries, total: len(pairUIDs)}
+	return true, nil
 }
 
 // listChanged lists a quick pass when the Maildir folder changed since

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +60,79 @@ func TestQuickPass(t *testing.T) {
 	})
 }
 
+// TestQuickPassFindsFilesByName: once a quick pass proved the Maildir
+// folder holds one file per pair and nothing else (its Skip record is
+// Exact), the next run after changes on the server alone finds the
+// files of the changed messages by name, reading neither new/ nor cur/,
+// with the same result. A file another program named otherwise (its
+// letters out of order) is not where its name is looked for: the folder
+// is listed, and the sync is the same.
+func TestQuickPassFindsFilesByName(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	step := func(name string, wantUnlisted int, check func(*Summary) bool) {
+		t.Helper()
+		sum, err := fx.run(t, Options{AllowMassDelete: true})
+		if err != nil || sum.QuickUnlisted != wantUnlisted || !check(sum) {
+			t.Fatalf("%s: %v, %d quick passes without a listing, want %d; summary %+v", name, err, sum.QuickUnlisted, wantUnlisted, sum)
+		}
+		fx.assertInSync(t)
+		if t.Failed() {
+			t.FailNow()
+		}
+		if sum, sel := fx.syncCounting(t); len(sel) != 0 || sum.Changed() {
+			t.Fatalf("%s: the no-op run after it selected %q (summary %+v)", name, sel, sum)
+		}
+	}
+	any := func(*Summary) bool { return true }
+	// The first quick pass after a whole one lists the folder, and
+	// proves it exact.
+	fx.srv.AddFlags(t, "INBOX", 1, `\Flagged`)
+	step("first server change", 0, func(s *Summary) bool { return s.QuickPasses == 1 && s.FlagsToLocal == 1 })
+
+	fx.srv.AddFlags(t, "INBOX", 2, `\Flagged`, "$Label1")
+	fx.srv.RemoveFlags(t, "INBOX", 1, `\Flagged`)
+	fx.srv.Save(t, "INBOX", testMsg("new on the server"))
+	step("flags, a keyword and a new message", 1, func(s *Summary) bool { return s.FlagsToLocal == 2 && s.Downloaded == 1 })
+
+	fx.srv.Expunge(t, "INBOX", 3)
+	fx.srv.AddFlags(t, "INBOX", 2, `\Seen`)
+	step("an expunge and a flag on a file with a keyword", 1, func(s *Summary) bool { return s.DeletedLocal == 1 && s.FlagsToLocal == 1 })
+
+	// Another program gives a file its letters out of order ("SF"):
+	// a Maildir change, then a quick pass that lists and proves the
+	// folder exact again.
+	f := fx.folder(t, "INBOX")
+	ents, err := f.Scan()
+	if err != nil || len(ents) == 0 {
+		t.Fatal(ents, err)
+	}
+	odd := ents[0]
+	if err := os.Rename(f.EntryPath(odd), filepath.Join(f.Path(), "cur", odd.Key+":2,SF")); err != nil {
+		t.Fatal(err)
+	}
+	step("a rename in the Maildir", 0, any)
+	body, err := os.ReadFile(filepath.Join(f.Path(), "cur", odd.Key+":2,SF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _, _ := strings.Cut(string(body[strings.Index(string(body), "Subject:"):]), "\n")
+	var other uint32
+	for _, m := range fx.srv.Messages(t, "INBOX") {
+		if !strings.Contains(string(m.Body), subject) {
+			other = m.UID
+		}
+	}
+	fx.srv.AddFlags(t, "INBOX", other, `\Answered`)
+	step("a server change to another message after it", 0, any)
+	// The file's name is not where it is looked for: listed.
+	for _, m := range fx.srv.Messages(t, "INBOX") {
+		fx.srv.AddFlags(t, "INBOX", m.UID, `\Draft`)
+	}
+	step("a change to every message, the odd name too", 0, func(s *Summary) bool { return s.FlagsToLocal == len(ents) })
+}
+
 // TestQuickPassSeesEveryFile: a quick pass must not miss a Maildir
 // file: under pull, a file only in the Maildir stays unpaired; when the
 // same message then arrives on the server it is paired with the file by
@@ -103,7 +178,7 @@ func TestQuickPassRandomServerChanges(t *testing.T) {
 	t.Logf("seed %d (reproduce with MAILSYNC_SEED=%d)", s, s)
 	folders := []string{"INBOX", "Sent", "Archive/2024", "Ünïcödé"}
 	flags := []string{`\Seen`, `\Flagged`, `\Answered`, `\Draft`, `\Deleted`, "$Label1", "Work"}
-	quick := 0
+	quick, unlisted := 0, 0
 	for round := 0; round < 8; round++ {
 		for n := rng.Intn(6); n > 0; n-- {
 			f := folders[rng.Intn(len(folders))]
@@ -124,6 +199,7 @@ func TestQuickPassRandomServerChanges(t *testing.T) {
 			t.Fatalf("round %d: %v (%+v)", round, err, sum)
 		}
 		quick += sum.QuickPasses
+		unlisted += sum.QuickUnlisted
 		fx.assertInSync(t)
 		if t.Failed() {
 			t.Fatalf("round %d (seed %d): not in sync after %+v", round, s, sum)
@@ -135,7 +211,7 @@ func TestQuickPassRandomServerChanges(t *testing.T) {
 	if quick == 0 {
 		t.Fatalf("seed %d: no quick pass in 8 rounds of server changes", s)
 	}
-	t.Logf("%d quick passes", quick)
+	t.Logf("%d quick passes, %d of them without a listing", quick, unlisted)
 }
 
 // removeOne removes a message file of a Maildir folder, as a mail client

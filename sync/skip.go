@@ -154,11 +154,12 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 		// it before it ends (engine.settling).
 		r.e.settling.Add(1)
 		r.settling = true
+		exact := r.exact
 		go func() {
 			defer r.e.settling.Done()
 			rec := r.settleLocal(ctx)
 			if rec != (plan.SkipRecord{}) {
-				rec.Listed = r.checked
+				rec.Listed, rec.Exact = r.checked, exact
 			}
 			if err := r.e.db.SetSkip(r.name, statedb.Skip(rec), m); err != nil {
 				r.e.folderError(r.name, err)
@@ -167,7 +168,7 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 		return nil
 	}
 	if rec != (plan.SkipRecord{}) {
-		rec.Listed = r.checked
+		rec.Listed, rec.Exact = r.checked, r.exact
 	}
 	return r.e.db.SetSkip(r.name, statedb.Skip(rec), m)
 }
@@ -179,18 +180,18 @@ func (r *folderRun) recordSkip(ctx context.Context) error {
 // Options.Full (--full, and watch mode's targeted passes). Otherwise it
 // returns the time of the last check, which the folder's next Skip
 // record carries on, so that a folder changed every few minutes is still
-// checked every FullListingAge, and the mtimes of new/ and cur/ the Skip
-// record holds (see localUntouched).
-func (e *engine) editCheckDue(name string) (due bool, checked int64, recorded [2]int64) {
+// checked every FullListingAge, and the Skip record (its mtimes of new/
+// and cur/: see localUntouched).
+func (e *engine) editCheckDue(name string) (due bool, checked int64, rec plan.SkipRecord) {
 	si, err := e.db.LoadSkip(name)
 	if err != nil {
-		return true, 0, [2]int64{}
+		return true, 0, plan.SkipRecord{}
 	}
-	recorded = [2]int64{si.Skip.NewMtime, si.Skip.CurMtime}
+	rec = skipRecord(si.Skip)
 	if e.opts.Full || si.Skip.Listed == 0 || time.Now().UnixNano()-si.Skip.Listed > int64(FullListingAge) {
-		return true, 0, recorded
+		return true, 0, rec
 	}
-	return false, si.Skip.Listed, recorded
+	return false, si.Skip.Listed, rec
 }
 
 // localUntouched reports whether the Maildir folder's directories are as

@@ -178,3 +178,25 @@ func Changes(pairUIDs []model.UID, changed []model.RemoteMsg, uids []model.UID, 
 	slices.Sort(d.Load)
 	return d, false, true
 }
+
+// KnownFiles says whether a quick pass may find the files of the
+// messages it plans by their names (maildir FindFile), reading neither
+// new/ nor cur/: the folder's Skip record is Exact (one file per pair,
+// nothing else), the directories still have its mtimes (pre, read
+// before anything else), and no edit check is due (which stats every
+// paired file).
+func KnownFiles(rec SkipRecord, pre [2]int64, checkEdits bool) bool {
+	return rec.Exact && !checkEdits && pre[0] != 0 && pre[1] != 0 && pre == [2]int64{rec.NewMtime, rec.CurMtime}
+}
+
+// KeepsExact says whether applying p to a folder that holds exactly one
+// file per pair keeps it so: p only downloads (a file and its pair),
+// renames files for flags, and removes files with their pairs (messages
+// gone from the server). Pairing by content, uploads, expunges, replaced
+// or orphaned files, dropped intents or downloads, held-back deletions
+// and a reset all say no.
+func KeepsExact(p *Plan) bool {
+	return !p.ResetPairs && len(p.Pair) == 0 && len(p.ExpungeRemote) == 0 && len(p.Replace) == 0 &&
+		len(p.RemoveOrphans) == 0 && len(p.Upload) == 0 && len(p.Blocked) == 0 && len(p.HeldBack) == 0 &&
+		!p.SetHeldBack && len(p.DropIntents) == 0 && len(p.DropDownloads) == 0 && len(p.DropPairs) == 0
+}

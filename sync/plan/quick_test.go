@@ -269,3 +269,54 @@ func TestQuickPlanIsTheWholePlan(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownFiles: files are found by name only with an Exact record
+// whose mtimes the directories still have, and no edit check due.
+func TestKnownFiles(t *testing.T) {
+	rec := SkipRecord{NewMtime: 10, CurMtime: 20, Exact: true}
+	for _, c := range []struct {
+		what  string
+		rec   SkipRecord
+		pre   [2]int64
+		check bool
+		want  bool
+	}{
+		{"exact, untouched", rec, [2]int64{10, 20}, false, true},
+		{"edit check due", rec, [2]int64{10, 20}, true, false},
+		{"cur/ changed", rec, [2]int64{10, 21}, false, false},
+		{"new/ changed", rec, [2]int64{11, 20}, false, false},
+		{"not exact", SkipRecord{NewMtime: 10, CurMtime: 20}, [2]int64{10, 20}, false, false},
+		{"no record", SkipRecord{Exact: true}, [2]int64{0, 0}, false, false},
+	} {
+		if got := KnownFiles(c.rec, c.pre, c.check); got != c.want {
+			t.Errorf("%s: %v, want %v", c.what, got, c.want)
+		}
+	}
+}
+
+// TestKeepsExact: only downloads, flag renames and removals of messages
+// gone from the server keep one file per pair.
+func TestKeepsExact(t *testing.T) {
+	keeps := Plan{Download: []Download{{UID: 1}}, Flags: []FlagSync{{UID: 2}}, DeleteLocal: []Ref{{UID: 3, Key: "k"}},
+		UpdatePairs: []model.Pair{{UID: 2, Key: "k2"}}}
+	if !KeepsExact(&keeps) {
+		t.Fatal("downloads, flags and local deletions do not keep the folder exact")
+	}
+	for what, p := range map[string]Plan{
+		"pair by content": {Pair: []NewPair{{UID: 1, Key: "k"}}},
+		"upload":          {Upload: []Upload{{Key: "k"}}},
+		"expunge":         {ExpungeRemote: []Ref{{UID: 1, Key: "k"}}},
+		"replace":         {Replace: []Ref{{UID: 1, Key: "k"}}},
+		"orphans":         {RemoveOrphans: []string{"k"}},
+		"blocked":         {Blocked: []string{"held back"}},
+		"held back":       {HeldBack: []model.UID{1}, SetHeldBack: true},
+		"drop intents":    {DropIntents: []string{"k"}},
+		"drop downloads":  {DropDownloads: []model.UID{1}},
+		"drop pairs":      {DropPairs: []model.UID{1}},
+		"reset":           {ResetPairs: true},
+	} {
+		if KeepsExact(&p) {
+			t.Errorf("%s keeps the folder exact", what)
+		}
+	}
+}

@@ -20,6 +20,10 @@ type SkipRecord struct {
 	// Listed is when the sync that made the record listed the folder
 	// (Unix nanoseconds).
 	Listed int64
+	// Exact: the Maildir folder held exactly one file per pair and
+	// nothing else (a quick pass that finds it unchanged can find the
+	// files of the messages it plans by their names: KnownFiles).
+	Exact bool
 }
 
 // SkipInput is what Skip looks at for one folder.
