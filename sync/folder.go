@@ -202,6 +202,7 @@ func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 	}
 	r.readAt = time.Now().UnixNano()
 	r.pre = stampNanos(r.f.ChangeStamp())
+	r.sum.Listings++
 	entries, err := r.f.List()
 	if err != nil {
 		return false, err

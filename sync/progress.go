@@ -46,6 +46,9 @@ type Summary struct {
 	// QuickUnlisted counts the quick passes that found their files by
 	// name, without reading the Maildir folder (listServerKnown).
 	QuickUnlisted int `json:"-"`
+	// Listings counts the reads of a Maildir folder's directories that
+	// planned a pass (not those that settle one).
+	Listings int `json:"-"`
 }
 
 func (s *Summary) add(o *Summary) {
@@ -61,6 +64,7 @@ func (s *Summary) add(o *Summary) {
 	s.Skipped += o.Skipped
 	s.QuickPasses += o.QuickPasses
 	s.QuickUnlisted += o.QuickUnlisted
+	s.Listings += o.Listings
 	s.Warnings = append(s.Warnings, o.Warnings...)
 	s.Errors = append(s.Errors, o.Errors...)
 }

@@ -97,7 +97,9 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 		}
 	}
 	unlisted := ok
-	if !ok && !stat {
+	switch {
+	case ok:
+	case !stat:
 		var unproven bool
 		ok, unproven, err = r.listServerChanged(ctx, st, status, changed, pre, &q)
 		if unproven {
@@ -105,7 +107,7 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 			// compared with its pair instead.
 			ok, err = r.listChanged(ctx, st, status, changed, pre, false, &q)
 		}
-	} else {
+	default:
 		ok, err = r.listChanged(ctx, st, status, changed, pre, true, &q)
 	}
 	if err != nil || !ok {
@@ -187,6 +189,7 @@ func (r *folderRun) listServerChanged(ctx context.Context, st *model.FolderState
 		want[p.Key] = true
 	}
 	var fileKeys nameset.Set
+	r.sum.Listings++
 	entries, err := r.f.ListSome(func() { fileKeys = nameset.Set{} }, func(v *maildir.FileView) bool {
 		fileKeys.AddBytes(v.Key)
 		return want[string(v.Key)]
@@ -296,6 +299,7 @@ func (r *folderRun) listChanged(ctx context.Context, st *model.FolderState, stat
 			tab.ents[i].seen, tab.ents[i].local = false, false
 		}
 	}
+	r.sum.Listings++
 	entries, err := r.f.ListSome(start, func(v *maildir.FileView) bool {
 		e := tab.find(v.Key)
 		if e == nil {

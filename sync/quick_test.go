@@ -77,6 +77,9 @@ func TestQuickPassFindsFilesByName(t *testing.T) {
 		if err != nil || sum.QuickUnlisted != wantUnlisted || !check(sum) {
 			t.Fatalf("%s: %v, %d quick passes without a listing, want %d; summary %+v", name, err, sum.QuickUnlisted, wantUnlisted, sum)
 		}
+		if wantUnlisted > 0 && sum.Listings != 0 {
+			t.Fatalf("%s: the Maildir folders were read %d times, want none", name, sum.Listings)
+		}
 		fx.assertInSync(t)
 		if t.Failed() {
 			t.FailNow()
