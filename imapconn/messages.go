@@ -48,6 +48,20 @@ func chunks(uids []model.UID, n int) [][]model.UID {
 // (as of Select and the unilateral EXISTS seen since) is listed without a
 // command. Changes made by other clients up to the call are seen.
 func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []model.RemoteMsg, err error) {
+	return c.listMessages(ctx, 1, 0, changedSince)
+}
+
+// ListUIDRange is ListMessages for the messages of UIDs lo to hi alone,
+// all of them.
+func (c *Conn) ListUIDRange(ctx context.Context, lo, hi model.UID) ([]model.RemoteMsg, error) {
+	if lo == 0 || hi < lo {
+		return nil, nil
+	}
+	return c.listMessages(ctx, lo, hi, 0)
+}
+
+// listMessages lists the messages of UIDs lo to hi (0: *).
+func (c *Conn) listMessages(ctx context.Context, lo, hi model.UID, changedSince uint64) (msgs []model.RemoteMsg, err error) {
 	end, err := c.beginSelected(ctx, "list messages", true)
 	if err != nil {
 		return nil, err
@@ -61,7 +75,7 @@ func (c *Conn) ListMessages(ctx context.Context, changedSince uint64) (msgs []mo
 		opts.ChangedSince = changedSince
 	}
 	var all imap.UIDSet
-	all.AddRange(1, 0)
+	all.AddRange(imap.UID(lo), imap.UID(hi))
 	cmd := c.client.Fetch(all, opts)
 	defer cmd.Close()
 	for {

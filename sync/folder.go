@@ -196,6 +196,18 @@ func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 	}
 	r.status.Unkept = r.c.Unkept()
 	r.kwRule = r.c.KeywordRule()
+	if plan.FirstSync(st) && r.status.Messages > firstSyncSlice {
+		r.readAt = time.Now().UnixNano()
+		r.pre = stampNanos(r.f.ChangeStamp())
+		r.sum.Listings++
+		entries, err := r.f.List()
+		if err != nil {
+			return false, err
+		}
+		if len(entries) == 0 {
+			return r.firstSync(ctx, st)
+		}
+	}
 	remote, err := r.listRemote(ctx, st)
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
@@ -208,6 +220,42 @@ func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return r.planAndApply(ctx, st, remote, entries, 0)
+}
+
+// firstSyncSlice is how many server messages a first sync of a folder
+// lists and plans at a time (firstSync). A variable for tests.
+var firstSyncSlice uint32 = 2000
+
+// firstSync is the whole pass of a folder synced for the first time
+// into an empty Maildir folder (no state at all, no file: plan.FirstSync):
+// nothing on either side can pair with or depend on another message, so
+// the server's messages are listed, planned and applied a slice of
+// firstSyncSlice UIDs at a time (UID SEARCH, then UID FETCH of each
+// slice's range), each slice as the whole pass would plan it alone. A
+// run holds one slice's listing and plan, not the folder's: 60,000
+// messages listed at once held 25 MB. Another client's new messages
+// (UIDs past the search) are the next run's; the UIDNEXT and
+// HIGHESTMODSEQ recorded are the SELECT's, as for a whole pass.
+func (r *folderRun) firstSync(ctx context.Context, st *model.FolderState) (bool, error) {
+	uids, err := r.c.UIDs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list messages on the server: %w", err)
+	}
+	for lo := 0; lo < len(uids); lo += int(firstSyncSlice) {
+		part := uids[lo:min(lo+int(firstSyncSlice), len(uids))]
+		remote, err := r.c.ListUIDRange(ctx, part[0], part[len(part)-1])
+		if err != nil {
+			return false, fmt.Errorf("list messages on the server: %w", err)
+		}
+		// Every slice is planned from the state as it was: the pairs
+		// of the slices before are other messages.
+		slice := *st
+		again, err := r.planAndApply(ctx, &slice, remote, nil, 0)
+		if err != nil || again {
+			return again, err
+		}
+	}
+	return false, nil
 }
 
 // errNotQuick ends a quick pass that finds it cannot be one before it

@@ -56,6 +56,9 @@ type Remote interface {
 	// size) changed since the given HIGHESTMODSEQ, or all of them when
 	// changedSince is 0. No fingerprints.
 	ListMessages(ctx context.Context, changedSince uint64) ([]model.RemoteMsg, error)
+	// ListUIDRange lists the messages of UIDs lo to hi as ListMessages
+	// does.
+	ListUIDRange(ctx context.Context, lo, hi model.UID) ([]model.RemoteMsg, error)
 	// UIDs lists the selected folder's UIDs.
 	UIDs(ctx context.Context) ([]model.UID, error)
 	// Fingerprints returns model.Fingerprint(RFC822.SIZE, header) of the

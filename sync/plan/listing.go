@@ -112,3 +112,12 @@ func RecordMeta(condStore bool, st *model.FolderState, s model.FolderStatus) *mo
 	}
 	return &model.Meta{UIDValidity: s.UIDValidity, UIDNext: s.UIDNext, HighestModSeq: s.HighestModSeq}
 }
+
+// FirstSync reports whether the state knows nothing of the folder:
+// never synced, no pair, no upload or download started, nothing held
+// back. Into an empty Maildir folder such a folder's first sync can be
+// planned a slice of server messages at a time (sync's firstSync).
+func FirstSync(st *model.FolderState) bool {
+	return st.UIDValidity == 0 && st.UIDNext == 0 && st.HighestModSeq == 0 && len(st.Pairs) == 0 &&
+		len(st.Intents) == 0 && len(st.Downloads) == 0 && len(st.HeldBack) == 0
+}
