@@ -32,7 +32,7 @@ type Folder struct {
 	path string
 
 	mu    sync.Mutex
-	cache map[string]string // key -> "cur/<name>" or "new/<name>"; "" forgets an index entry
+	cache map[string]string // key -> where its file is (encodeLoc); "" forgets an index entry
 	index []indexEntry      // from the last List, sorted by key; cache overrides it
 	// others are the names (in new/ and cur/) of the message files the
 	// last ListSome found and left out of index (zero after List).
@@ -164,14 +164,44 @@ func (f *Folder) cached(key string) (loc, bool) {
 	if rel == "" {
 		return loc{}, false
 	}
-	dir, name, _ := strings.Cut(rel, "/")
-	return loc{dir, name}, true
+	return decodeLoc(key, rel), true
 }
 
 func (f *Folder) remember(key string, l loc) {
+	rel := encodeLoc(key, l)
 	f.mu.Lock()
-	f.cache[key] = l.dir + "/" + l.name
+	f.cache[key] = rel
 	f.mu.Unlock()
+}
+
+// encodeLoc says where key's file is, for the cache, in as few bytes as
+// the usual names allow: "n" for new/<key>, "c" and the info for
+// cur/<key>:2,<info> (a message delivered or renamed here: the cache of
+// a first sync holds one per message, and "cur/" and the whole name took
+// 80 bytes), and otherwise "/", the directory, "/" and the name. Never
+// "", which is a forgotten key.
+func encodeLoc(key string, l loc) string {
+	if rest, ok := strings.CutPrefix(l.name, key); ok {
+		if rest == "" && l.dir == "new" {
+			return "n"
+		}
+		if info, ok := strings.CutPrefix(rest, infoSep); ok && l.dir == "cur" {
+			return "c" + info
+		}
+	}
+	return "/" + l.dir + "/" + l.name
+}
+
+// decodeLoc is encodeLoc's inverse.
+func decodeLoc(key, rel string) loc {
+	switch {
+	case rel == "n":
+		return loc{"new", key}
+	case strings.HasPrefix(rel, "c"):
+		return loc{"cur", key + infoSep + rel[1:]}
+	}
+	dir, name, _ := strings.Cut(rel[1:], "/")
+	return loc{dir, name}
 }
 
 func (f *Folder) forget(key string) {
@@ -298,7 +328,7 @@ func (f *Folder) Scan() ([]Entry, error) {
 	cache := make(map[string]string, len(found))
 	for key, e := range found {
 		entries = append(entries, e)
-		cache[key] = e.Dir + "/" + e.Name
+		cache[key] = encodeLoc(key, loc{e.Dir, e.Name})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	f.mu.Lock()

@@ -705,3 +705,26 @@ func TestCleanTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEncodeLoc: the cache's short forms of a file's place decode to
+// the place, and any other name round-trips too.
+func TestEncodeLoc(t *testing.T) {
+	key := "1733572882.M1P2.host"
+	for _, c := range []struct {
+		l    loc
+		want string
+	}{
+		{loc{"new", key}, "n"},
+		{loc{"cur", key + ":2,S"}, "cS"},
+		{loc{"cur", key + ":2,"}, "c"},
+		{loc{"cur", key + ":2,FSab"}, "cFSab"},
+		{loc{"new", key + ":2,S"}, "/new/" + key + ":2,S"},
+		{loc{"cur", key}, "/cur/" + key},
+		{loc{"cur", key + "x:2,S"}, "/cur/" + key + "x:2,S"},
+	} {
+		got := encodeLoc(key, c.l)
+		if got != c.want || decodeLoc(key, got) != c.l {
+			t.Errorf("%+v: %q (decoded %+v), want %q", c.l, got, decodeLoc(key, got), c.want)
+		}
+	}
+}

@@ -431,14 +431,14 @@ func (f *Folder) Unchanged() (bool, error) {
 			continue
 		}
 		if rel != "" {
-			dir, name, _ := strings.Cut(rel, "/")
-			add(dir, name)
+			l := decodeLoc(e.key, rel)
+			add(l.dir, l.name)
 		}
 	}
 	for key, rel := range f.cache {
 		if _, indexed := f.indexed(key); !indexed && rel != "" {
-			dir, name, _ := strings.Cut(rel, "/")
-			add(dir, name)
+			l := decodeLoc(key, rel)
+			add(l.dir, l.name)
 		}
 	}
 	f.mu.Unlock()
