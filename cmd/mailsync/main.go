@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -89,6 +90,14 @@ func (g *globals) accounts(names []string) ([]*config.Account, error) {
 }
 
 func main() {
+	// A sync's live heap is small and its garbage is listings made and
+	// dropped folder after folder: collecting when the heap has grown by
+	// half, not doubled, keeps a run's memory lower for a little more
+	// CPU (an initial sync of 85,000 messages: peak RSS 42.5 MB at the
+	// default, 36 MB at 50; README "Speed"). GOGC, when set, wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopProfile := profile()
