@@ -224,13 +224,14 @@ func (e *randEnt) expect() (bool, model.Flags) {
 }
 
 type randWorld struct {
-	// quick counts the folders the settling runs synced by a quick pass.
-	quick int
-	t     *testing.T
-	fx    *fixture
-	srv   randServer
-	rng   *rand.Rand
-	seed  int64
+	// quick counts the folders the settling runs synced by a quick pass,
+	// unlisted those of them that read no Maildir directory.
+	quick, unlisted int
+	t               *testing.T
+	fx              *fixture
+	srv             randServer
+	rng             *rand.Rand
+	seed            int64
 
 	mu      gosync.Mutex
 	ents    map[randKey]*randEnt
@@ -743,6 +744,7 @@ func (w *randWorld) settle() {
 		cancel()
 		if sum != nil {
 			w.quick += sum.QuickPasses
+			w.unlisted += sum.QuickUnlisted
 		}
 		if err != nil {
 			var errs []string
@@ -979,7 +981,7 @@ func runRandom(t *testing.T, srv randServer, seed int64) {
 			w.fail("assertInSync failed (above)")
 		}
 	}
-	t.Logf("seed %d on %s: %d operations, %d quick passes, %v", seed, srv.name, len(w.log), w.quick, time.Since(start).Round(time.Millisecond))
+	t.Logf("seed %d on %s: %d operations, %d quick passes (%d without a listing), %v", seed, srv.name, len(w.log), w.quick, w.unlisted, time.Since(start).Round(time.Millisecond))
 	if os.Getenv("MAILSYNC_RANDOM_LOG") == "1" {
 		t.Logf("operation log:\n  %s", strings.Join(w.log, "\n  "))
 	}
