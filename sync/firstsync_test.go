@@ -4,7 +4,6 @@ import (
 	"context"
 	gosync "sync"
 	"testing"
-	"time"
 
 	"github.com/mailsync/mailsync/imapconn"
 	"github.com/mailsync/mailsync/model"
@@ -70,18 +69,9 @@ func TestFirstSyncInSlices(t *testing.T) {
 
 	var mu gosync.Mutex
 	whole, ranges := map[string]int{}, map[string]int{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
-		c, err := imapconn.Dial(ctx, fx.acct.IMAP)
-		if err != nil {
-			return nil, err
-		}
-		return &rangeCounter{Conn: c, mu: &mu, whole: whole, ranges: ranges}, nil
+	sum := fx.syncWrapped(t, func(c *imapconn.Conn) conn {
+		return &rangeCounter{Conn: c, mu: &mu, whole: whole, ranges: ranges}
 	})
-	if err != nil {
-		t.Fatalf("sync: %v (%+v)", err, sum)
-	}
 	if ranges["INBOX"] != 3 || whole["INBOX"] != 0 {
 		t.Errorf("INBOX (10 messages, slices of 4): %d ranges and %d whole listings, want 3 and 0", ranges["INBOX"], whole["INBOX"])
 	}

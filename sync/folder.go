@@ -197,10 +197,7 @@ func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 	r.status.Unkept = r.c.Unkept()
 	r.kwRule = r.c.KeywordRule()
 	if plan.FirstSync(st) && r.status.Messages > firstSyncSlice {
-		r.readAt = time.Now().UnixNano()
-		r.pre = stampNanos(r.f.ChangeStamp())
-		r.sum.Listings++
-		entries, err := r.f.List()
+		entries, err := r.listLocal()
 		if err != nil {
 			return false, err
 		}
@@ -212,14 +209,20 @@ func (r *folderRun) wholePass(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list messages on the server: %w", err)
 	}
-	r.readAt = time.Now().UnixNano()
-	r.pre = stampNanos(r.f.ChangeStamp())
-	r.sum.Listings++
-	entries, err := r.f.List()
+	entries, err := r.listLocal()
 	if err != nil {
 		return false, err
 	}
 	return r.planAndApply(ctx, st, remote, entries, 0)
+}
+
+// listLocal lists the Maildir folder for a whole pass, having read the
+// mtimes of new/ and cur/ first (for the Skip record).
+func (r *folderRun) listLocal() ([]maildir.Entry, error) {
+	r.readAt = time.Now().UnixNano()
+	r.pre = stampNanos(r.f.ChangeStamp())
+	r.sum.Listings++
+	return r.f.List()
 }
 
 // firstSyncSlice is how many server messages a first sync of a folder

@@ -44,12 +44,10 @@ func (fx *fixture) syncCounting(t *testing.T) (*Summary, []string) {
 	return sum, selected
 }
 
-// syncCountingStatus is syncCounting that also returns the folders whose
-// STATUS the run asked (sorted).
-func (fx *fixture) syncCountingStatus(t *testing.T) (*Summary, []string, []string) {
+// syncWrapped runs a sync that must succeed over connections wrap makes
+// of real ones.
+func (fx *fixture) syncWrapped(t *testing.T, wrap func(*imapconn.Conn) conn) *Summary {
 	t.Helper()
-	var mu gosync.Mutex
-	var selected, statused []string
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sum, err := run(ctx, fx.acct, Options{}, func(ctx context.Context) (conn, error) {
@@ -57,11 +55,21 @@ func (fx *fixture) syncCountingStatus(t *testing.T) (*Summary, []string, []strin
 		if err != nil {
 			return nil, err
 		}
-		return selectCounter{c, &mu, &selected, &statused}, nil
+		return wrap(c), nil
 	})
 	if err != nil {
 		t.Fatalf("sync: %v (summary %+v)", err, sum)
 	}
+	return sum
+}
+
+// syncCountingStatus is syncCounting that also returns the folders whose
+// STATUS the run asked (sorted).
+func (fx *fixture) syncCountingStatus(t *testing.T) (*Summary, []string, []string) {
+	t.Helper()
+	var mu gosync.Mutex
+	var selected, statused []string
+	sum := fx.syncWrapped(t, func(c *imapconn.Conn) conn { return selectCounter{c, &mu, &selected, &statused} })
 	slices.Sort(selected)
 	slices.Sort(statused)
 	return sum, slices.Compact(selected), statused
