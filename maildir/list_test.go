@@ -100,11 +100,10 @@ func TestListMatchesScan(t *testing.T) {
 	}
 }
 
-// TestUnchanged: after List, the folder's own deliveries, flag changes
-// and removals leave it Unchanged; another program's rename, delivery or
-// removal does not, even when a lookup has followed the rename.
-func TestUnchanged(t *testing.T) {
-	_, f := newFolder(t, "INBOX")
+// deliverFour delivers four messages to f, every other one \Seen, and
+// returns their keys.
+func deliverFour(t *testing.T, f *Folder) []string {
+	t.Helper()
 	var keys []string
 	for i := 0; i < 4; i++ {
 		en, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), model.Flags(i)&model.FlagSeen, time.Time{})
@@ -113,6 +112,15 @@ func TestUnchanged(t *testing.T) {
 		}
 		keys = append(keys, en.Key)
 	}
+	return keys
+}
+
+// TestUnchanged: after List, the folder's own deliveries, flag changes
+// and removals leave it Unchanged; another program's rename, delivery or
+// removal does not, even when a lookup has followed the rename.
+func TestUnchanged(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	keys := deliverFour(t, f)
 	if ok, err := f.Unchanged(); ok || err != nil {
 		t.Fatalf("before any List: %v %v", ok, err)
 	}

@@ -21,14 +21,7 @@ import (
 // makes it read them, and the answer is the reading's.
 func TestUnchangedWatched(t *testing.T) {
 	m, f := newFolder(t, "INBOX")
-	var keys []string
-	for i := 0; i < 4; i++ {
-		en, err := f.DeliverSync([]byte("Subject: x\n\nbody\n"), model.Flags(i)&model.FlagSeen, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, en.Key)
-	}
+	keys := deliverFour(t, f)
 	start := func() {
 		t.Helper()
 		f.Watch()
