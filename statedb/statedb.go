@@ -251,7 +251,15 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 			return nil
 		}
 		cb := tx.Bucket(bucketFolders).Bucket([]byte(name)).Bucket(bucketContent)
-		for _, u := range uids {
+		if len(uids) >= dropAfterPairs {
+			defer dropPages(d.db, tx)
+		}
+		for i, u := range uids {
+			if i > 0 && i%dropEveryLookups == 0 {
+				// Pairs spread over the folder: each lookup maps in a
+				// page and, by the kernel's fault-around, its neighbours.
+				dropPages(d.db, tx)
+			}
 			k := u32(uint32(u))
 			v := pb.Get(k)
 			if v == nil {
@@ -315,6 +323,7 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 		if pb := fb.Bucket(bucketPairs); pb != nil && withPairs {
 			defer dropPages(d.db, tx)
 			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
+			dropPages(d.db, tx) // Stats went through every page of the bucket
 			// The content bucket holds the same UIDs (or fewer): walked
 			// beside the pairs, in the same order.
 			var cc *bolt.Cursor
@@ -323,7 +332,11 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 				cc = cb.Cursor()
 				ck, cv = cc.First()
 			}
+			walked := 0
 			err := pb.ForEach(func(k, v []byte) error {
+				if walked++; walked%dropEveryPairs == 0 {
+					dropPages(d.db, tx)
+				}
 				for cc != nil && ck != nil && bytes.Compare(ck, k) < 0 {
 					ck, cv = cc.Next()
 				}
@@ -585,6 +598,22 @@ func putPair(pb, cb *bolt.Bucket, p Pair) error {
 // which are cheaper to keep than to map in again.
 const dropAfterPairs = 32
 
+// dropEveryPairs is how many pairs a walk over a folder's pairs reads
+// between two dropPages: the pages it mapped in are let go of as it
+// goes, not only at its end, so that a walk over the largest folder
+// holds a slice of the state file in the process's memory, not all of
+// that folder's pages (each fault maps in its neighbours too, other
+// buckets' pages among them: 4,096 pairs held 4-5 MB in a run over
+// 20,000). The pages stay in the page cache; the branch pages are
+// mapped in again. Smaller costs CPU: a local delta over 60,000
+// messages took 8 % more CPU at 2,048 (and no more wall time), 12 % more
+// wall time at 1,024.
+const dropEveryPairs = 2048
+
+// dropEveryLookups is how many pairs LoadPairs looks up between two
+// dropPages.
+const dropEveryLookups = 256
+
 // pairsFillPercent is how full bbolt packs the pages of a pairs bucket.
 const pairsFillPercent = 0.95
 
@@ -716,7 +745,11 @@ func (d *DB) walkPairs(name string, fn func(uid model.UID, key, v []byte) error)
 			return nil
 		}
 		defer dropPages(d.db, tx)
+		walked := 0
 		return pb.ForEach(func(k, v []byte) error {
+			if walked++; walked%dropEveryPairs == 0 {
+				dropPages(d.db, tx)
+			}
 			key, err := pairKey(v)
 			if len(k) != 4 || err != nil {
 				return fmt.Errorf("folder %q: corrupt pair entry", name)
