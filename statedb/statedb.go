@@ -254,12 +254,7 @@ func (d *DB) LoadPairs(name string, uids []model.UID) (_ []model.Pair, err error
 		if len(uids) >= dropAfterPairs {
 			defer dropPages(d.db, tx)
 		}
-		for i, u := range uids {
-			if i > 0 && i%dropEveryLookups == 0 {
-				// Pairs spread over the folder: each lookup maps in a
-				// page and, by the kernel's fault-around, its neighbours.
-				dropPages(d.db, tx)
-			}
+		for _, u := range uids {
 			k := u32(uint32(u))
 			v := pb.Get(k)
 			if v == nil {
@@ -603,16 +598,11 @@ const dropAfterPairs = 32
 // goes, not only at its end, so that a walk over the largest folder
 // holds a slice of the state file in the process's memory, not all of
 // that folder's pages (each fault maps in its neighbours too, other
-// buckets' pages among them: 4,096 pairs held 4-5 MB in a run over
-// 20,000). The pages stay in the page cache; the branch pages are
-// mapped in again. Smaller costs CPU: a local delta over 60,000
-// messages took 8 % more CPU at 2,048 (and no more wall time), 12 % more
-// wall time at 1,024.
-const dropEveryPairs = 2048
-
-// dropEveryLookups is how many pairs LoadPairs looks up between two
-// dropPages.
-const dropEveryLookups = 256
+// buckets' pages among them: a walk over 20,000 pairs held 5-7 MB).
+// The pages stay in the page cache; the branch pages are mapped in
+// again. Smaller costs CPU for little: over 60,000 messages, 2,048 left
+// a server delta's peak as it was and took 15 % more CPU.
+const dropEveryPairs = 4096
 
 // pairsFillPercent is how full bbolt packs the pages of a pairs bucket.
 const pairsFillPercent = 0.95
