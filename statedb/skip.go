@@ -16,8 +16,15 @@ var keySkip = []byte("skip")
 // keySkipExact holds, when the folder's Skip record is Exact, a copy of
 // that record: a record written by a version that knows nothing of
 // Exact (or any other record) differs from the copy, so Exact is never
-// read from a stale key.
-var keySkipExact = []byte("skipexact")
+// read from a stale key. It is "skipexact2": the versions that wrote
+// "skipexact" (keySkipExactV1) did not keep the number of pairs
+// (PairCount), which a pass that trusts an Exact record trusts too, so a
+// record they wrote is not Exact here. Both are deleted with the record.
+var keySkipExact = []byte("skipexact2")
+
+// keySkipExactV1 is keySkipExact as versions before the number of pairs
+// was kept named it.
+var keySkipExactV1 = []byte("skipexact")
 
 // Skip is what a folder looked like when a sync last left it fully in
 // step with its state: the server's STATUS values and the modification
@@ -153,10 +160,22 @@ func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 			return nil
 		})
 	}()
-	if err != nil || (same && meta == nil) {
+	miscounted := d.isMiscounted(name)
+	if err != nil || (same && meta == nil && !miscounted) {
 		return err
 	}
 	return d.Update(func(tx *Tx) error {
+		if miscounted {
+			// Counted anew before a record that may be Exact: a pass
+			// that trusts an Exact record trusts the number too.
+			pb, err := tx.sub(name, bucketPairs)
+			if err != nil {
+				return err
+			}
+			if err := tx.countPairs(name, pb, 0); err != nil {
+				return err
+			}
+		}
 		if meta != nil {
 			if err := tx.SetMeta(name, meta.UIDValidity, meta.UIDNext, meta.HighestModSeq); err != nil {
 				return err
@@ -172,6 +191,9 @@ func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 		if err := fb.Put(keySkip, v); err != nil {
 			return err
 		}
+		if err := fb.Delete(keySkipExactV1); err != nil {
+			return err
+		}
 		if !s.Exact {
 			return fb.Delete(keySkipExact)
 		}
@@ -181,16 +203,18 @@ func (d *DB) SetSkip(name string, s Skip, meta *model.Meta) (err error) {
 
 // deleteSkip deletes a folder's Skip record.
 func deleteSkip(fb *bolt.Bucket) error {
-	if err := fb.Delete(keySkip); err != nil {
-		return err
+	for _, k := range [][]byte{keySkip, keySkipExact, keySkipExactV1} {
+		if err := fb.Delete(k); err != nil {
+			return err
+		}
 	}
-	return fb.Delete(keySkipExact)
+	return nil
 }
 
 // clearSkip deletes a folder's Skip record (Commit calls it).
 func (t *Tx) clearSkip(name string) error {
 	fb := t.tx.Bucket(bucketFolders).Bucket([]byte(name))
-	if fb == nil || fb.Get(keySkip) == nil && fb.Get(keySkipExact) == nil {
+	if fb == nil || fb.Get(keySkip) == nil && fb.Get(keySkipExact) == nil && fb.Get(keySkipExactV1) == nil {
 		return nil
 	}
 	return deleteSkip(fb)

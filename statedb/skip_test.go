@@ -111,6 +111,18 @@ func TestSkipRecordExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	load("a record written by an older version", older)
+	// A version that kept Exact under its first key but not the number
+	// of pairs (PairCount) writes an exact record: not Exact here.
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(bucketFolders).Bucket([]byte("INBOX"))
+		if err := fb.Put(keySkip, older.encode()); err != nil {
+			return err
+		}
+		return fb.Put(keySkipExactV1, older.encode())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	load("an exact record written by a version that did not count pairs", older)
 	if err := db.SetSkip("INBOX", s, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +131,10 @@ func TestSkipRecordExact(t *testing.T) {
 	}
 	load("after a commit", Skip{})
 	if err := db.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Get(keySkipExact); v != nil {
-			t.Errorf("the copy outlived its record: %x", v)
+		for _, k := range [][]byte{keySkipExact, keySkipExactV1} {
+			if v := tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Get(k); v != nil {
+				t.Errorf("the copy %s outlived its record: %x", k, v)
+			}
 		}
 		return nil
 	}); err != nil {

@@ -23,8 +23,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -63,6 +65,7 @@ var (
 	keyHeldBack     = []byte("heldback")
 	keyUnkept       = []byte("unkept")
 	keyOneSided     = []byte("onesided") // keywords said to stay on one side, space-separated
+	keyPairCount    = []byte("paircount")
 )
 
 // DB is an open state database.
@@ -70,6 +73,9 @@ type DB struct {
 	db     *bolt.DB
 	path   string
 	broken bool // a bbolt call panicked: the file is damaged, bbolt's locks may be held
+
+	mu         gosync.Mutex
+	miscounted map[string]bool // folders whose stored number of pairs a walk found wrong
 }
 
 // Pair, Intent and Folder are the model's types (kept here as aliases
@@ -288,6 +294,7 @@ func (d *DB) LoadHead(name string) (*Folder, error) { return d.load(name, false)
 func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 	defer guard(d.path, d, &err)()
 	f := &Folder{Name: name}
+	miscounted := false
 	err = d.db.View(func(tx *bolt.Tx) error {
 		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
 		if fb == nil {
@@ -317,8 +324,12 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 		}
 		if pb := fb.Bucket(bucketPairs); pb != nil && withPairs {
 			defer dropPages(d.db, tx)
-			f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
-			dropPages(d.db, tx) // Stats went through every page of the bucket
+			if v := fb.Get(keyPairCount); len(v) == 8 && binary.BigEndian.Uint64(v) <= 1<<26 {
+				f.Pairs = make([]Pair, 0, binary.BigEndian.Uint64(v))
+			} else {
+				f.Pairs = make([]Pair, 0, pb.Stats().KeyN)
+				dropPages(d.db, tx) // Stats went through every page of the bucket
+			}
 			// The content bucket holds the same UIDs (or fewer): walked
 			// beside the pairs, in the same order.
 			var cc *bolt.Cursor
@@ -350,6 +361,7 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 			if err != nil {
 				return err
 			}
+			miscounted = !countIs(tx, name, len(f.Pairs))
 		}
 		if db := fb.Bucket(bucketDownloads); db != nil {
 			err := db.ForEach(func(k, v []byte) error {
@@ -381,6 +393,9 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", d.path, err)
 	}
+	if miscounted {
+		d.markMiscounted(name)
+	}
 	return f, nil
 }
 
@@ -389,12 +404,20 @@ func (d *DB) load(name string, withPairs bool) (_ *Folder, err error) {
 func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	defer guard(d.path, d, &err)()
 	var pairs int
+	var tx *Tx
 	err = d.db.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{tx: btx}
+		tx = &Tx{tx: btx, d: d}
 		err := fn(tx)
 		pairs = tx.pairs
 		return err
 	})
+	if err == nil && len(tx.recounted) > 0 {
+		d.mu.Lock()
+		for _, name := range tx.recounted {
+			delete(d.miscounted, name)
+		}
+		d.mu.Unlock()
+	}
 	if err == nil && pairs >= dropAfterPairs {
 		// After the commit, which maps in the pages it frees; in a read
 		// transaction, which keeps bbolt from remapping the file.
@@ -504,6 +527,21 @@ func (d *DB) Check() (err error) {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
+		errs = append(errs, tx.Bucket(bucketFolders).ForEachBucket(func(name []byte) error {
+			fb := tx.Bucket(bucketFolders).Bucket(name)
+			v := fb.Get(keyPairCount)
+			if v == nil || d.isMiscounted(string(name)) {
+				return nil // not kept, or found wrong and counted anew at the next change
+			}
+			n := 0
+			if pb := fb.Bucket(bucketPairs); pb != nil {
+				n = pb.Stats().KeyN
+			}
+			if len(v) != 8 || binary.BigEndian.Uint64(v) != uint64(n) {
+				return fmt.Errorf("folder %q: %d pairs, but %x stored as their number", name, n, v)
+			}
+			return nil
+		}))
 		return errors.Join(errs...)
 	})
 }
@@ -512,6 +550,10 @@ func (d *DB) Check() (err error) {
 // Update.
 type Tx struct {
 	tx *bolt.Tx
+	d  *DB
+	// recounted are the folders whose number of pairs the transaction
+	// counted anew (countPairs): no longer miscounted once it commits.
+	recounted []string
 	// pairs counts the pairs written or deleted: a transaction that
 	// went through many lets go of the pages it mapped in (Update).
 	pairs int
@@ -558,6 +600,11 @@ func (t *Tx) PutPair(name string, p Pair) error {
 	pb, err := t.sub(name, bucketPairs)
 	if err != nil {
 		return err
+	}
+	if pb.Get(u32(uint32(p.UID))) == nil {
+		if err := t.countPairs(name, pb, 1); err != nil {
+			return err
+		}
 	}
 	// Pairs are mostly added in UID order (downloads, uploads) and then
 	// rewritten in place at about the same size: full pages rather than
@@ -614,8 +661,13 @@ func (t *Tx) DeletePair(name string, uid model.UID) error {
 	if err != nil {
 		return err
 	}
-	if err := pb.Delete(u32(uint32(uid))); err != nil {
-		return err
+	if pb.Get(u32(uint32(uid))) != nil {
+		if err := t.countPairs(name, pb, -1); err != nil {
+			return err
+		}
+		if err := pb.Delete(u32(uint32(uid))); err != nil {
+			return err
+		}
 	}
 	fb, err := t.folder(name)
 	if err != nil {
@@ -640,8 +692,65 @@ func (t *Tx) ResetPairs(name string) error {
 			}
 		}
 	}
-	_, err = fb.CreateBucket(bucketPairs)
-	return err
+	if _, err = fb.CreateBucket(bucketPairs); err != nil {
+		return err
+	}
+	t.recounted = append(t.recounted, name)
+	return fb.Put(keyPairCount, u64(0))
+}
+
+// countPairs adds delta to the folder's number of pairs (PairCount),
+// before the pair is added or deleted. A folder whose count is not
+// stored yet (a state written by an older version) is counted first,
+// from its pairs bucket as this transaction sees it: every later change
+// of the transaction goes through here.
+func (t *Tx) countPairs(name string, pb *bolt.Bucket, delta int) error {
+	fb, err := t.folder(name)
+	if err != nil {
+		return err
+	}
+	var n uint64
+	if v := fb.Get(keyPairCount); len(v) == 8 && !(t.d != nil && t.d.isMiscounted(name) && !slices.Contains(t.recounted, name)) {
+		n = binary.BigEndian.Uint64(v)
+	} else {
+		if err := pb.ForEach(func(k, v []byte) error { n++; return nil }); err != nil {
+			return err
+		}
+		t.recounted = append(t.recounted, name)
+	}
+	if delta < 0 && n == 0 {
+		return fmt.Errorf("folder %q: the stored number of pairs is wrong", name)
+	}
+	return fb.Put(keyPairCount, u64(uint64(int64(n)+int64(delta))))
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// PairCount is the number of stored pairs of folder name, kept by every
+// change of its pairs; ok is false when it is not stored (the folder's
+// pairs were not changed since a version that did not keep it): then
+// count them.
+func (d *DB) PairCount(name string) (n int, ok bool, err error) {
+	defer guard(d.path, d, &err)()
+	err = d.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+		if fb == nil {
+			n, ok = 0, true
+			return nil
+		}
+		if v := fb.Get(keyPairCount); len(v) == 8 && !d.isMiscounted(name) {
+			n, ok = int(binary.BigEndian.Uint64(v)), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("state %s: %w", d.path, err)
+	}
+	return n, ok, nil
 }
 
 // PutIntent records that the upload of in.Key is about to start.
@@ -729,6 +838,7 @@ func (d *DB) PairSummaries(name string, fn func(key []byte, p model.Pair)) error
 // folder name, in UID order, and then lets go of the pages it mapped in.
 func (d *DB) walkPairs(name string, fn func(uid model.UID, key, v []byte) error) (err error) {
 	defer guard(d.path, d, &err)()
+	miscounted := false
 	err = d.db.View(func(tx *bolt.Tx) error {
 		pb := pairsBucket(tx, name)
 		if pb == nil {
@@ -736,7 +846,7 @@ func (d *DB) walkPairs(name string, fn func(uid model.UID, key, v []byte) error)
 		}
 		defer dropPages(d.db, tx)
 		walked := 0
-		return pb.ForEach(func(k, v []byte) error {
+		err := pb.ForEach(func(k, v []byte) error {
 			if walked++; walked%dropEveryPairs == 0 {
 				dropPages(d.db, tx)
 			}
@@ -746,11 +856,49 @@ func (d *DB) walkPairs(name string, fn func(uid model.UID, key, v []byte) error)
 			}
 			return fn(model.UID(binary.BigEndian.Uint32(k)), key, v)
 		})
+		miscounted = err == nil && !countIs(tx, name, walked)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("state %s: %w", d.path, err)
 	}
+	if miscounted {
+		d.markMiscounted(name)
+	}
 	return nil
+}
+
+// countIs says whether folder name's stored number of pairs is n, or
+// not stored.
+func countIs(tx *bolt.Tx, name string, n int) bool {
+	fb := tx.Bucket(bucketFolders).Bucket([]byte(name))
+	if fb == nil {
+		return true
+	}
+	v := fb.Get(keyPairCount)
+	return v == nil || len(v) == 8 && binary.BigEndian.Uint64(v) == uint64(n)
+}
+
+// markMiscounted notes that a walk over folder name's pairs found their
+// stored number wrong: a version of mailsync that does not keep it
+// changed them since. PairCount says it is not known, and the next
+// transaction that changes the folder's pairs, or records its Skip
+// record, counts them anew (countPairs). Nothing is written here: a
+// walk may be part of a dry run.
+func (d *DB) markMiscounted(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.miscounted == nil {
+		d.miscounted = map[string]bool{}
+	}
+	d.miscounted[name] = true
+}
+
+// isMiscounted says whether markMiscounted noted folder name.
+func (d *DB) isMiscounted(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.miscounted[name]
 }
 
 // toSchema2 rewrites every pair of a schema 1 state in the version 2

@@ -2,12 +2,14 @@ package statedb
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/mailsync/mailsync/model"
+	bolt "go.etcd.io/bbolt"
 )
 
 // openTest opens a database in a temporary directory and checks its
@@ -181,5 +183,83 @@ func TestOwnerIsClaimedOnce(t *testing.T) {
 	}
 	if got, err := db.ClaimOwner(Owner{Account: "b", Maildir: "/other"}); err != nil || got != a {
 		t.Fatalf("second claim: %+v %v, want the first owner", got, err)
+	}
+}
+
+// TestPairCount: the stored number of pairs follows every change of the
+// pairs (new, replaced, deleted, deleted twice, reset), is counted on the
+// first change of a state that did not keep it, and one found wrong by a
+// walk (a version that does not keep it changed the pairs) is not
+// trusted until it is counted anew.
+func TestPairCount(t *testing.T) {
+	db, _ := openTest(t)
+	count := func(want int, wantOK bool) {
+		t.Helper()
+		n, ok, err := db.PairCount("INBOX")
+		if err != nil || ok != wantOK || ok && n != want {
+			t.Fatalf("PairCount = %d, %v, %v; want %d, %v", n, ok, err, want, wantOK)
+		}
+	}
+	pair := func(uid model.UID) model.Pair { return model.Pair{UID: uid, Key: fmt.Sprintf("k%d", uid)} }
+	count(0, true) // no folder
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []model.Pair{pair(1), pair(2), pair(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	count(3, true)
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []model.Pair{pair(2), pair(4)}, DeletePairs: []model.UID{3, 3, 9}}); err != nil {
+		t.Fatal(err)
+	}
+	count(3, true) // 1, 2, 4
+	// A state written before the number was kept: counted at the first
+	// change.
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Delete(keyPairCount)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count(0, false)
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []model.Pair{pair(5)}}); err != nil {
+		t.Fatal(err)
+	}
+	count(4, true)
+	// An older version adds a pair without counting it: the next walk
+	// finds the number wrong, which is then not trusted, and recording
+	// the Skip record counts the pairs anew.
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Bucket(bucketPairs)
+		return pb.Put(u32(6), append([]byte{0}, "old.key"...))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count(4, true) // nothing read the pairs yet
+	if err := db.PairKeys("INBOX", func(model.UID, []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	count(0, false)
+	if err := db.SetSkip("INBOX", Skip{UIDValidity: 1, UIDNext: 7, Messages: 5, HighestModSeq: 3, NewMtime: 1, CurMtime: 2, Exact: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	count(5, true)
+	// The same through a change of the pairs, found by a Load.
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Bucket(bucketPairs)
+		return pb.Delete(u32(6))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.Load("INBOX"); err != nil || len(st.Pairs) != 4 {
+		t.Fatalf("Load: %v", err)
+	}
+	count(0, false)
+	if err := db.Commit("INBOX", model.StateChange{DeletePairs: []model.UID{1}}); err != nil {
+		t.Fatal(err)
+	}
+	count(3, true)
+	if err := db.Commit("INBOX", model.StateChange{ResetPairs: true, PutPairs: []model.Pair{pair(10)}}); err != nil {
+		t.Fatal(err)
+	}
+	count(1, true)
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

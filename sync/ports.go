@@ -213,6 +213,9 @@ type State interface {
 	// PairKeys calls fn with the UID and key of every stored pair, in
 	// UID order, decoding nothing else (key is valid during the call).
 	PairKeys(name string, fn func(uid model.UID, key []byte)) error
+	// PairCount is the number of stored pairs; ok is false when the
+	// state does not know it (the pairs must be counted).
+	PairCount(name string) (n int, ok bool, err error)
 	// PairSummaries calls fn with the key (valid during the call) and
 	// the pair of every stored pair, in UID order, each pair without its
 	// Key, Hash and Fingerprint (no string made but its keywords').

@@ -49,6 +49,9 @@ type Summary struct {
 	// Listings counts the reads of a Maildir folder's directories that
 	// planned a pass (not those that settle one).
 	Listings int `json:"-"`
+	// PairWalks counts the quick passes' reads of every stored pair of
+	// a folder (internal, for tests).
+	PairWalks int `json:"-"`
 }
 
 func (s *Summary) add(o *Summary) {
@@ -65,6 +68,7 @@ func (s *Summary) add(o *Summary) {
 	s.QuickPasses += o.QuickPasses
 	s.QuickUnlisted += o.QuickUnlisted
 	s.Listings += o.Listings
+	s.PairWalks += o.PairWalks
 	s.Warnings = append(s.Warnings, o.Warnings...)
 	s.Errors = append(s.Errors, o.Errors...)
 }

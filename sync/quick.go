@@ -167,6 +167,7 @@ func (r *folderRun) serverDelta(ctx context.Context, pairUIDs []model.UID, chang
 func (r *folderRun) listServerChanged(ctx context.Context, st *model.FolderState, status model.FolderStatus, changed []model.RemoteMsg, pre [2]int64, q *quickListing) (ok, unproven bool, err error) {
 	var pairUIDs []model.UID
 	var pairKeys nameset.Set
+	r.sum.PairWalks++
 	if err := r.e.db.PairKeys(r.name, func(uid model.UID, key []byte) {
 		pairUIDs = append(pairUIDs, uid)
 		pairKeys.AddBytes(key)
@@ -218,18 +219,8 @@ func (r *folderRun) listServerChanged(ctx context.Context, st *model.FolderState
 // gave it, flags the server cannot keep) or the directories changed
 // meanwhile: the folder is then listed.
 func (r *folderRun) listServerKnown(ctx context.Context, st *model.FolderState, status model.FolderStatus, changed []model.RemoteMsg, pre [2]int64, q *quickListing) (bool, error) {
-	var pairUIDs []model.UID
-	if err := r.e.db.PairKeys(r.name, func(uid model.UID, _ []byte) {
-		pairUIDs = append(pairUIDs, uid)
-	}); err != nil {
-		return false, err
-	}
-	d, ok, err := r.serverDelta(ctx, pairUIDs, changed, status)
+	d, pairs, total, ok, err := r.knownDelta(ctx, changed, status)
 	if err != nil || !ok {
-		return false, err
-	}
-	pairs, err := r.e.db.LoadPairs(r.name, d.Load)
-	if err != nil || len(pairs) != len(d.Load) {
 		return false, err
 	}
 	kw, err := r.f.Keywords()
@@ -254,8 +245,57 @@ func (r *folderRun) listServerKnown(ctx context.Context, st *model.FolderState, 
 	r.f.SetKnown(entries)
 	r.exact = true
 	st.Pairs = pairs
-	*q = quickListing{st: st, remote: d.Changed, entries: entries, total: len(pairUIDs)}
+	*q = quickListing{st: st, remote: d.Changed, entries: entries, total: total}
 	return true, nil
+}
+
+// knownDelta is listServerKnown's server delta and the pairs it loads
+// (those of d.Load), and the folder's number of pairs. Where the state
+// keeps that number (statedb.PairCount) and the counts prove nothing was
+// expunged, only the pairs of the changed messages are read
+// (plan.ChangesCounted): no walk over the folder's pairs, which is most
+// of such a pass's work on a large folder. Otherwise the pairs' UIDs are
+// read and, when the counts disagree, the server's (serverDelta).
+func (r *folderRun) knownDelta(ctx context.Context, changed []model.RemoteMsg, status model.FolderStatus) (d plan.ServerDelta, pairs []model.Pair, total int, ok bool, err error) {
+	total, counted, err := r.e.db.PairCount(r.name)
+	if err != nil {
+		return d, nil, 0, false, err
+	}
+	if counted {
+		uids := make([]model.UID, len(changed))
+		for i, m := range changed {
+			uids[i] = m.UID
+		}
+		slices.Sort(uids)
+		uids = slices.Compact(uids)
+		pairs, err = r.e.db.LoadPairs(r.name, uids)
+		if err != nil {
+			return d, nil, 0, false, err
+		}
+		paired := make([]model.UID, len(pairs))
+		for i, p := range pairs {
+			paired[i] = p.UID
+		}
+		if d, ok = plan.ChangesCounted(total, paired, changed, status.Messages); ok {
+			return d, pairs, total, true, nil
+		}
+	}
+	var pairUIDs []model.UID
+	r.sum.PairWalks++
+	if err := r.e.db.PairKeys(r.name, func(uid model.UID, _ []byte) {
+		pairUIDs = append(pairUIDs, uid)
+	}); err != nil {
+		return d, nil, 0, false, err
+	}
+	d, ok, err = r.serverDelta(ctx, pairUIDs, changed, status)
+	if err != nil || !ok {
+		return d, nil, 0, false, err
+	}
+	pairs, err = r.e.db.LoadPairs(r.name, d.Load)
+	if err != nil || len(pairs) != len(d.Load) {
+		return d, nil, 0, false, err
+	}
+	return d, pairs, len(pairUIDs), true, nil
 }
 
 // listChanged lists a quick pass when the Maildir folder changed since
@@ -271,6 +311,7 @@ func (r *folderRun) listChanged(ctx context.Context, st *model.FolderState, stat
 	tab := &r.e.tab
 	tab.reset()
 	tab.grow(int(status.Messages) + int(status.Messages)/32)
+	r.sum.PairWalks++
 	if err := r.e.db.PairSummaries(r.name, tab.add); err != nil {
 		return false, err
 	}

@@ -97,11 +97,18 @@ func TestQuickPassFindsFilesByName(t *testing.T) {
 	fx.srv.AddFlags(t, "INBOX", 2, `\Flagged`, "$Label1")
 	fx.srv.RemoveFlags(t, "INBOX", 1, `\Flagged`)
 	fx.srv.Save(t, "INBOX", testMsg("new on the server"))
-	step("flags, a keyword and a new message", 1, func(s *Summary) bool { return s.FlagsToLocal == 2 && s.Downloaded == 1 })
+	// Nothing expunged: the stored number of pairs proves it, and no
+	// pair but those of the changed messages is read.
+	step("flags, a keyword and a new message", 1, func(s *Summary) bool {
+		return s.FlagsToLocal == 2 && s.Downloaded == 1 && s.PairWalks == 0
+	})
 
 	fx.srv.Expunge(t, "INBOX", 3)
 	fx.srv.AddFlags(t, "INBOX", 2, `\Seen`)
-	step("an expunge and a flag on a file with a keyword", 1, func(s *Summary) bool { return s.DeletedLocal == 1 && s.FlagsToLocal == 1 })
+	// The counts disagree: the pairs' UIDs are read to find which.
+	step("an expunge and a flag on a file with a keyword", 1, func(s *Summary) bool {
+		return s.DeletedLocal == 1 && s.FlagsToLocal == 1 && s.PairWalks == 1
+	})
 
 	// Another program gives a file its letters out of order ("SF"):
 	// a Maildir change, then a quick pass that lists and proves the

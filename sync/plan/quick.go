@@ -119,18 +119,7 @@ type ServerDelta struct {
 // neither paired nor reported as changed (as Merge: the folder must be
 // listed in full).
 func Changes(pairUIDs []model.UID, changed []model.RemoteMsg, uids []model.UID, haveUIDs bool, messages uint32) (d ServerDelta, needUIDs, ok bool) {
-	byUID := func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) }
-	changed = slices.Clone(changed)
-	slices.SortStableFunc(changed, byUID)
-	// One per UID, the last report winning.
-	out := changed[:0]
-	for i, m := range changed {
-		if i+1 < len(changed) && changed[i+1].UID == m.UID {
-			continue
-		}
-		out = append(out, m)
-	}
-	changed = out
+	changed = lastPerUID(changed)
 	paired := func(u model.UID) bool {
 		_, found := slices.BinarySearch(pairUIDs, u)
 		return found
@@ -199,4 +188,46 @@ func KeepsExact(p *Plan) bool {
 	return !p.ResetPairs && len(p.Pair) == 0 && len(p.ExpungeRemote) == 0 && len(p.Replace) == 0 &&
 		len(p.RemoveOrphans) == 0 && len(p.Upload) == 0 && len(p.Blocked) == 0 && len(p.HeldBack) == 0 &&
 		!p.SetHeldBack && len(p.DropIntents) == 0 && len(p.DropDownloads) == 0 && len(p.DropPairs) == 0
+}
+
+// lastPerUID sorts a copy of what CHANGEDSINCE reported by UID, one per
+// UID, the last report winning.
+func lastPerUID(changed []model.RemoteMsg) []model.RemoteMsg {
+	changed = slices.Clone(changed)
+	slices.SortStableFunc(changed, func(a, b model.RemoteMsg) int { return cmp.Compare(a.UID, b.UID) })
+	out := changed[:0]
+	for i, m := range changed {
+		if i+1 < len(changed) && changed[i+1].UID == m.UID {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// ChangesCounted is Changes without the UIDs of the stored pairs: from
+// their number (count) and which of the messages CHANGEDSINCE reported
+// have one (paired). It is the same delta when the counts prove that
+// nothing was expunged: every pair but those of changed messages is of
+// an unchanged message the server still has, and each changed message
+// without a pair is new. Otherwise ok is false: Changes, with the pairs'
+// UIDs, works it out.
+func ChangesCounted(count int, paired []model.UID, changed []model.RemoteMsg, messages uint32) (d ServerDelta, ok bool) {
+	changed = lastPerUID(changed)
+	paired = slices.Clone(paired)
+	slices.Sort(paired)
+	paired = slices.Compact(paired)
+	extra := 0
+	for _, m := range changed {
+		if _, found := slices.BinarySearch(paired, m.UID); found {
+			d.Load = append(d.Load, m.UID)
+		} else {
+			extra++
+		}
+	}
+	if len(d.Load) != len(paired) || uint64(count)+uint64(extra) != uint64(messages) {
+		return ServerDelta{}, false // a pair of no changed message: not the caller's listing
+	}
+	d.Changed = changed
+	return d, true
 }

@@ -320,3 +320,62 @@ func TestKeepsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestChangesCounted: from the number of pairs and the paired changed
+// UIDs alone, ChangesCounted finds the delta Changes finds from every
+// pair's UID whenever the counts prove nothing was expunged, and
+// declines otherwise (random folders, reports and expunges).
+func TestChangesCounted(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	agreed, declined := 0, 0
+	for i := 0; i < 5000; i++ {
+		var pairUIDs []model.UID
+		for u := model.UID(1); u <= 40; u++ {
+			if rng.Intn(3) > 0 {
+				pairUIDs = append(pairUIDs, u)
+			}
+		}
+		var changed []model.RemoteMsg
+		var pairedChanged []model.UID
+		for j := rng.Intn(8); j > 0; j-- {
+			u := model.UID(1 + rng.Intn(50)) // 41-50: new
+			changed = append(changed, model.RemoteMsg{UID: u, Flags: model.Flags(rng.Intn(4))})
+			if _, found := slices.BinarySearch(pairUIDs, u); found {
+				pairedChanged = append(pairedChanged, u)
+			}
+		}
+		newCount := 0
+		seen := map[model.UID]bool{}
+		for _, m := range changed {
+			if _, found := slices.BinarySearch(pairUIDs, m.UID); !found && !seen[m.UID] {
+				newCount++
+			}
+			seen[m.UID] = true
+		}
+		messages := len(pairUIDs) + newCount - rng.Intn(3) + rng.Intn(2) // expunged, or one more
+		if messages < 0 {
+			messages = 0
+		}
+		d1, need, ok1 := Changes(pairUIDs, changed, nil, false, uint32(messages))
+		d2, ok2 := ChangesCounted(len(pairUIDs), pairedChanged, changed, uint32(messages))
+		if ok2 != (ok1 && !need) {
+			t.Fatalf("case %d: ChangesCounted ok %v, Changes ok %v need %v\npairs %v\nchanged %v\nmessages %d", i, ok2, ok1, need, pairUIDs, changed, messages)
+		}
+		if !ok2 {
+			declined++
+			continue
+		}
+		agreed++
+		if fmt.Sprint(d1) != fmt.Sprint(d2) {
+			t.Fatalf("case %d: ChangesCounted %+v, Changes %+v", i, d2, d1)
+		}
+	}
+	if agreed < 500 || declined < 500 {
+		t.Fatalf("%d cases agreed, %d declined: the cases do not cover both", agreed, declined)
+	}
+	// A paired UID that CHANGEDSINCE did not report is the caller's
+	// mistake: declined.
+	if _, ok := ChangesCounted(2, []model.UID{1, 2}, []model.RemoteMsg{{UID: 1}}, 2); ok {
+		t.Fatal("a paired UID that was not reported was taken")
+	}
+}
