@@ -30,7 +30,7 @@ func (f *Folder) setInfo(key string, newInfo func(old string) string) (Entry, er
 			return e, nil
 		}
 		from := filepath.Join(f.path, e.Dir, e.Name)
-		if err := os.Rename(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
+		if err := renameFile(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				if _, serr := os.Lstat(from); errors.Is(serr, fs.ErrNotExist) {
 					f.forget(key)
@@ -72,7 +72,7 @@ func (f *Folder) MoveToCur(key string) (Entry, error) {
 		}
 		to := loc{"cur", key + infoSep + e.Info}
 		from := filepath.Join(f.path, e.Dir, e.Name)
-		if err := os.Rename(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
+		if err := renameFile(from, filepath.Join(f.path, to.dir, to.name)); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				f.forget(key)
 				continue
@@ -272,7 +272,7 @@ func (s *Staged) Deliver(flags model.Flags, keywords string) (Entry, error) {
 	if info != "" {
 		l = loc{"cur", s.key + infoSep + info}
 	}
-	if err := os.Rename(s.tmp, filepath.Join(s.f.path, l.dir, l.name)); err != nil {
+	if err := renameFile(s.tmp, filepath.Join(s.f.path, l.dir, l.name)); err != nil {
 		os.Remove(s.tmp)
 		return Entry{}, s.f.errorf("deliver %s: %w", s.key, err)
 	}
