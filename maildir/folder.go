@@ -40,7 +40,8 @@ type Folder struct {
 	// surprised: since the last List, a lookup found a file elsewhere
 	// than index and cache said, or not at all (see Unchanged).
 	surprised bool
-	// partial: index holds only the files SetKnown was given.
+	// partial: index and cache hold only some of the files (SetKnown,
+	// ForgetLocations).
 	partial bool
 	// deferSync: SetFlags, SetInfo and Remove leave the directory fsync
 	// to SyncDirs (DeferDirSync).

@@ -131,6 +131,24 @@ func (f *Folder) SetKnown(ents []Entry) {
 	f.mu.Unlock()
 }
 
+// ForgetLocations forgets where the files delivered, renamed or looked
+// up since the last List are, keeping what that List found: for a caller
+// that will not look them up again (the sync engine's first sync of a
+// folder, slice after slice), so that the Folder does not hold a name
+// per message it delivered (at 60,000 messages, 9 MB of the sync's
+// heap). A later Lookup of a forgotten key still finds its file, by
+// reading the directories. Like SetKnown, it leaves Unchanged the watch
+// alone to answer from: it is false when the folder is not watched.
+func (f *Folder) ForgetLocations() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.cache) == 0 {
+		return
+	}
+	f.cache = make(map[string]string)
+	f.partial = true
+}
+
 // FileView is a message file as ListSome reads it, before any string is
 // made of it. Its byte slices are valid only during the call to keep.
 type FileView struct {

@@ -271,3 +271,46 @@ func TestFindFileAndSetKnown(t *testing.T) {
 		seen, _ = f.Lookup(seen.Key)
 	}
 }
+
+// TestForgetLocations: after ForgetLocations the Folder holds no name of
+// the files it delivered, a Lookup still finds them (reading the
+// directories), and Unchanged answers from the watch alone: true when
+// every change was the Folder's own, false without a watch.
+func TestForgetLocations(t *testing.T) {
+	_, f := newFolder(t, "INBOX")
+	f.Watch() // before the listing, as the sync engine does
+	if _, err := f.List(); err != nil {
+		t.Fatal(err)
+	}
+	keys := deliverFour(t, f)
+	f.mu.Lock()
+	remembered := len(f.cache)
+	f.mu.Unlock()
+	if remembered != 4 {
+		t.Fatalf("%d locations remembered after four deliveries", remembered)
+	}
+	f.ForgetLocations()
+	f.mu.Lock()
+	remembered = len(f.cache)
+	f.mu.Unlock()
+	if remembered != 0 {
+		t.Fatalf("%d locations remembered after ForgetLocations", remembered)
+	}
+	if ok, err := f.Unchanged(); err != nil || !ok {
+		t.Fatalf("watched, own deliveries only: Unchanged = %v, %v", ok, err)
+	}
+	for _, k := range keys {
+		if _, err := f.Lookup(k); err != nil {
+			t.Fatalf("lookup of %s after ForgetLocations: %v", k, err)
+		}
+	}
+	// Without a watch there is nothing to compare a reading with.
+	if _, err := f.List(); err != nil {
+		t.Fatal(err)
+	}
+	deliverFour(t, f)
+	f.ForgetLocations()
+	if ok, err := f.Unchanged(); err != nil || ok {
+		t.Fatalf("unwatched after ForgetLocations: Unchanged = %v, %v, want false", ok, err)
+	}
+}

@@ -257,6 +257,9 @@ func (r *folderRun) firstSync(ctx context.Context, st *model.FolderState) (bool,
 		if err != nil || again {
 			return again, err
 		}
+		// The slice's files are not looked up again: the Folder need
+		// not hold a name per message (settling asks the watch).
+		r.f.ForgetLocations()
 	}
 	return false, nil
 }

@@ -146,6 +146,9 @@ type LocalFolder interface {
 	// files found so to a folder known without a listing (see maildir).
 	FindFile(key string, flags model.Flags, keywordLetters string) (maildir.Entry, bool)
 	SetKnown(ents []maildir.Entry)
+	// ForgetLocations forgets where the files delivered since the last
+	// listing are (a first sync's, after each slice).
+	ForgetLocations()
 	// Watch starts watching the folder's directories, before the
 	// listing, so that Unchanged need not read them again; Unwatch ends
 	// the watch.
