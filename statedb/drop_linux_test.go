@@ -32,18 +32,16 @@ func rssFileKB(t *testing.T) int {
 	return 0
 }
 
-// TestReadsLeaveNoPagesMapped: walking a folder's pairs (PairSummaries,
-// PairKeys, Load) leaves the state file's pages out of the process's resident
-// memory: 40,000 pairs are about 6 MB of pages, which a run would
-// otherwise keep mapped in to its end.
-func TestReadsLeaveNoPagesMapped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
+// pagesTestState is a state file with n pairs in INBOX, written and
+// opened again (nothing of it mapped in yet), closed when the test ends.
+func pagesTestState(t *testing.T, n int) (db *DB, path string, pairs []model.Pair) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "state.db")
 	db, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 40000
-	pairs := make([]model.Pair, n)
+	pairs = make([]model.Pair, n)
 	for i := range pairs {
 		key := fmt.Sprintf("17000%05d.M%dP%d.host.example.org,S=%d", i, i*7, i*13, 1000+i)
 		pairs[i] = model.Pair{UID: model.UID(i + 1), Key: key, Flags: model.FlagSeen, Size: int64(1000 + i), ModTime: int64(i) << 20,
@@ -53,11 +51,20 @@ func TestReadsLeaveNoPagesMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	db, err = Open(path)
-	if err != nil {
+	if db, err = Open(path); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db, path, pairs
+}
+
+// TestReadsLeaveNoPagesMapped: walking a folder's pairs (PairSummaries,
+// PairKeys, Load) leaves the state file's pages out of the process's resident
+// memory: 40,000 pairs are about 6 MB of pages, which a run would
+// otherwise keep mapped in to its end.
+func TestReadsLeaveNoPagesMapped(t *testing.T) {
+	const n = 40000
+	db, _, pairs := pagesTestState(t, n)
 	before := rssFileKB(t)
 	count := 0
 	if err := db.PairSummaries("INBOX", func(key []byte, p model.Pair) { count++ }); err != nil || count != n {
@@ -123,27 +130,8 @@ func mappedKB(t *testing.T, path string) int {
 // end, so that a run's peak memory holds a slice of the largest folder's
 // pages rather than all of them: 40,000 pairs are about 6 MB of pages.
 func TestWalksHoldFewPagesMapped(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 40000
-	pairs := make([]model.Pair, n)
-	for i := range pairs {
-		key := fmt.Sprintf("17000%05d.M%dP%d.host.example.org,S=%d", i, i*7, i*13, 1000+i)
-		pairs[i] = model.Pair{UID: model.UID(i + 1), Key: key, Flags: model.FlagSeen, Size: int64(1000 + i), ModTime: int64(i) << 20,
-			Ino: uint64(i + 1000), Hash: model.ContentHash([]byte(key)), Fingerprint: model.Fingerprint(int64(i), []byte(key))}
-	}
-	if err := db.Commit("INBOX", model.StateChange{PutPairs: pairs}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path, _ := pagesTestState(t, n)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
