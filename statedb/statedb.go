@@ -710,16 +710,19 @@ func (t *Tx) countPairs(name string, pb *bolt.Bucket, delta int) error {
 		return err
 	}
 	var n uint64
-	if v := fb.Get(keyPairCount); len(v) == 8 && !(t.d != nil && t.d.isMiscounted(name) && !slices.Contains(t.recounted, name)) {
+	v := fb.Get(keyPairCount)
+	trusted := len(v) == 8 && !(t.d != nil && t.d.isMiscounted(name) && !slices.Contains(t.recounted, name))
+	if trusted {
 		n = binary.BigEndian.Uint64(v)
-	} else {
+	}
+	if !trusted || delta < 0 && n == 0 {
+		// Not kept, found wrong, or wrong now (a pair to delete, none
+		// counted): counted anew, a walk of the bucket.
+		n = 0
 		if err := pb.ForEach(func(k, v []byte) error { n++; return nil }); err != nil {
 			return err
 		}
 		t.recounted = append(t.recounted, name)
-	}
-	if delta < 0 && n == 0 {
-		return fmt.Errorf("folder %q: the stored number of pairs is wrong", name)
 	}
 	return fb.Put(keyPairCount, u64(uint64(int64(n)+int64(delta))))
 }

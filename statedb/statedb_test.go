@@ -263,3 +263,24 @@ func TestPairCount(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPairCountTooLow: a stored number of pairs too low to delete from
+// (an older version added pairs without counting them, and no walk has
+// found it out) is counted anew, and the commit goes through.
+func TestPairCountTooLow(t *testing.T) {
+	db, _ := openTest(t)
+	if err := db.Commit("INBOX", model.StateChange{PutPairs: []model.Pair{{UID: 1, Key: "k1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFolders).Bucket([]byte("INBOX")).Bucket(bucketPairs).Put(u32(2), append([]byte{0}, "old"...))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Commit("INBOX", model.StateChange{DeletePairs: []model.UID{1, 2}}); err != nil {
+		t.Fatalf("deleting both pairs: %v", err)
+	}
+	if n, ok, err := db.PairCount("INBOX"); err != nil || !ok || n != 0 {
+		t.Fatalf("PairCount = %d, %v, %v; want 0", n, ok, err)
+	}
+}
