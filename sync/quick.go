@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailsync/mailsync/internal/nameset"
@@ -47,6 +49,24 @@ import (
 // a whole pass would stat them: the Maildir folder changed since the
 // last in-step run, or the edit check is due.
 
+// ListingGCPercent, when above zero, is the garbage collector's
+// percentage (debug.SetGCPercent) while a quick pass reads a folder's
+// directories and compares them with its pairs' table: the run's largest
+// memory (the listing, the table, the directory buffers), live until the
+// pass is planned, while what else the run allocates meanwhile (other
+// connections' transfers) is soon garbage. Collecting when the heap has
+// grown by a tenth rather than by the binary's half (GOGC 50) lowered the
+// peak RSS of a resync after local changes over 60,000 messages by
+// 4.8 MiB, for 7% more of its CPU. One quick pass at a time reads
+// (engine.planning), so the setting is changed and put back in turn. Zero
+// (the default) leaves the collector alone; the mailsync binary sets 10
+// unless GOGC is set.
+var ListingGCPercent int
+
+// listingGCSet counts the quick passes that set ListingGCPercent (for
+// tests).
+var listingGCSet atomic.Int64
+
 // quickPass makes the run's first pass over the folder a quick one when
 // it can. done is false when it cannot: nothing was changed, and a
 // whole pass follows.
@@ -80,8 +100,10 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 		return false, false, ctx.Err()
 	}
 	held := true
+	restoreGC := func() {}
 	release := func() {
 		if held {
+			restoreGC()
 			<-r.e.planning
 			held = false
 		}
@@ -97,6 +119,13 @@ func (r *folderRun) quickPass(ctx context.Context) (again, done bool, err error)
 		}
 	}
 	unlisted := ok
+	if !ok && ListingGCPercent > 0 {
+		// The directories are read and compared with the pairs' table:
+		// see ListingGCPercent. Put back when the slot is released.
+		old := debug.SetGCPercent(ListingGCPercent)
+		listingGCSet.Add(1)
+		restoreGC = func() { debug.SetGCPercent(old) }
+	}
 	switch {
 	case ok:
 	case !stat:

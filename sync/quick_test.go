@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,4 +237,34 @@ func removeOne(t *testing.T, fx *fixture, folder string) {
 	if err := os.Remove(f.EntryPath(ents[len(ents)-1])); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestListingGCPercent: a quick pass that reads the Maildir folder runs
+// with ListingGCPercent as the collector's percentage, and puts the
+// previous one back.
+func TestListingGCPercent(t *testing.T) {
+	fx := newFixture(t, nil)
+	seed(t, fx)
+	fx.sync(t)
+	old := ListingGCPercent
+	ListingGCPercent = 10
+	prev := debug.SetGCPercent(77)
+	t.Cleanup(func() { ListingGCPercent = old; debug.SetGCPercent(prev) })
+	f := fx.folder(t, "INBOX")
+	ents, err := f.Scan()
+	if err != nil || len(ents) == 0 {
+		t.Fatal(ents, err)
+	}
+	if _, err := f.SetFlags(ents[0].Key, ents[0].Flags^model.FlagFlagged); err != nil {
+		t.Fatal(err)
+	}
+	before := listingGCSet.Load()
+	sum := fx.sync(t)
+	if sum.QuickPasses == 0 || listingGCSet.Load() == before {
+		t.Fatalf("the quick pass that read INBOX did not set the percentage (summary %+v)", sum)
+	}
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Fatalf("the collector's percentage after the run is %d, want 77 put back", got)
+	}
+	fx.assertInSync(t)
 }
