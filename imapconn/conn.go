@@ -219,6 +219,12 @@ type Conn struct {
 	permanent []imap.Flag
 	// validity is the UIDVALIDITY of the folder Select selected last.
 	validity uint32
+	// fresh: the last command was the SELECT of the selected folder, so
+	// the session's view is as new as a NOOP would make it (refresh);
+	// wasFresh: it was when the running command began.
+	fresh, wasFresh bool
+	// selCount is the number of messages the last SELECT reported.
+	selCount uint32
 
 	closeOnce sync.Once
 	onChange  atomic.Pointer[func()] // set while Idle runs (idle.go)
@@ -585,6 +591,8 @@ func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err 
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
+	// Every command but a SELECT ages the view (Select sets fresh again).
+	c.wasFresh, c.fresh = c.fresh, false
 	what := op
 	if c.selected != "" {
 		what = fmt.Sprintf("%s in %q", op, c.selected)
@@ -624,13 +632,16 @@ func (c *Conn) begin(ctx context.Context, op string) (end func(err *error), err 
 }
 
 // beginSelected is begin for a command on the selected folder. With
-// refresh, a NOOP first brings in what other clients changed.
+// refresh, a NOOP first brings in what other clients changed, unless
+// the folder was selected by the command before: the SELECT's answer is
+// as new, and the command then sees the messages the SELECT counted
+// (one round trip less per folder synced).
 func (c *Conn) beginSelected(ctx context.Context, op string, refresh bool) (end func(err *error), err error) {
 	end, err = c.begin(ctx, op)
 	if err != nil {
 		return nil, err
 	}
-	if err = c.needSelected(); err == nil && refresh {
+	if err = c.needSelected(); err == nil && refresh && !c.wasFresh {
 		err = c.refresh()
 	}
 	if err != nil {

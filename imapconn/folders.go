@@ -119,6 +119,7 @@ func (c *Conn) Select(ctx context.Context, name string, readOnly bool) (st model
 		return st, err
 	}
 	c.selected = sname
+	c.fresh, c.selCount = true, data.NumMessages
 	c.permanent = data.PermanentFlags
 	c.validity = data.UIDValidity
 	st = model.FolderStatus{

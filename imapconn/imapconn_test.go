@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -666,6 +667,61 @@ func uidsOf(msgs []dovecottest.Msg) []uint32 {
 	return out
 }
 
+// TestListRightAfterSelect lists folders right after selecting them,
+// with no other command between (no NOOP is sent then), going from an
+// empty folder to a full one and back: the listing must be the new
+// folder's, though go-imap's view of the mailbox catches up only with
+// the next command.
+func TestListRightAfterSelect(t *testing.T) {
+	t.Parallel()
+	s := dovecottest.Start(t, nil)
+	ctx := context.Background()
+	s.CreateMailbox(t, "Empty")
+	for i := 0; i < 3; i++ {
+		s.Save(t, "INBOX", msg(fmt.Sprint("r", i), "x\r\n"))
+	}
+	var trace syncBuffer
+	o := opts(s)
+	o.DebugWriter = &trace
+	c := dial(t, o)
+	// Busy goroutines make the scheduler switch at the point where
+	// go-imap has answered the SELECT but not yet updated its view.
+	stop := make(chan struct{})
+	defer close(stop)
+	for i := 0; i < 2*runtime.GOMAXPROCS(0); i++ {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	for round := 0; round < 20; round++ {
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"Empty", 0}, {"INBOX", 3}} {
+			if st := selectF(t, c, f.name); int(st.Messages) != f.n {
+				t.Fatalf("select %s: %d messages, want %d", f.name, st.Messages, f.n)
+			}
+			msgs, err := c.ListMessages(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != f.n {
+				t.Fatalf("round %d: listing right after selecting %s has %d messages, want %d", round, f.name, len(msgs), f.n)
+			}
+		}
+	}
+	if n := strings.Count(trace.String(), " NOOP"); n != 0 {
+		t.Errorf("%d NOOPs sent between SELECT and FETCH, want none", n)
+	}
+}
+
 func TestUnilateral(t *testing.T) {
 	t.Parallel()
 	s := dovecottest.Start(t, nil)
@@ -678,7 +734,19 @@ func TestUnilateral(t *testing.T) {
 	}
 	s.SetFlags(t, "INBOX", 1, `\Seen`)
 	s.Expunge(t, "INBOX", 2)
+	// Right after the SELECT, a listing is the SELECT's view (Dovecot
+	// shows the newer flags all the same): no NOOP first, and it agrees
+	// with the count the SELECT gave.
 	msgs, err := c.ListMessages(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].UID != 1 {
+		t.Errorf("listing right after SELECT %+v, want uid 1 alone", msgs)
+	}
+	// After any other command, a listing brings in what the other
+	// clients did.
+	msgs, err = c.ListMessages(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (c *Conn) listMessages(ctx context.Context, lo, hi model.UID, changedSince 
 		return nil, err
 	}
 	defer end(&err)
-	if mb := c.client.Mailbox(); mb == nil || mb.NumMessages == 0 {
+	if c.selectedEmpty() {
 		return nil, nil
 	}
 	opts := &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true}
@@ -138,6 +138,18 @@ func (c *Conn) UIDs(ctx context.Context) (uids []model.UID, err error) {
 // moves forward at such points. Called with c locked.
 func (c *Conn) refresh() error {
 	return c.client.Noop().Wait()
+}
+
+// selectedEmpty says whether the selected folder holds no message, as of
+// the SELECT when nothing came since (go-imap's Mailbox() may still show
+// the folder selected before: it catches up with the next command) and
+// as of the NOOP that refresh sent otherwise. Called with c locked.
+func (c *Conn) selectedEmpty() bool {
+	if c.wasFresh {
+		return c.selCount == 0
+	}
+	mb := c.client.Mailbox()
+	return mb == nil || mb.NumMessages == 0
 }
 
 // search runs UID SEARCH. Called with c locked.
