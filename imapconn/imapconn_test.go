@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -671,7 +670,8 @@ func uidsOf(msgs []dovecottest.Msg) []uint32 {
 // with no other command between (no NOOP is sent then), going from an
 // empty folder to a full one and back: the listing must be the new
 // folder's, though go-imap's view of the mailbox catches up only with
-// the next command.
+// the next command (a race this test seldom loses alone; the sync suite
+// lost it in five tests before Conn.selectedEmpty).
 func TestListRightAfterSelect(t *testing.T) {
 	t.Parallel()
 	s := dovecottest.Start(t, nil)
@@ -684,22 +684,6 @@ func TestListRightAfterSelect(t *testing.T) {
 	o := opts(s)
 	o.DebugWriter = &trace
 	c := dial(t, o)
-	// Busy goroutines make the scheduler switch at the point where
-	// go-imap has answered the SELECT but not yet updated its view.
-	stop := make(chan struct{})
-	defer close(stop)
-	for i := 0; i < 2*runtime.GOMAXPROCS(0); i++ {
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					runtime.Gosched()
-				}
-			}
-		}()
-	}
 	for round := 0; round < 20; round++ {
 		for _, f := range []struct {
 			name string
